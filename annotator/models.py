@@ -112,3 +112,29 @@ class Image(models.Model):
         return bool(self.original)
 
 
+
+
+class Candidate(models.Model):
+    """A class annotators are asked about for an image: its original label or a model's top-k proposal.
+
+    Annotators never see `source` or `score` (it would anchor them); what each annotator was
+    actually shown is recorded with their annotation, so recomputing candidates loses nothing.
+    """
+
+    class Source(models.TextChoices):
+        ORIGINAL = "original", "Original label"
+        MODEL = "model", "Model proposal"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="candidates")
+    label_class = models.ForeignKey(LabelClass, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    score = models.FloatField(null=True, blank=True, help_text="Best model score or rank-based weight, if any.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "label_class"], name="candidate_unique_class_per_image"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_id}:{self.label_class_id}"

@@ -1,0 +1,70 @@
+"""python manage.py demo: migrate, load the demo data, print credentials, run web + worker + beat."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from annotator.services.demo import DEMO_USERS, demo_dataset_load, demo_users_create
+
+
+class Command(BaseCommand):
+    help = "Start the whole app with demo data on 127.0.0.1:8000 (web, Celery worker and beat). Ctrl-C stops all."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument("--no-serve", action="store_true", help="Load the demo data and exit.")
+
+    def handle(self, *args: object, **options: object) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        dataset, report = demo_dataset_load()
+        self.stdout.write(f"demo dataset '{dataset.slug}': {report.summary()}")
+        credentials = demo_users_create()
+        self._print_credentials(credentials, str(options["addr"]))
+        if not options["no_serve"]:
+            self._serve(str(options["addr"]))
+
+    def _print_credentials(self, credentials: dict[str, str], addr: str) -> None:
+        self.stdout.write(self.style.SUCCESS(f"\nReLabel demo on http://{addr}/  (admin: http://{addr}/admin/)"))
+        for username, password in credentials.items():
+            roles = ", ".join(DEMO_USERS[username][0]) or "staff (admin)"
+            self.stdout.write(f"  {username:<12} password: {password:<14} role: {roles}")
+        self.stdout.write("Passwords are new on every run.\n")
+
+    def _serve(self, addr: str) -> None:
+        call_command("collectstatic", interactive=False, verbosity=0)
+        python = sys.executable
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local")}
+        commands = {
+            "web": [python, "-m", "gunicorn", "config.wsgi", "--bind", addr, "--workers", "2", "--threads", "4",
+                    "--access-logfile", "-"],
+            "worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2"],
+            "beat": [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+                     "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+        }
+        processes = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
+        try:
+            while True:
+                for name, process in processes.items():
+                    if process.poll() is not None:
+                        self.stderr.write(f"{name} exited with status {process.returncode}; stopping the others")
+                        raise KeyboardInterrupt
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for process in processes.values():
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in processes.values():
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()

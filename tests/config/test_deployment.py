@@ -1,0 +1,58 @@
+"""No Docker engine runs here: parse docker-compose.yml and check the topology and its configuration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import yaml
+
+from tests.conftest import REPO
+
+REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "beat"}
+
+
+def _compose() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def test_compose_declares_postgres_redis_web_worker_and_beat_with_volumes():
+    compose = _compose()
+    assert REQUIRED_SERVICES <= set(compose["services"])
+    assert {"pgdata", "media"} <= set(compose["volumes"])
+    assert "pgdata:/var/lib/postgresql" in compose["services"]["postgres"]["volumes"]
+
+
+def test_app_services_run_gunicorn_and_celery_on_the_same_environment():
+    services = _compose()["services"]
+    assert services["web"]["command"][0] == "gunicorn"
+    assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+        assert env["DATABASE_URL"].startswith("postgres://relabel:")
+        assert env["CELERY_BROKER_URL"] == "redis://redis:6379/0"
+        assert "media:/app/var/media" in services[name]["volumes"]
+
+
+def test_compose_keeps_secrets_out_of_the_file():
+    env = _compose()["services"]["web"]["environment"]
+    assert env["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")
+    assert "${POSTGRES_PASSWORD:?" in env["DATABASE_URL"]
+
+
+def test_production_settings_pass_the_deployment_checks():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "x" * 60 + "-a-long-random-production-secret",
+        "DJANGO_ALLOWED_HOSTS": "relabel.example.org",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
