@@ -5,7 +5,50 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group
+
+from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO / "tests" / "data"
 IMAGENET_DATA = REPO / "data" / "imagenet"
+PASSWORD = "correct horse battery staple"
+
+
+def _user(username: str, *roles: str, is_staff: bool = False):
+    from tests.factories import UserFactory
+
+    user = UserFactory(username=username, is_staff=is_staff)
+    user.groups.set(Group.objects.filter(name__in=roles))
+    return user
+
+
+@pytest.fixture
+def annotator(db):
+    return _user("anna", ANNOTATOR)
+
+
+@pytest.fixture
+def second_annotator(db):
+    return _user("bert", ANNOTATOR)
+
+
+@pytest.fixture
+def reviewer(db):
+    return _user("rita", REVIEWER)
+
+
+@pytest.fixture
+def researcher(db):
+    return _user("rosa", RESEARCHER)
+
+
+@pytest.fixture
+def staff(db):
+    return _user("sam", is_staff=True)
+
+
+@pytest.fixture
+def outsider(db):
+    """Signed in, but holds no role."""
+    return _user("otto")
