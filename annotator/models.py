@@ -79,7 +79,7 @@ class Image(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     original_label = models.ForeignKey(
-        LabelClass, on_delete=models.PROTECT, null=True, blank=True, related_name="original_images"
+        LabelClass, on_delete=models.RESTRICT, null=True, blank=True, related_name="original_images"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
                 ('sha256', models.CharField(blank=True, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='annotator.dataset')),
-                ('original_label', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='original_images', to='annotator.labelclass')),
+                ('original_label', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.RESTRICT, related_name='original_images', to='annotator.labelclass')),
             ],
             options={
                 'ordering': ['dataset', 'position'],

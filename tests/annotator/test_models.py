@@ -38,3 +38,17 @@ def test_dataset_settings_are_checked_by_the_database():
 
 def test_an_image_checksum_must_be_hex_sha256():
     assert _refused(ImageFactory, sha256="not-a-checksum")
+
+
+def test_deleting_a_dataset_removes_its_images_and_classes_but_a_used_class_cannot_be_deleted_alone():
+    from django.db.models import RestrictedError
+
+    from annotator.models import Image, LabelClass
+
+    dataset = DatasetFactory()
+    label = LabelClassFactory(dataset=dataset)
+    ImageFactory(dataset=dataset, original_label=label)
+    with pytest.raises(RestrictedError), transaction.atomic():
+        label.delete()
+    dataset.delete()
+    assert not Image.objects.exists() and not LabelClass.objects.exists()
