@@ -1,0 +1,108 @@
+"""Import throughput: metadata alone, and files with their display copies and thumbnails."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from django.db import connection
+from PIL import Image as PILImage
+
+from annotator.image_files import process_image_bytes
+from annotator.import_sources import ImageSpec
+from annotator.models import Dataset
+from annotator.services.datasets import dataset_create, vocabulary_import
+from annotator.services.image_import import images_import
+from annotator.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
+from bench.report import Figure, Report
+
+
+def synthetic_specs(count: int, num_classes: int = 1000, seed: int = 0) -> list[ImageSpec]:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, num_classes, size=count)
+    return [
+        ImageSpec(key=f"bench_{i + 1:08d}.JPEG", path=None, label=str(int(labels[i])), source=f"synthetic:{i}")
+        for i in range(count)
+    ]
+
+
+def fresh_dataset(slug: str, **settings: object) -> Dataset:
+    Dataset.objects.filter(slug=slug).delete()
+    dataset = dataset_create(slug=slug, **settings)
+    vocabulary_import(dataset=dataset, classes=parse_vocabulary(BUILTIN_IMAGENET))
+    return dataset
+
+
+def bench_metadata_import(report: Report, count: int) -> None:
+    specs = synthetic_specs(count)
+    dataset = fresh_dataset(f"bench-import-{count}")
+    started = time.perf_counter()
+    images_import(dataset=dataset, specs=specs, with_files=False, batch_size=2000)
+    seconds = time.perf_counter() - started
+    floor = _copy_floor(dataset.id, count)
+    report.add(Figure("import", "metadata import", count / seconds, "images/s", floor=count / floor,
+                      floor_note="COPY FROM STDIN of the same rows into a temp table", note=f"{count:,} file-less records"))
+    Dataset.objects.filter(id=dataset.id).delete()
+
+
+def _copy_floor(dataset_id: int, count: int) -> float:
+    rows = "".join(f"{dataset_id}\tbench_{i + 1:08d}.JPEG\t{i}\t\t\t\t\t\\N\t\\N\tnow\n" for i in range(count))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE image_floor (LIKE annotator_image INCLUDING ALL)"
+        )
+        started = time.perf_counter()
+        cursor.copy_expert(
+            "COPY image_floor (dataset_id, key, position, original, display, thumbnail, sha256, width, height, created_at)"
+            " FROM STDIN WITH (FORMAT text)",
+            io.StringIO(rows),
+        )
+        seconds = time.perf_counter() - started
+        cursor.execute("DROP TABLE image_floor")
+    return seconds
+
+
+def _photo_like_jpeg(path: Path, rng: np.random.Generator) -> None:
+    """A 500×375 JPEG (ImageNet's typical size) with gradients and texture, so decoding costs what a photo does."""
+    y, x = np.mgrid[0:375, 0:500]
+    base = np.stack([(x * rng.uniform(0.2, 0.5)) % 256, (y * rng.uniform(0.2, 0.6)) % 256, (x + y) % 256], axis=-1)
+    noise = rng.normal(0, 18, size=base.shape)
+    PILImage.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8)).save(path, format="JPEG", quality=90)
+
+
+def bench_file_import(report: Report, count: int) -> None:
+    workers = os.cpu_count() or 1
+    rng = np.random.default_rng(1)
+    with tempfile.TemporaryDirectory(prefix="relabel-bench-") as tmp:
+        root = Path(tmp)
+        paths = []
+        for i in range(count):
+            path = root / f"photo_{i:06d}.JPEG"
+            _photo_like_jpeg(path, rng)
+            paths.append(path)
+        specs = [ImageSpec(key=p.name, path=p, label=None, source=p.name) for p in paths]
+        dataset = fresh_dataset(f"bench-files-{count}")
+        started = time.perf_counter()
+        result = images_import(dataset=dataset, specs=specs, workers=workers)
+        seconds = time.perf_counter() - started
+        assert result.created == count, result.failed[:3]
+        started = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(_decode_only, paths, chunksize=8))
+        floor = time.perf_counter() - started
+        report.add(Figure("import", "file import (original + display + thumbnail)", count / seconds, "images/s",
+                          floor=count / floor, floor_note=f"Pillow decode + resize + encode alone, {workers} processes",
+                          note=f"{count:,} JPEGs of 500×375, {workers} workers"))
+        for image in dataset.images.all():
+            for field in (image.original, image.display, image.thumbnail):
+                field.delete(save=False)
+        Dataset.objects.filter(id=dataset.id).delete()
+
+
+def _decode_only(path: Path) -> int:
+    return len(process_image_bytes(path.read_bytes()).display_jpeg)
