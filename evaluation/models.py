@@ -1,0 +1,154 @@
+"""Prediction sets, reference label sets and the append-only history of their metrics.
+
+Arrays are stored compactly as `.npy` bytes (bytea) in one-to-one side tables, so loading a set's N×k
+ranking is one read of one row and listing sets never pulls megabytes. Full N×C score matrices (for mAP)
+are `.npy` files in Django storage, read only when metrics are computed.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from annotator.models import Dataset
+
+
+class PredictionSet(models.Model):
+    """One model's ranked predictions for every image of a dataset (dataset order = ascending position)."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="prediction_sets")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    source_file = models.FileField(max_length=500, help_text="The uploaded file, exactly as received.")
+    source_format = models.CharField(max_length=8, help_text="csv, jsonl, npy or npz.")
+    source_sha256 = models.CharField(max_length=64)
+    n_images = models.PositiveIntegerField(help_text="Images covered: the dataset's images at upload time.")
+    k = models.PositiveSmallIntegerField(help_text="Ranked classes stored per image.")
+    has_scores = models.BooleanField(default=False, help_text="A full N×C score matrix is stored (mean AP, LRAP).")
+    scores_file = models.FileField(max_length=500, blank=True, help_text="N×C float32 .npy in dataset order.")
+    use_for_candidates = models.BooleanField(
+        default=False, help_text="Its top-k classes become candidates annotators are asked about."
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["dataset", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "name"], name="predictionset_unique_name"),
+            models.CheckConstraint(condition=Q(k__gte=1), name="predictionset_k_at_least_one"),
+            models.CheckConstraint(
+                condition=Q(has_scores=False, scores_file="") | (Q(has_scores=True) & ~Q(scores_file="")),
+                name="predictionset_scores_file_iff_has_scores",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["dataset"], condition=Q(use_for_candidates=True), name="predictionset_candidates_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PredictionArrays(models.Model):
+    """The stored ranking of a prediction set: `.npy` bytes of N×k int32 classes (and N×k float32 scores)."""
+
+    prediction_set = models.OneToOneField(
+        PredictionSet, on_delete=models.CASCADE, primary_key=True, related_name="arrays"
+    )
+    topk = models.BinaryField()
+    topk_scores = models.BinaryField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"arrays of {self.prediction_set_id}"
+
+
+class ReferenceLabelSet(models.Model):
+    """An imported label set (e.g. the public ReaL labels), one list of valid classes per image."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="reference_label_sets")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    source_file = models.FileField(max_length=500, blank=True)
+    n_images = models.PositiveIntegerField()
+    n_labelled = models.PositiveIntegerField(help_text="Images with at least one valid class.")
+    n_labels = models.PositiveIntegerField(help_text="Valid (image, class) pairs.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["dataset", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "name"], name="referencelabelset_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReferenceLabels(models.Model):
+    """The label lists of a reference set in CSR form: `.npy` bytes of int64 indptr (N+1) and int32 indices."""
+
+    reference_set = models.OneToOneField(
+        ReferenceLabelSet, on_delete=models.CASCADE, primary_key=True, related_name="labels"
+    )
+    indptr = models.BinaryField()
+    indices = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"labels of {self.reference_set_id}"
+
+
+class MetricSnapshot(models.Model):
+    """All metrics of one prediction set against one label source at one state of that source. Never updated.
+
+    `watermark` names the state of the label pool (``reference:<id>`` or ``consensus:<…>``), so one state is
+    evaluated at most once per prediction set; a database trigger refuses updates.
+    """
+
+    class LabelSource(models.TextChoices):
+        CONSENSUS = "consensus", "Live consensus"
+        REFERENCE = "reference", "Reference label set"
+
+    prediction_set = models.ForeignKey(PredictionSet, on_delete=models.CASCADE, related_name="snapshots")
+    label_source = models.CharField(max_length=16, choices=LabelSource.choices)
+    reference_set = models.ForeignKey(
+        ReferenceLabelSet, on_delete=models.CASCADE, null=True, blank=True, related_name="snapshots"
+    )
+    pool_size = models.PositiveIntegerField(help_text="Images with a settled label set at that moment.")
+    watermark = models.CharField(max_length=100)
+    values = models.JSONField(help_text="evaluation.metrics.compute_all output.")
+    valid_error_examples = models.JSONField(
+        default=dict, blank=True, help_text='Image ids per (original, predicted) pair: {"o,p": [ids…]}.'
+    )
+    seconds = models.FloatField(help_text="Wall time of the computation.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = "created_at"
+        constraints = [
+            models.UniqueConstraint(fields=["prediction_set", "watermark"], name="metricsnapshot_once_per_state"),
+            models.CheckConstraint(
+                condition=Q(label_source="consensus", reference_set__isnull=True)
+                | Q(label_source="reference", reference_set__isnull=False),
+                name="metricsnapshot_reference_iff_reference_source",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["prediction_set", "label_source", "reference_set", "-created_at"],
+                name="metricsnapshot_latest_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prediction_set_id} @ {self.watermark}"

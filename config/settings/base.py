@@ -154,7 +154,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 RELABEL_METRICS_INTERVAL = timedelta(seconds=env.int("RELABEL_METRICS_INTERVAL_SECONDS", default=300))
 # Every periodic task, declared once.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Re-evaluate every prediction set whose dataset's label pool changed since its last snapshot.
+    "evaluation-refresh-metrics": {
+        "task": "evaluation.refresh_all_metrics",
+        "schedule": RELABEL_METRICS_INTERVAL,
+        # A run that could not start within one interval is superseded by the next one.
+        "options": {"expires": RELABEL_METRICS_INTERVAL.total_seconds()},
+    },
+}
 
 # Annotation
 RELABEL_LEASE_DURATION = timedelta(seconds=env.int("RELABEL_LEASE_SECONDS", default=600))

@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.http import HttpRequest
+
+from evaluation.models import MetricSnapshot, PredictionSet, ReferenceLabelSet
+
+
+@admin.register(PredictionSet)
+class PredictionSetAdmin(admin.ModelAdmin):
+    list_display = ["name", "dataset", "source_format", "k", "has_scores", "use_for_candidates", "created_at"]
+    list_filter = ["dataset", "use_for_candidates", "has_scores"]
+    search_fields = ["name"]
+    readonly_fields = ["source_file", "source_format", "source_sha256", "n_images", "k", "has_scores", "scores_file"]
+
+
+@admin.register(ReferenceLabelSet)
+class ReferenceLabelSetAdmin(admin.ModelAdmin):
+    list_display = ["name", "dataset", "n_images", "n_labelled", "n_labels", "created_at"]
+    list_filter = ["dataset"]
+
+
+@admin.register(MetricSnapshot)
+class MetricSnapshotAdmin(admin.ModelAdmin):
+    """Read-only: snapshots are history (the database refuses updates too)."""
+
+    list_display = ["prediction_set", "label_source", "reference_set", "pool_size", "watermark", "created_at"]
+    list_filter = ["label_source", "prediction_set__dataset"]
+    list_select_related = ["prediction_set", "reference_set"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -1,0 +1,110 @@
+"""Evaluation API: register prediction sets (multipart) and read their metric snapshots."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.models import Dataset
+from evaluation.models import MetricSnapshot, PredictionSet
+from evaluation.permissions import CanUploadPredictions, CanViewEvaluation
+from evaluation.selectors import SUMMARY_KEYS, prediction_sets_of
+from evaluation.services.prediction_sets import EvaluationInputError, prediction_set_create
+from evaluation.uploads import oversized_body_error
+
+
+class PredictionSetOutput(serializers.ModelSerializer):
+    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = PredictionSet
+        fields = [
+            "id", "dataset", "name", "description", "source_format", "source_sha256", "n_images", "k",
+            "has_scores", "use_for_candidates", "uploaded_by", "created_at",
+        ]  # fmt: skip
+
+
+class PredictionSetInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    file = serializers.FileField()
+    use_for_candidates = serializers.BooleanField(required=False, default=False)
+
+
+class ErrorOutput(serializers.Serializer):
+    detail = serializers.CharField()
+    rows = serializers.ListField(child=serializers.IntegerField())
+
+
+class PredictionSetListCreateApi(APIView):
+    """GET: the dataset's prediction sets. POST (multipart): register one; 400 names the offending rows."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [CanUploadPredictions()] if self.request.method == "POST" else [CanViewEvaluation()]
+
+    @extend_schema(responses=PredictionSetOutput(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        dataset = get_object_or_404(Dataset, slug=slug)
+        return Response(PredictionSetOutput(prediction_sets_of(dataset).select_related("dataset"), many=True).data)
+
+    @extend_schema(request=PredictionSetInput, responses={201: PredictionSetOutput, 400: ErrorOutput, 413: ErrorOutput})
+    def post(self, request: Request, slug: str) -> Response:
+        dataset = get_object_or_404(Dataset, slug=slug)
+        if error := oversized_body_error(request):
+            return Response({"detail": error, "rows": []}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        payload = PredictionSetInput(data=request.data)
+        if not payload.is_valid():
+            return Response({"detail": _first_error(payload.errors), "rows": []}, status=status.HTTP_400_BAD_REQUEST)
+        upload = payload.validated_data["file"]
+        try:
+            prediction_set = prediction_set_create(
+                dataset=dataset,
+                name=payload.validated_data["name"],
+                description=payload.validated_data["description"],
+                source=upload,
+                uploaded_by=request.user,
+                use_for_candidates=payload.validated_data["use_for_candidates"],
+            )
+        except EvaluationInputError as error:
+            return Response({"detail": error.message, "rows": error.rows}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(PredictionSetOutput(prediction_set).data, status=status.HTTP_201_CREATED)
+
+
+class SnapshotOutput(serializers.ModelSerializer):
+    reference_set = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    metrics = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MetricSnapshot
+        fields = ["id", "label_source", "reference_set", "pool_size", "watermark", "created_at", "seconds", "metrics"]
+
+    def get_metrics(self, snapshot: MetricSnapshot) -> dict:
+        full = self.context.get("full", False)
+        return snapshot.values if full else {key: snapshot.values.get(key) for key in SUMMARY_KEYS}
+
+
+class SnapshotListApi(APIView):
+    """The append-only metric history of a prediction set, newest first; `?full=1` adds per-class values."""
+
+    permission_classes = [CanViewEvaluation]
+
+    @extend_schema(responses=SnapshotOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        prediction_set = get_object_or_404(PredictionSet, pk=pk)
+        snapshots = prediction_set.snapshots.select_related("reference_set").order_by("-created_at", "-id")
+        full = request.query_params.get("full") in ("1", "true")
+        return Response(SnapshotOutput(snapshots, many=True, context={"full": full}).data)
+
+
+def _first_error(errors: dict) -> str:
+    field, messages = next(iter(errors.items()))
+    return f"{field}: {messages[0]}"

@@ -1,0 +1,17 @@
+"""`.npy` bytes to and from numpy arrays (pure numpy): how evaluation stores arrays in bytea columns."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+
+def to_npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def from_npy_bytes(data: bytes | memoryview) -> np.ndarray:
+    return np.load(io.BytesIO(bytes(data)), allow_pickle=False)

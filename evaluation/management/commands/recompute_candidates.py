@@ -1,0 +1,27 @@
+"""python manage.py recompute_candidates DATASET: original label ∪ top-k of the selected prediction sets."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from annotator.models import Dataset
+from evaluation.services.candidates import candidates_recompute
+
+
+class Command(BaseCommand):
+    help = "Recompute every image's candidates from its original label and the selected prediction sets."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("dataset", help="Dataset slug.")
+
+    def handle(self, *args: object, **options: object) -> None:
+        dataset = Dataset.objects.filter(slug=options["dataset"]).first()
+        if dataset is None:
+            raise CommandError(f"no dataset {options['dataset']!r}", returncode=2)
+        report = candidates_recompute(dataset=dataset)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{dataset.slug}: {report.candidates} candidates for {report.images} images from "
+                f"{report.prediction_sets} prediction set(s) in {report.seconds:.1f} s"
+            )
+        )

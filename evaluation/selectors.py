@@ -1,0 +1,235 @@
+"""Reads shared by evaluation views, APIs, services and tasks.
+
+The label pool. Models are evaluated against a *label source*: an imported reference label set (e.g. ReaL)
+or the dataset's live consensus. `label_pool_for` returns the label lists of a source aligned to dataset
+order, how many images are settled in it, and a watermark naming its state; a prediction set is
+re-evaluated whenever the watermark of one of its dataset's sources differs from those already evaluated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.core.files.storage import default_storage
+from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTransform
+
+from annotator.models import Dataset, Image, LabelClass
+from evaluation.arrays import from_npy_bytes
+from evaluation.metrics import label_matrix
+from evaluation.models import MetricSnapshot, PredictionArrays, PredictionSet, ReferenceLabels, ReferenceLabelSet
+
+CONSENSUS = MetricSnapshot.LabelSource.CONSENSUS
+REFERENCE = MetricSnapshot.LabelSource.REFERENCE
+
+
+@dataclass(frozen=True)
+class DatasetOrder:
+    """A dataset's images in dataset order (ascending position): ids, keys and original class index (-1: none)."""
+
+    image_ids: np.ndarray
+    keys: list[str]
+    original: np.ndarray
+    num_classes: int
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def dataset_order(dataset: Dataset) -> DatasetOrder:
+    rows = list(
+        Image.objects.filter(dataset=dataset)
+        .order_by("position")
+        .values_list("id", "key", "original_label__index")
+    )
+    n = len(rows)
+    ids, keys, original = zip(*rows, strict=True) if rows else ((), (), ())
+    return DatasetOrder(
+        image_ids=np.fromiter(ids, dtype=np.int64, count=n),
+        keys=list(keys),
+        original=np.fromiter((-1 if c is None else c for c in original), dtype=np.int64, count=n),
+        num_classes=LabelClass.objects.filter(dataset=dataset).count(),
+    )
+
+
+@dataclass
+class LabelPool:
+    """Label lists of one label source in dataset order, as CSR (`indptr`, `indices`)."""
+
+    label_source: str
+    reference_set_id: int | None
+    indptr: np.ndarray
+    indices: np.ndarray
+    size: int
+    watermark: str
+    _matrices: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
+
+    def matrix(self, num_classes: int, n_images: int | None = None) -> np.ndarray:
+        """Dense N×C bool matrix of the first `n_images` images (all by default), cached per shape."""
+        n = self.indptr.size - 1 if n_images is None else n_images
+        key = (num_classes, n)
+        if key not in self._matrices:
+            indptr = self.indptr[: n + 1]
+            if indptr.size < n + 1:  # images added after the labels were: they hold no label yet
+                indptr = np.concatenate([indptr, np.full(n + 1 - indptr.size, indptr[-1], dtype=indptr.dtype)])
+            self._matrices[key] = label_matrix((indptr, self.indices[: indptr[-1]]), num_classes)
+        return self._matrices[key]
+
+
+def label_pool_for(dataset: Dataset, *, reference_set: ReferenceLabelSet | None = None) -> LabelPool:
+    """The label pool of a reference set, or of the live consensus when `reference_set` is None."""
+    if reference_set is None:
+        return consensus_label_pool(dataset)
+    stored = ReferenceLabels.objects.values_list("indptr", "indices").get(reference_set=reference_set)
+    return LabelPool(
+        label_source=REFERENCE,
+        reference_set_id=reference_set.pk,
+        indptr=from_npy_bytes(stored[0]),
+        indices=from_npy_bytes(stored[1]),
+        # Every entry of a reference set is a settled judgement, the empty ones ("no valid class") included.
+        size=reference_set.n_images,
+        # Reference sets are immutable, so their state never changes.
+        watermark=f"reference:{reference_set.pk}",
+    )
+
+
+def consensus_label_pool(dataset: Dataset) -> LabelPool:
+    """The live consensus of `dataset` as a label pool.  ⚑ Issue 4 (consensus) plugs in here.
+
+    Until consensus per image exists there is no table to read, so no image has a settled consensus label
+    set: the pool is honestly empty (size 0) and multi-label metrics against it are reported as undefined.
+    When issue 4 lands, this function must return the agreed/adjudicated label set of every settled image
+    (empty lists for unsettled ones), `size` = number of settled images, and a watermark that changes
+    whenever any image's consensus changes (e.g. ``consensus:<max change sequence>``).
+    """
+    n_images = Image.objects.filter(dataset=dataset).count()
+    return LabelPool(
+        label_source=CONSENSUS,
+        reference_set_id=None,
+        indptr=np.zeros(n_images + 1, dtype=np.int64),
+        indices=np.zeros(0, dtype=np.int32),
+        size=0,
+        watermark="consensus:0",
+    )
+
+
+def label_pools_for(dataset: Dataset) -> list[LabelPool]:
+    """Every label source of a dataset: the live consensus, then the reference sets by name."""
+    references = ReferenceLabelSet.objects.filter(dataset=dataset).order_by("name")
+    return [consensus_label_pool(dataset), *(label_pool_for(dataset, reference_set=r) for r in references)]
+
+
+def prediction_topk(prediction_set: PredictionSet) -> np.ndarray:
+    """The stored N×k int32 ranking: one read of one row."""
+    return from_npy_bytes(PredictionArrays.objects.values_list("topk", flat=True).get(pk=prediction_set.pk))
+
+
+def prediction_scores(prediction_set: PredictionSet) -> np.ndarray | None:
+    if not prediction_set.has_scores:
+        return None
+    with default_storage.open(prediction_set.scores_file.name, "rb") as stored:
+        return np.load(stored, allow_pickle=False)
+
+
+def candidate_prediction_sets(dataset: Dataset) -> QuerySet[PredictionSet]:
+    return PredictionSet.objects.filter(dataset=dataset, use_for_candidates=True).order_by("pk")
+
+
+# --- label sources shown on pages -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelSourceChoice:
+    label_source: str
+    reference_set_id: int | None
+    name: str
+
+    @property
+    def slug(self) -> str:
+        return CONSENSUS if self.reference_set_id is None else f"reference-{self.reference_set_id}"
+
+    def snapshot_filter(self, prefix: str = "") -> dict[str, object]:
+        return {f"{prefix}label_source": self.label_source, f"{prefix}reference_set_id": self.reference_set_id}
+
+
+def label_source_choices(dataset: Dataset) -> list[LabelSourceChoice]:
+    references = ReferenceLabelSet.objects.filter(dataset=dataset).order_by("name").values_list("pk", "name")
+    return [
+        LabelSourceChoice(CONSENSUS, None, "Live consensus"),
+        *(LabelSourceChoice(REFERENCE, pk, name) for pk, name in references),
+    ]
+
+
+def label_source_pick(dataset: Dataset, choices: list[LabelSourceChoice], slug: str | None) -> LabelSourceChoice:
+    """The requested source, else the consensus once it has labels, else the first reference set."""
+    by_slug = {choice.slug: choice for choice in choices}
+    if slug in by_slug:
+        return by_slug[slug]
+    has_consensus_labels = MetricSnapshot.objects.filter(
+        prediction_set__dataset=dataset, label_source=CONSENSUS, pool_size__gt=0
+    ).exists()
+    return choices[0] if has_consensus_labels or len(choices) == 1 else choices[1]
+
+
+# --- leaderboard, history, model page ---------------------------------------------------------------------
+
+SUMMARY_KEYS = (
+    "n_images", "n_evaluated_multilabel", "multilabel_share",
+    "top1", "top1_ci", "top5", "top5_ci", "real_at_1", "real_at_1_ci", "real_at_5", "real_at_5_ci",
+    "precision_at_5", "recall_at_5", "mean_average_precision", "lrap", "top1_error_in_label_set_share",
+)  # fmt: skip
+HISTORY_KEYS = ("top1", "top5", "real_at_1", "real_at_5", "precision_at_5", "recall_at_5", "mean_average_precision")
+
+
+def _values_of(keys: tuple[str, ...]) -> dict[str, KeyTransform]:
+    """Extract single keys of the JSON in the database, so the per-class lists never leave it."""
+    return {f"m_{key}": KeyTransform(key, "values") for key in keys}
+
+
+def latest_snapshot_summaries(dataset: Dataset, source: LabelSourceChoice) -> dict[int, dict]:
+    """Prediction set id → summary metrics of its latest snapshot against `source` (one query)."""
+    rows = (
+        MetricSnapshot.objects.filter(prediction_set__dataset=dataset, **source.snapshot_filter())
+        .order_by("prediction_set_id", "-created_at", "-id")
+        .distinct("prediction_set_id")
+        .values("prediction_set_id", "pool_size", "created_at", **_values_of(SUMMARY_KEYS))
+    )
+    return {row["prediction_set_id"]: _unprefixed(row) for row in rows}
+
+
+def metric_history(dataset: Dataset, source: LabelSourceChoice) -> list[dict]:
+    """Every snapshot of the dataset's sets against `source`, oldest first, with the charted metrics."""
+    rows = (
+        MetricSnapshot.objects.filter(prediction_set__dataset=dataset, **source.snapshot_filter())
+        .order_by("created_at", "id")
+        .values("prediction_set_id", "pool_size", "created_at", **_values_of(HISTORY_KEYS))
+    )
+    return [_unprefixed(row) for row in rows]
+
+
+def _unprefixed(row: dict) -> dict:
+    return {key.removeprefix("m_"): value for key, value in row.items()}
+
+
+def prediction_sets_of(dataset: Dataset) -> QuerySet[PredictionSet]:
+    return PredictionSet.objects.filter(dataset=dataset).select_related("uploaded_by").order_by("name")
+
+
+def latest_snapshot(prediction_set: PredictionSet, source: LabelSourceChoice) -> MetricSnapshot | None:
+    return (
+        MetricSnapshot.objects.filter(prediction_set=prediction_set, **source.snapshot_filter())
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def class_names(dataset: Dataset) -> dict[int, tuple[str, str]]:
+    """Class index → (key, name)."""
+    rows = LabelClass.objects.filter(dataset=dataset).values_list("index", "key", "name")
+    return {index: (key, name) for index, key, name in rows}
+
+
+def images_by_id(ids: list[int]) -> dict[int, Image]:
+    images = Image.objects.filter(pk__in=ids).only("id", "key", "position", "thumbnail", "dataset_id")
+    return {image.pk: image for image in images}

@@ -1,0 +1,39 @@
+"""Celery tasks: thin wrappers that take ids and call a service. Every one is safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from annotator.models import Dataset
+from evaluation.services.candidates import candidates_recompute
+from evaluation.services.snapshots import metric_snapshots_refresh
+
+# Evaluating one set takes well under a minute even with a 50k × 1000 score matrix; a refresh of
+# every set of every dataset runs in bounded per-set transactions.
+EVALUATE_LIMITS = {"soft_time_limit": 10 * 60, "time_limit": 12 * 60}
+REFRESH_LIMITS = {"soft_time_limit": 25 * 60, "time_limit": 30 * 60}
+
+
+@shared_task(name="evaluation.evaluate_prediction_set", acks_late=True, ignore_result=True, **EVALUATE_LIMITS)
+def prediction_set_evaluate_task(prediction_set_id: int) -> int:
+    """First evaluation right after upload; a set deleted meanwhile is simply not found."""
+    return len(metric_snapshots_refresh(prediction_set_ids=[prediction_set_id]))
+
+
+@shared_task(name="evaluation.refresh_dataset_metrics", acks_late=True, ignore_result=True, **REFRESH_LIMITS)
+def dataset_metrics_refresh_task(dataset_id: int) -> int:
+    return len(metric_snapshots_refresh(datasets=Dataset.objects.filter(pk=dataset_id)))
+
+
+@shared_task(name="evaluation.refresh_all_metrics", acks_late=True, ignore_result=True, **REFRESH_LIMITS)
+def metrics_refresh_task() -> int:
+    """Periodic (CELERY_BEAT_SCHEDULE): evaluate every set whose label pool changed since its last snapshot."""
+    return len(metric_snapshots_refresh())
+
+
+@shared_task(name="evaluation.recompute_candidates", acks_late=True, ignore_result=True, **EVALUATE_LIMITS)
+def candidates_recompute_task(dataset_id: int) -> int:
+    dataset = Dataset.objects.filter(pk=dataset_id).first()
+    if dataset is None:
+        return 0
+    return candidates_recompute(dataset=dataset).candidates

@@ -1,0 +1,39 @@
+"""Template helpers for evaluation pages: access checks and metric formatting."""
+
+from __future__ import annotations
+
+from django import template
+
+from evaluation.permissions import access_evaluation
+
+register = template.Library()
+
+
+@register.filter
+def can_see_evaluation(user: object) -> bool:
+    return access_evaluation(user)  # type: ignore[arg-type]
+
+
+@register.filter
+def pct(value: float | None, digits: int = 2) -> str:
+    """0.82958 → '82.96'; undefined → '—'."""
+    return "—" if value is None else f"{value * 100:.{digits}f}"
+
+
+@register.filter
+def ci(interval: list[float] | None) -> str:
+    """Wilson interval as '[82.63, 83.28]' in percent."""
+    if not interval:
+        return ""
+    low, high = interval
+    return f"[{low * 100:.2f}, {high * 100:.2f}]"
+
+
+@register.filter
+def get(mapping: dict | None, key: str) -> object:
+    return None if mapping is None else mapping.get(key)
+
+
+@register.filter
+def absolute(value: int | None) -> int | None:
+    return None if value is None else abs(value)
