@@ -15,7 +15,7 @@ from annotator.models import Dataset
 from evaluation.models import MetricSnapshot, PredictionSet
 from evaluation.permissions import CanUploadPredictions, CanViewEvaluation
 from evaluation.selectors import SUMMARY_KEYS, prediction_sets_of
-from evaluation.services.prediction_sets import EvaluationInputError, prediction_set_create
+from evaluation.services.prediction_sets import EvaluationInputError, UploadTooLargeError, prediction_set_create
 from evaluation.uploads import oversized_body_error
 
 
@@ -60,7 +60,7 @@ class PredictionSetListCreateApi(APIView):
     def post(self, request: Request, slug: str) -> Response:
         dataset = get_object_or_404(Dataset, slug=slug)
         if error := oversized_body_error(request):
-            return Response({"detail": error, "rows": []}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+            return Response({"detail": error, "rows": []}, status=413)
         payload = PredictionSetInput(data=request.data)
         if not payload.is_valid():
             return Response({"detail": _first_error(payload.errors), "rows": []}, status=status.HTTP_400_BAD_REQUEST)
@@ -75,7 +75,8 @@ class PredictionSetListCreateApi(APIView):
                 use_for_candidates=payload.validated_data["use_for_candidates"],
             )
         except EvaluationInputError as error:
-            return Response({"detail": error.message, "rows": error.rows}, status=status.HTTP_400_BAD_REQUEST)
+            code = 413 if isinstance(error, UploadTooLargeError) else status.HTTP_400_BAD_REQUEST
+            return Response({"detail": error.message, "rows": error.rows}, status=code)
         return Response(PredictionSetOutput(prediction_set).data, status=status.HTTP_201_CREATED)
 
 

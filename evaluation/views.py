@@ -23,6 +23,7 @@ from evaluation.selectors import label_source_choices, label_source_pick
 from evaluation.uploads import oversized_body_error
 from evaluation.services.prediction_sets import (
     EvaluationInputError,
+    UploadTooLargeError,
     candidate_sources_select,
     prediction_set_create,
 )
@@ -77,36 +78,30 @@ def prediction_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def prediction_set_upload(request: HttpRequest, slug: str) -> HttpResponse:
     dataset = get_object_or_404(Dataset, slug=slug)
-    status = 200
     if request.method == "GET":
-        form = PredictionSetUploadForm()
-    elif error := oversized_body_error(request):
+        return _upload_page(request, dataset, PredictionSetUploadForm())
+    if error := oversized_body_error(request):  # before the body is parsed and spooled to disk
         form = PredictionSetUploadForm()
         form.add_error(None, error)
-        status = 413
-    else:
-        form = PredictionSetUploadForm(request.POST, request.FILES)
-        if form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                prediction_set = prediction_set_create(
-                    dataset=dataset,
-                    name=form.cleaned_data["name"],
-                    description=form.cleaned_data["description"],
-                    source=upload,
-                    uploaded_by=request.user,
-                    use_for_candidates=form.cleaned_data["use_for_candidates"],
-                )
-            except EvaluationInputError as error:
-                form.add_error("file", error.message)
-            else:
-                messages.success(request, f"Registered {prediction_set.name}; its metrics are being computed.")
-                return redirect("evaluation:prediction-set", pk=prediction_set.pk)
-        status = 400
-    limit_mib = settings.RELABEL_MAX_UPLOAD_BYTES / 2**20
-    return render(
-        request, "evaluation/upload.html", {"dataset": dataset, "form": form, "limit_mib": limit_mib}, status=status
-    )
+        return _upload_page(request, dataset, form, status=413)
+    form = PredictionSetUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _upload_page(request, dataset, form, status=400)
+    fields = {key: form.cleaned_data[key] for key in ("name", "description", "use_for_candidates")}
+    try:
+        prediction_set = prediction_set_create(
+            dataset=dataset, source=form.cleaned_data["file"], uploaded_by=request.user, **fields
+        )
+    except EvaluationInputError as error:
+        form.add_error("file", error.message)
+        return _upload_page(request, dataset, form, status=413 if isinstance(error, UploadTooLargeError) else 400)
+    messages.success(request, f"Registered {prediction_set.name}; its metrics are being computed.")
+    return redirect("evaluation:prediction-set", pk=prediction_set.pk)
+
+
+def _upload_page(request: HttpRequest, dataset: Dataset, form: PredictionSetUploadForm, status: int = 200) -> HttpResponse:
+    context = {"dataset": dataset, "form": form, "limit_mib": settings.RELABEL_MAX_UPLOAD_BYTES / 2**20}
+    return render(request, "evaluation/upload.html", context, status=status)
 
 
 @require(access_candidate_selection)

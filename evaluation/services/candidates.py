@@ -100,6 +100,8 @@ def _write(
     buffer.write("\n")
     buffer.seek(0)
     with connection.cursor() as cursor:
+        # Dropped at commit; dropped here too in case an enclosing transaction already made one.
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.candidate_new")
         cursor.execute(
             "CREATE TEMP TABLE candidate_new (image_id bigint, label_class_id bigint, source varchar(16), "
             "score double precision) ON COMMIT DROP"

@@ -35,10 +35,14 @@ class EvaluationInputError(ValueError):
         self.rows = rows or []
 
 
+class UploadTooLargeError(EvaluationInputError):
+    """A file over RELABEL_MAX_UPLOAD_BYTES (HTTP 413)."""
+
+
 def upload_size_check(*, size: int) -> None:
     limit = settings.RELABEL_MAX_UPLOAD_BYTES
     if size > limit:
-        raise EvaluationInputError(
+        raise UploadTooLargeError(
             f"the file is {size / 2**20:.1f} MiB, larger than the upload limit of {limit / 2**20:.1f} MiB "
             f"(RELABEL_MAX_UPLOAD_BYTES)"
         )

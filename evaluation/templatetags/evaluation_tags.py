@@ -15,9 +15,9 @@ def can_see_evaluation(user: object) -> bool:
 
 
 @register.filter
-def pct(value: float | None, digits: int = 2) -> str:
-    """0.82958 → '82.96'; undefined → '—'."""
-    return "—" if value is None else f"{value * 100:.{digits}f}"
+def pct(value: object, digits: int = 2) -> str:
+    """0.82958 → '82.96'; undefined (None, or a missing key in a template) → '—'."""
+    return f"{value * 100:.{digits}f}" if isinstance(value, int | float) else "—"
 
 
 @register.filter

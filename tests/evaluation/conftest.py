@@ -33,8 +33,18 @@ def tasks_run_inline():
     celery_app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Each test stores files in its own folder, so tests can assert what was (not) stored."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 def image_key(position: int) -> str:
     return f"img_{position:05d}.JPEG"
+
+
+KEYS_OF_TINY = [image_key(p) for p in range(len(ORIGINAL))]
 
 
 def build_dataset(slug: str = "tiny", original: list[int] | None = None, n_classes: int = N_CLASSES):

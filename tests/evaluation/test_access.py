@@ -1,0 +1,65 @@
+"""Role × endpoint: evaluation shows consensus-derived numbers, so annotators and outsiders get 403."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from evaluation.models import PredictionSet
+from evaluation.services.prediction_sets import prediction_set_create
+from tests.evaluation.conftest import TOP3, csv_bytes
+
+VIEWERS = {"reviewer", "researcher", "staff"}
+UPLOADERS = {"researcher", "staff"}
+PERSONAS = ["annotator", "second_annotator", "reviewer", "researcher", "staff", "outsider", "anonymous"]
+
+
+@pytest.fixture
+def model(tiny):
+    return prediction_set_create(dataset=tiny, name="model", source=ContentFile(csv_bytes(TOP3), name="m.csv"))
+
+
+def _endpoints(tiny, model) -> dict[str, tuple[str, str, dict, set[str], bool]]:
+    """name → (method, url, data, allowed personas, is API)."""
+    upload = {"name": "new", "file": SimpleUploadedFile("new.csv", csv_bytes(TOP3))}
+    return {
+        "index page": ("get", reverse("evaluation:index"), {}, VIEWERS, False),
+        "leaderboard page": ("get", reverse("evaluation:leaderboard", args=[tiny.slug]), {}, VIEWERS, False),
+        "model page": ("get", reverse("evaluation:prediction-set", args=[model.pk]), {}, VIEWERS, False),
+        "upload page": ("get", reverse("evaluation:upload", args=[tiny.slug]), {}, UPLOADERS, False),
+        "upload form": ("post", reverse("evaluation:upload", args=[tiny.slug]), upload, UPLOADERS, False),
+        "candidate sources": (
+            "post", reverse("evaluation:candidate-sources", args=[tiny.slug]), {"prediction_sets": [model.pk]},
+            UPLOADERS, False,
+        ),  # fmt: skip
+        "API list": ("get", reverse("evaluation:api-prediction-sets", args=[tiny.slug]), {}, VIEWERS, True),
+        "API upload": ("post", reverse("evaluation:api-prediction-sets", args=[tiny.slug]), upload, UPLOADERS, True),
+        "API snapshots": ("get", reverse("evaluation:api-snapshots", args=[model.pk]), {}, VIEWERS, True),
+    }
+
+
+ENDPOINT_NAMES = [
+    "index page", "leaderboard page", "model page", "upload page", "upload form", "candidate sources",
+    "API list", "API upload", "API snapshots",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("endpoint", ENDPOINT_NAMES)
+def test_each_role_reaches_exactly_the_evaluation_endpoints_it_may(request, client, tiny, model, persona, endpoint):
+    method, url, data, allowed, is_api = _endpoints(tiny, model)[endpoint]
+    if persona != "anonymous":
+        client.force_login(request.getfixturevalue(persona))
+    response = getattr(client, method)(url, data)
+    if persona in allowed:
+        assert response.status_code in (200, 201, 302), response.content[:300]
+        if response.status_code == 302:
+            assert "/accounts/login/" not in response["Location"]
+    elif persona == "anonymous" and not is_api:
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    else:
+        assert response.status_code == 403
+    expected_sets = 2 if persona in allowed and endpoint in ("upload form", "API upload") else 1
+    assert PredictionSet.objects.count() == expected_sets
