@@ -1,0 +1,45 @@
+"""Evaluation through a real Celery worker: uploads and label-pool changes produce snapshots."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.files.base import ContentFile
+
+from config.celery import app as celery_app
+from evaluation.models import MetricSnapshot
+from evaluation.services.prediction_sets import prediction_set_create
+from evaluation.services.reference_labels import reference_label_set_create
+from tests.celery.conftest import wait_for
+from tests.evaluation.conftest import REFERENCE, TOP3, build_dataset, csv_bytes
+
+pytestmark = [pytest.mark.celery, pytest.mark.timeout(240)]
+
+
+def test_a_worker_evaluates_an_uploaded_set_and_again_when_a_label_source_appears(celery_worker_process):
+    dataset = build_dataset("worker")
+    prediction_set = prediction_set_create(
+        dataset=dataset, name="model", source=ContentFile(csv_bytes(TOP3), name="model.csv")
+    )
+    snapshots = MetricSnapshot.objects.filter(prediction_set=prediction_set)
+    first = wait_for(lambda: snapshots.first(), what="the snapshot computed after upload")
+    assert first.watermark == "consensus:0" and first.values["top1"] == 4 / 8
+
+    reference = reference_label_set_create(
+        dataset=dataset, name="ReaL", source=ContentFile(json.dumps(REFERENCE).encode(), name="real.json")
+    )
+    second = wait_for(
+        lambda: snapshots.filter(reference_set=reference).first(), what="the snapshot against the new reference"
+    )
+    assert second.values["real_at_1"] == 6 / 7 and second.pool_size == 8
+    assert snapshots.count() == 2
+
+
+def test_the_periodic_refresh_is_scheduled_once_and_registered_with_the_worker_app():
+    celery_app.loader.import_default_modules()
+    schedule = celery_app.conf.beat_schedule
+    entries = [name for name, entry in schedule.items() if entry["task"] == "evaluation.refresh_all_metrics"]
+    assert entries == ["evaluation-refresh-metrics"]
+    assert schedule["evaluation-refresh-metrics"]["schedule"].total_seconds() == 300
+    assert "evaluation.refresh_all_metrics" in celery_app.tasks
