@@ -1,13 +1,40 @@
+from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
-from annotator.models import Dataset, Image, LabelClass
+from annotator.models import Annotation, Dataset, Image, LabelClass
+from annotator.services.assignment import dataset_overlap_raise
+
+
+class DatasetForm(forms.ModelForm):
+    class Meta:
+        model = Dataset
+        fields = "__all__"
+
+    def clean_annotations_per_image(self) -> int:
+        value = self.cleaned_data["annotations_per_image"]
+        if self.instance.pk and value < Dataset.objects.get(pk=self.instance.pk).annotations_per_image:
+            raise forms.ValidationError("Annotations per image can only be raised once annotation has started.")
+        return value
 
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
+    form = DatasetForm
     list_display = ["name", "slug", "annotations_per_image", "consensus_threshold", "candidate_count", "created_at"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name", "slug"]
+    filter_horizontal = ["annotators"]
+
+    def save_model(self, request: HttpRequest, obj: Dataset, form: forms.ModelForm, change: bool) -> None:
+        raised = change and "annotations_per_image" in form.changed_data
+        if raised:
+            # Every image's `annotations_needed` follows N; the service updates both together.
+            new_value = obj.annotations_per_image
+            obj.annotations_per_image = form.initial["annotations_per_image"]
+        super().save_model(request, obj, form, change)
+        if raised:
+            dataset_overlap_raise(dataset=obj, annotations_per_image=new_value)
 
 
 @admin.register(LabelClass)
@@ -20,9 +47,29 @@ class LabelClassAdmin(admin.ModelAdmin):
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
-    list_display = ["key", "position", "dataset", "original_label", "width", "height"]
+    list_display = ["key", "position", "dataset", "original_label", "annotation_count", "annotations_needed"]
     list_filter = ["dataset"]
     search_fields = ["key", "sha256"]
     list_select_related = ["dataset", "original_label"]
     raw_id_fields = ["original_label"]
-    readonly_fields = ["sha256", "width", "height", "created_at"]
+    # Assignment counters are kept by the annotation services only.
+    readonly_fields = [
+        "sha256", "width", "height", "created_at", "annotations_needed", "extra_annotations", "more_requested_at",
+        "annotation_count", "lease_count",
+    ]  # fmt: skip
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    """Read-only: answers change through the annotators' own revisions, which keep the history."""
+
+    list_display = ["image", "annotator", "dataset", "none_fits", "unsure", "bad_image", "revision_count", "updated_at"]
+    list_filter = ["dataset", "none_fits", "unsure", "bad_image"]
+    list_select_related = ["image", "annotator", "dataset"]
+    search_fields = ["image__key", "annotator__username"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Annotation | None = None) -> bool:
+        return False

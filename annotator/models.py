@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class Dataset(models.Model):
@@ -19,6 +20,12 @@ class Dataset(models.Model):
     )
     candidate_count = models.PositiveSmallIntegerField(
         default=5, help_text="Top-k classes taken from each selected prediction set as candidates."
+    )
+    annotators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="annotated_datasets",
+        help_text="Users who may annotate this dataset (they also need the annotator role).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -81,6 +88,16 @@ class Image(models.Model):
     original_label = models.ForeignKey(
         LabelClass, on_delete=models.RESTRICT, null=True, blank=True, related_name="original_images"
     )
+    # Assignment state, maintained by annotator.services.assignment and .annotations (never by signals).
+    # `annotations_needed` = the dataset's N + `extra_annotations`; the counters let "next image" read one
+    # partial index instead of counting annotations and leases per request.
+    annotations_needed = models.PositiveSmallIntegerField(default=3)
+    extra_annotations = models.PositiveSmallIntegerField(default=0, help_text="Asked for by a reviewer.")
+    more_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a reviewer last asked for more annotations; such images go first."
+    )
+    annotation_count = models.PositiveSmallIntegerField(default=0, help_text="Completed annotations.")
+    lease_count = models.PositiveSmallIntegerField(default=0, help_text="Leases not yet reclaimed.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ImageQuerySet.as_manager()
@@ -98,10 +115,25 @@ class Image(models.Model):
                 | (Q(width__gt=0) & Q(height__gt=0)),
                 name="image_size_positive",
             ),
+            # No image ever goes past N: completed annotations plus live leases stay within what is needed.
+            models.CheckConstraint(
+                condition=Q(annotations_needed__gte=1)
+                & Q(annotations_needed__gte=F("annotation_count") + F("lease_count")),
+                name="image_counts_within_needed",
+            ),
         ]
         indexes = [
             # Reference thumbnails of a class, and per-class statistics.
             models.Index(fields=["dataset", "original_label"], name="image_dataset_label_idx"),
+            # "Next image": open images in hand-out order (see annotator.services.assignment).
+            models.Index(
+                F("dataset"),
+                F("more_requested_at").asc(nulls_last=True),
+                F("annotations_needed") - F("annotation_count") - F("lease_count"),
+                F("position"),
+                condition=Q(annotations_needed__gt=F("annotation_count") + F("lease_count")),
+                name="image_open_queue_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -138,3 +170,136 @@ class Candidate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image_id}:{self.label_class_id}"
+
+
+class Lease(models.Model):
+    """An image handed out to one annotator until `expires_at`; it holds one of the image's N slots.
+
+    Expired leases are reclaimed (deleted, slot freed) by `annotator.services.assignment`; until then the
+    holder may still submit. `shown` is what the annotator is shown, in display order.
+    """
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="leases")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    shown = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "annotator"], name="lease_one_per_image_annotator")]
+        indexes = [
+            models.Index(fields=["dataset", "expires_at"], name="lease_dataset_expiry_idx"),
+            models.Index(fields=["annotator", "dataset", "expires_at"], name="lease_annotator_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} → {self.annotator_id} until {self.expires_at:%H:%M:%S}"
+
+
+class Skip(models.Model):
+    """An image an annotator skipped; it is never handed to them again."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="+")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "annotator"], name="skip_one_per_image_annotator")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} skipped by {self.annotator_id}"
+
+
+class AnnotationQuerySet(models.QuerySet["Annotation"]):
+    def of(self, user: models.Model) -> AnnotationQuerySet:
+        return self.filter(annotator=user)
+
+
+class Annotation(models.Model):
+    """One annotator's current answer for one image. Every submit and revise appends an AnnotationRevision;
+    the Vote rows always mirror the current answer."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    classes = ArrayField(models.BigIntegerField(), default=list, blank=True, help_text="Chosen LabelClass ids.")
+    shown = ArrayField(
+        models.BigIntegerField(), default=list, blank=True, help_text="Candidate class ids shown, in display order."
+    )
+    none_fits = models.BooleanField(default=False)
+    unsure = models.BooleanField(default=False)
+    bad_image = models.BooleanField(default=False)
+    seconds = models.FloatField(default=0, help_text="Time spent on the image, over all revisions.")
+    client_uuid = models.UUIDField(help_text="Client-generated id of the first submission (idempotent retries).")
+    revision_count = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AnnotationQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "annotator"], name="annotation_one_per_image_annotator"),
+            models.UniqueConstraint(fields=["annotator", "client_uuid"], name="annotation_unique_client_uuid"),
+            models.CheckConstraint(condition=Q(seconds__gte=0), name="annotation_seconds_non_negative"),
+            models.CheckConstraint(
+                condition=~(Q(none_fits=True) & ~Q(classes=[])), name="annotation_none_fits_has_no_classes"
+            ),
+        ]
+        indexes = [models.Index(fields=["annotator", "dataset", "created_at"], name="annotation_mine_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} by {self.annotator_id}"
+
+
+class AnnotationRevision(models.Model):
+    """History: one row per submit or revise, never changed. Number 1 is the first submission."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveSmallIntegerField()
+    classes = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    none_fits = models.BooleanField(default=False)
+    unsure = models.BooleanField(default=False)
+    bad_image = models.BooleanField(default=False)
+    seconds = models.FloatField(default=0)
+    client_uuid = models.UUIDField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["annotation", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["annotation", "number"], name="revision_unique_number"),
+            models.UniqueConstraint(fields=["annotator", "client_uuid"], name="revision_unique_client_uuid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotation_id} #{self.number}"
+
+
+class Vote(models.Model):
+    """One annotator's answer about one class for one image. Classes never shown to them get no row."""
+
+    class Answer(models.TextChoices):
+        YES = "yes", "Yes (chosen)"
+        NO = "no", "No (shown, not chosen)"
+        MAYBE = "maybe", "Maybe (shown, not chosen, annotator unsure)"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="votes")
+    label_class = models.ForeignKey(LabelClass, on_delete=models.RESTRICT, related_name="votes")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="votes")
+    answer = models.CharField(max_length=5, choices=Answer.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["image", "label_class", "annotator"], name="vote_one_per_image_class_annotator"
+            ),
+            models.CheckConstraint(condition=Q(answer__in=["yes", "no", "maybe"]), name="vote_answer_known"),
+        ]
+        indexes = [models.Index(fields=["label_class", "answer"], name="vote_class_answer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id}:{self.label_class_id} {self.answer} by {self.annotator_id}"

@@ -2,10 +2,161 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+import random
+from dataclasses import dataclass
+from datetime import datetime
 
-from annotator.models import Dataset
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Least
+
+from annotator.models import Annotation, Candidate, Dataset, Image, LabelClass
+
+REFERENCES_PER_CLASS = 3
 
 
 def dataset_list_with_counts() -> QuerySet[Dataset]:
-    return Dataset.objects.annotate(image_count=Count("images", distinct=True), class_count=Count("classes", distinct=True))
+    return Dataset.objects.annotate(
+        image_count=Count("images", distinct=True), class_count=Count("classes", distinct=True)
+    )
+
+
+def datasets_annotated_by(user: AbstractBaseUser) -> QuerySet[Dataset]:
+    return Dataset.objects.filter(annotators=user)
+
+
+def annotates_dataset(user: AbstractBaseUser, dataset_id: int) -> bool:
+    """Whether an admin assigned this user to annotate the dataset (the role is checked separately)."""
+    return Dataset.annotators.through.objects.filter(dataset_id=dataset_id, user_id=user.pk).exists()
+
+
+def candidate_order(*, image_id: int, original_label_id: int | None, annotator_id: int) -> list[int]:
+    """The class ids to show this annotator for this image, in their display order.
+
+    The image's stored candidates (the original label and model proposals), or the original label alone
+    until there are any. Shuffled with a seed made of both ids: the same annotator sees the same order on
+    every reload, different annotators see different orders, and the order says nothing about the source.
+    """
+    ids = sorted(Candidate.objects.filter(image_id=image_id).values_list("label_class_id", flat=True))
+    if not ids and original_label_id is not None:
+        ids = [original_label_id]
+    random.Random(f"relabel:{image_id}:{annotator_id}").shuffle(ids)
+    return ids
+
+
+def _url(name: str) -> str | None:
+    return default_storage.url(name) if name else None
+
+
+@dataclass(frozen=True)
+class ItemImage:
+    id: int
+    file_name: str
+    display_url: str | None
+    original_url: str | None
+    width: int | None
+    height: int | None
+
+
+def item_image(image_id: int) -> ItemImage:
+    image = Image.objects.only("key", "original", "display", "width", "height").get(pk=image_id)
+    return ItemImage(
+        id=image.pk,
+        file_name=image.key,
+        display_url=_url(image.display.name) or _url(image.original.name),
+        original_url=_url(image.original.name),
+        width=image.width,
+        height=image.height,
+    )
+
+
+# Up to REFERENCES_PER_CLASS + 1 images per class, by position, from the index on (dataset, original_label).
+_REFERENCES_SQL = f"""
+SELECT c.id, r.id, r.thumbnail FROM unnest(%(classes)s::bigint[]) AS c(id)
+CROSS JOIN LATERAL (
+    SELECT i.id, i.thumbnail, i.position FROM {Image._meta.db_table} i
+    WHERE i.dataset_id = %(dataset)s AND i.original_label_id = c.id AND i.thumbnail <> ''
+    ORDER BY i.position LIMIT {REFERENCES_PER_CLASS + 1}
+) r
+ORDER BY c.id, r.position
+"""
+
+
+def reference_thumbnails(*, dataset_id: int, class_ids: list[int], image_id: int) -> dict[int, list[str]]:
+    """Thumbnail URLs of other images whose original label is each class, in one query.
+
+    Every class shows at most one image fewer than it has, whether or not the image being annotated is
+    among them: otherwise a small class with one thumbnail missing would give the original label away.
+    """
+    found: dict[int, list[tuple[int, str]]] = {class_id: [] for class_id in class_ids}
+    if class_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(_REFERENCES_SQL, {"classes": list(class_ids), "dataset": dataset_id})
+            for class_id, ref_id, thumbnail in cursor.fetchall():
+                found[class_id].append((ref_id, thumbnail))
+    references = {}
+    for class_id, rows in found.items():
+        others = [name for ref_id, name in rows if ref_id != image_id][: max(len(rows) - 1, 0)]
+        references[class_id] = [default_storage.url(name) for name in others[:REFERENCES_PER_CLASS]]
+    return references
+
+
+def classes_for_display(*, dataset_id: int, class_ids: list[int], image_id: int) -> list[dict]:
+    """Name, synonyms, gloss and reference thumbnails of each class, in the order given (two queries)."""
+    by_id = {c.pk: c for c in LabelClass.objects.filter(pk__in=class_ids).only("key", "name", "synonyms", "gloss")}
+    references = reference_thumbnails(dataset_id=dataset_id, class_ids=class_ids, image_id=image_id)
+    return [
+        {
+            "id": class_id,
+            "key": by_id[class_id].key,
+            "name": by_id[class_id].name,
+            "synonyms": by_id[class_id].synonyms,
+            "gloss": by_id[class_id].gloss,
+            "references": references[class_id],
+        }
+        for class_id in class_ids
+        if class_id in by_id
+    ]
+
+
+def vocabulary_of(dataset: Dataset) -> QuerySet[LabelClass]:
+    return LabelClass.objects.filter(dataset=dataset).order_by("index").only("key", "name", "synonyms", "gloss")
+
+
+@dataclass(frozen=True)
+class Progress:
+    mine_today: int
+    mine_total: int
+    images: int
+    images_complete: int
+    annotations_done: int
+    annotations_needed: int
+
+
+def progress_of(*, dataset: Dataset, annotator: AbstractBaseUser, since: datetime) -> Progress:
+    """My counts today and in total, and the dataset's completion (two aggregate queries)."""
+    mine = Annotation.objects.of(annotator).filter(dataset=dataset).aggregate(
+        total=Count("id"), today=Count("id", filter=Q(created_at__gte=since))
+    )
+    pool = Image.objects.filter(dataset=dataset).aggregate(
+        images=Count("id"),
+        complete=Count("id", filter=Q(annotation_count__gte=F("annotations_needed"))),
+        done=Sum(Least("annotation_count", "annotations_needed")),
+        needed=Sum("annotations_needed"),
+    )
+    return Progress(
+        mine_today=mine["today"],
+        mine_total=mine["total"],
+        images=pool["images"],
+        images_complete=pool["complete"],
+        annotations_done=pool["done"] or 0,
+        annotations_needed=pool["needed"] or 0,
+    )
+
+
+def annotations_of(*, annotator: AbstractBaseUser, dataset: Dataset | None = None) -> QuerySet[Annotation]:
+    """The annotator's own annotations, newest first."""
+    annotations = Annotation.objects.of(annotator).select_related("image").order_by("-created_at", "-id")
+    return annotations.filter(dataset=dataset) if dataset is not None else annotations

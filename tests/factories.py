@@ -42,3 +42,4 @@ class ImageFactory(factory.django.DjangoModelFactory):
     dataset = factory.SubFactory(DatasetFactory)
     position = factory.Sequence(lambda n: n)
     key = factory.LazyAttribute(lambda o: f"img_{o.position:08d}.JPEG")
+    annotations_needed = factory.LazyAttribute(lambda o: o.dataset.annotations_per_image)

@@ -103,7 +103,11 @@ def _import_batch(
                 logger.warning("skipped %s: %s", spec.source, result)
                 continue
             image = Image(
-                dataset=dataset, key=spec.key, position=positions[spec.key], original_label_id=label_ids[spec.key]
+                dataset=dataset,
+                key=spec.key,
+                position=positions[spec.key],
+                original_label_id=label_ids[spec.key],
+                annotations_needed=dataset.annotations_per_image,
             )
             if result is not None and spec.path is not None:
                 _store_files(image, dataset, spec.path, result, stored)
