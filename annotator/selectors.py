@@ -121,6 +121,16 @@ def classes_for_display(*, dataset_id: int, class_ids: list[int], image_id: int)
     ]
 
 
+def item_for(*, image_id: int, dataset_id: int, shown: list[int], lease_expires_at: datetime | None) -> dict:
+    """What the workbench shows for one image: the image and its candidates in display order (3 queries).
+    Nothing in it tells a candidate's source, the original label, or another annotator's answer."""
+    return {
+        "image": item_image(image_id),
+        "candidates": classes_for_display(dataset_id=dataset_id, class_ids=shown, image_id=image_id),
+        "lease_expires_at": lease_expires_at,
+    }
+
+
 def vocabulary_of(dataset: Dataset) -> QuerySet[LabelClass]:
     return LabelClass.objects.filter(dataset=dataset).order_by("index").only("key", "name", "synonyms", "gloss")
 

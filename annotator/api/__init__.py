@@ -1,0 +1,1 @@
+"""The annotation API (Django REST Framework): next image, submit, revise, my annotations, vocabulary."""

@@ -1,0 +1,105 @@
+"""Small input and output serializers of the annotation API. Nothing here names a candidate's source,
+the original label, or anyone else's answer: annotation stays blind."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+MAX_SECONDS_PER_ANSWER = 3600.0
+
+
+class MessageOutput(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ImageOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    file_name = serializers.CharField()
+    display_url = serializers.CharField(allow_null=True, help_text="Large display copy (or the original).")
+    original_url = serializers.CharField(allow_null=True, help_text="The original file, for zooming.")
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+
+
+class CandidateOutput(serializers.Serializer):
+    id = serializers.IntegerField(help_text="LabelClass id, as sent back in `classes`.")
+    key = serializers.CharField(help_text="Stable class identifier, e.g. a WordNet id.")
+    name = serializers.CharField()
+    synonyms = serializers.ListField(child=serializers.CharField())
+    gloss = serializers.CharField()
+    references = serializers.ListField(
+        child=serializers.CharField(), help_text="Up to three thumbnails of other images of this class."
+    )
+
+
+class ItemOutput(serializers.Serializer):
+    """An image to annotate and its candidate classes, in this annotator's display order."""
+
+    image = ImageOutput()
+    candidates = CandidateOutput(many=True)
+    lease_expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="Submit or skip before this time; null when revising an earlier answer."
+    )
+
+
+class NextInput(serializers.Serializer):
+    exclude = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        default=list,
+        max_length=10,
+        help_text="Image ids the client already holds (the image on screen), to prefetch the one after.",
+    )
+
+
+class AnswerInput(serializers.Serializer):
+    classes = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list, max_length=100,
+        help_text="Chosen class ids: candidates and classes found through the vocabulary search.",
+    )  # fmt: skip
+    none_fits = serializers.BooleanField(required=False, default=False, help_text="No candidate fits.")
+    unsure = serializers.BooleanField(required=False, default=False)
+    bad_image = serializers.BooleanField(required=False, default=False, help_text="Broken, not a photo, offensive.")
+    seconds = serializers.FloatField(required=False, default=0.0, min_value=0.0, max_value=MAX_SECONDS_PER_ANSWER)
+    client_uuid = serializers.UUIDField(help_text="Made by the client; a retry with the same value writes nothing.")
+
+
+class SubmitInput(AnswerInput):
+    image = serializers.IntegerField(help_text="The id of an image leased to you.")
+
+
+class AnnotationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    image = serializers.IntegerField(source="image_id")
+    file_name = serializers.CharField(source="image.key")
+    classes = serializers.ListField(child=serializers.IntegerField())
+    shown = serializers.ListField(child=serializers.IntegerField(), help_text="Candidate ids shown, in order.")
+    none_fits = serializers.BooleanField()
+    unsure = serializers.BooleanField()
+    bad_image = serializers.BooleanField()
+    seconds = serializers.FloatField()
+    revision_count = serializers.IntegerField()
+    client_uuid = serializers.UUIDField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class AnnotationDetailOutput(AnnotationOutput):
+    item = ItemOutput(help_text="The image and the candidates as shown, to revise the answer.")
+
+
+class VocabularyEntryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    name = serializers.CharField()
+    synonyms = serializers.ListField(child=serializers.CharField())
+    gloss = serializers.CharField()
+
+
+class ProgressOutput(serializers.Serializer):
+    mine_today = serializers.IntegerField()
+    mine_total = serializers.IntegerField()
+    images = serializers.IntegerField()
+    images_complete = serializers.IntegerField(help_text="Images with all the annotations they need.")
+    annotations_done = serializers.IntegerField()
+    annotations_needed = serializers.IntegerField()
