@@ -15,7 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=50_000)
     parser.add_argument("--file-images", type=int, default=1000, help="Images with real files for the file-import figure.")
-    parser.add_argument("--sections", default="import")
+    parser.add_argument("--sections", default="import,api")
+    parser.add_argument("--api-seconds", type=float, default=20.0, help="Duration of each load level.")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "reports")
     args = parser.parse_args(argv)
 
@@ -38,9 +39,26 @@ def main(argv: list[str] | None = None) -> int:
 
         bench_metadata_import(report, args.images)
         bench_file_import(report, min(args.file_images, args.images))
+    if "api" in sections:
+        _api(report, args)
     json_path, md_path = report.write(args.out)
     print(f"wrote {json_path} and {md_path} in {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def _api(report, args: argparse.Namespace) -> None:
+    from django.db import connection
+
+    from bench.http_load import Gunicorn, bench_annotation_api
+    from bench.workload import annotator_tokens, api_dataset
+
+    dataset = api_dataset(args.images)
+    tokens = annotator_tokens(dataset, 16)
+    server = Gunicorn(connection.settings_dict["NAME"])
+    try:
+        bench_annotation_api(report, base_url=server.base_url, slug=dataset.slug, tokens=tokens, seconds=args.api_seconds)
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -7,10 +7,12 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from annotator import views as annotator_views
+from config.views import ping
 
 urlpatterns = [
     path("", annotator_views.home, name="home"),
     path("healthz", annotator_views.healthz, name="healthz"),
+    path("ping", ping, name="ping"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

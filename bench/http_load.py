@@ -1,0 +1,165 @@
+"""The annotation API over real HTTP: gunicorn with production settings on the bench database.
+
+Each virtual annotator loops: POST next (lease an image) → POST submit (two candidates chosen). The
+floor is a trivial Django view (`/ping`, no database) served by the same gunicorn under the same load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from bench.report import Figure, Report
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Samples:
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    statuses: dict[int, int] = field(default_factory=dict)
+    acknowledged: int = 0
+
+    def add(self, name: str, seconds: float, status: int) -> None:
+        self.latencies.setdefault(name, []).append(seconds)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    """gunicorn on 127.0.0.1 with config.settings.production and the bench database."""
+
+    def __init__(self, database_name: str, workers: int = 4, threads: int = 4, log: Path | None = None) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "RELABEL_DATABASE_NAME": database_name,
+            "DJANGO_LOG_LEVEL": "WARNING",
+        }
+        self.log_path = log or (REPO / "var" / "bench-gunicorn.log")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+             "--keep-alive", "30", "--log-level", "warning"],
+            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: see {self.log_path}")
+            try:
+                if httpx.get(f"{self.base_url}/ping", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not answer within 60 s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self._log.close()
+
+
+async def _annotator_loop(client: httpx.AsyncClient, slug: str, token: str, stop_at: float, samples: Samples) -> None:
+    headers = {"Authorization": f"Token {token}"}
+    while time.monotonic() < stop_at:
+        started = time.perf_counter()
+        response = await client.post(f"/api/datasets/{slug}/next/", json={"exclude": []}, headers=headers)
+        samples.add("next", time.perf_counter() - started, response.status_code)
+        if response.status_code != 200:
+            if response.status_code == 204:
+                return
+            continue
+        item = response.json()
+        chosen = [c["id"] for c in item["candidates"][:2]]
+        body = {"image": item["image"]["id"], "classes": chosen, "seconds": 2.0, "client_uuid": str(uuid.uuid4())}
+        started = time.perf_counter()
+        response = await client.post("/api/annotations/", json=body, headers=headers)
+        samples.add("submit", time.perf_counter() - started, response.status_code)
+        if response.status_code in (200, 201):
+            samples.acknowledged += 1
+
+
+async def _floor_loop(client: httpx.AsyncClient, stop_at: float, samples: Samples) -> None:
+    while time.monotonic() < stop_at:
+        started = time.perf_counter()
+        response = await client.get("/ping")
+        samples.add("floor", time.perf_counter() - started, response.status_code)
+
+
+async def run_load(base_url: str, slug: str, tokens: list[str], seconds: float, *, floor: bool = False) -> Samples:
+    samples = Samples()
+    limits = httpx.Limits(max_connections=len(tokens) + 2, max_keepalive_connections=len(tokens) + 2)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+        stop_at = time.monotonic() + seconds
+        if floor:
+            await asyncio.gather(*(_floor_loop(client, stop_at, samples) for _ in tokens))
+        else:
+            await asyncio.gather(*(_annotator_loop(client, slug, t, stop_at, samples) for t in tokens))
+    return samples
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    array = np.asarray(values) * 1000
+    return {"p50": float(np.percentile(array, 50)), "p95": float(np.percentile(array, 95)),
+            "p99": float(np.percentile(array, 99)), "n": int(array.size)}  # fmt: skip
+
+
+def bench_annotation_api(report: Report, *, base_url: str, slug: str, tokens: list[str], seconds: float) -> None:
+    # Warm-up: every gunicorn thread opens its database connection and imports lazily-loaded code.
+    asyncio.run(run_load(base_url, slug, tokens, 3.0))
+    asyncio.run(run_load(base_url, slug, tokens, 2.0, floor=True))
+    for concurrency in (1, 16):
+        users = tokens[:concurrency]
+        floor = asyncio.run(run_load(base_url, slug, users, seconds, floor=True))
+        load = asyncio.run(run_load(base_url, slug, users, seconds))
+        floor_p = percentiles(floor.latencies["floor"])
+        errors = sum(n for status, n in load.statuses.items() if status >= 500)
+        for name in ("next", "submit"):
+            p = percentiles(load.latencies.get(name, [0.0]))
+            throughput = p["n"] / seconds
+            within = p["p95"] <= 25 and p["p95"] <= 3 * floor_p["p95"]
+            report.add(Figure(
+                "annotation API", f"{name} p95, {concurrency} annotator(s)", p["p95"], "ms",
+                floor=floor_p["p95"], floor_note=f"trivial view /ping p95 (p50 {floor_p['p50']:.1f} ms)",
+                target="≤ 25 ms and ≤ 3× floor" if concurrency == 16 else "",
+                passed=within if concurrency == 16 else None,
+                note=f"p50 {p['p50']:.1f} ms, p99 {p['p99']:.1f} ms, {throughput:.0f} req/s, {errors} 5xx",
+            ))  # fmt: skip
+        report.add(Figure(
+            "annotation API", f"annotations acknowledged per second, {concurrency} annotator(s)",
+            load.acknowledged / seconds, "annotations/s",
+            floor=len(floor.latencies["floor"]) / seconds, floor_note="trivial view requests/s",
+            note="Label Studio: 7 submissions/s with 8 annotators",
+        ))  # fmt: skip

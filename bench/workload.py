@@ -1,0 +1,31 @@
+"""The benchmark workload: a file-less ImageNet-scale dataset, its annotators and their API tokens."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+
+from annotator.models import Dataset
+from annotator.roles import ANNOTATOR
+from annotator.services.image_import import images_import
+from bench.imports import fresh_dataset, synthetic_specs
+
+
+def api_dataset(images: int, *, slug: str = "bench-api", overlap: int = 5) -> Dataset:
+    """A fresh dataset for the load test (annotations from a previous run would skew 'next')."""
+    dataset = fresh_dataset(slug, annotations_per_image=overlap)
+    images_import(dataset=dataset, specs=synthetic_specs(images), with_files=False, batch_size=5000)
+    return dataset
+
+
+def annotator_tokens(dataset: Dataset, count: int) -> list[str]:
+    User = get_user_model()
+    group = Group.objects.get(name=ANNOTATOR)
+    tokens = []
+    for i in range(count):
+        user, _ = User.objects.get_or_create(username=f"bench-annotator-{i:02d}")
+        user.groups.add(group)
+        dataset.annotators.add(user)
+        tokens.append(Token.objects.get_or_create(user=user)[0].key)
+    return tokens
