@@ -34,7 +34,7 @@ def candidates_recompute(*, dataset: Dataset) -> CandidateReport:
     k is `dataset.candidate_count` (capped by what a set stores). A class proposed by several sources is one
     row: `original` wins over `model`; a model proposal's score is its best rank weight 1/(rank+1) over the
     sets. Rows that stay keep their id and created_at; rows no longer proposed are deleted, in bulk SQL
-    (COPY into a temporary table, then one DELETE and one INSERT … ON CONFLICT). What each annotator was
+    (COPY into a temporary table, then one DELETE, one UPDATE and one INSERT, each a join). What each annotator was
     actually shown is recorded with their annotation, so nothing is lost. Serialised per dataset with an
     advisory lock.
     """
@@ -116,10 +116,16 @@ def _write(
                                   WHERE n.image_id = c.image_id AND n.label_class_id = c.label_class_id)""",
             [dataset.pk],
         )
+        # Anti- and inner joins rather than INSERT … ON CONFLICT: when little changes, little is written.
+        cursor.execute(
+            f"""UPDATE {table} c SET source = n.source, score = n.score
+                FROM candidate_new n
+                WHERE c.image_id = n.image_id AND c.label_class_id = n.label_class_id
+                  AND (c.source, c.score) IS DISTINCT FROM (n.source, n.score)"""
+        )
         cursor.execute(
             f"""INSERT INTO {table} (image_id, label_class_id, source, score, created_at)
-                SELECT image_id, label_class_id, source, score, now() FROM candidate_new
-                ON CONFLICT (image_id, label_class_id) DO UPDATE
-                    SET source = EXCLUDED.source, score = EXCLUDED.score
-                    WHERE ({table}.source, {table}.score) IS DISTINCT FROM (EXCLUDED.source, EXCLUDED.score)"""
+                SELECT n.image_id, n.label_class_id, n.source, n.score, now() FROM candidate_new n
+                WHERE NOT EXISTS (SELECT 1 FROM {table} c
+                                  WHERE c.image_id = n.image_id AND c.label_class_id = n.label_class_id)"""
         )
