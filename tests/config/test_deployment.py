@@ -61,7 +61,7 @@ def test_production_settings_pass_the_deployment_checks():
 def test_an_s3_bucket_in_the_environment_switches_media_storage_to_s3():
     env = {**os.environ, "RELABEL_S3_BUCKET": "relabel-media", "RELABEL_S3_ENDPOINT_URL": "http://127.0.0.1:9000"}
     code = (
-        "import django; django.setup(); from django.core.files.storage import default_storage as s; "
+        "import django; django.setup(); from django.core.files.storage import storages; s = storages[\"default\"]; "
         "print(type(s).__name__, s.bucket_name, s.endpoint_url)"
     )
     result = subprocess.run(
