@@ -63,3 +63,10 @@ def test_each_role_reaches_exactly_the_evaluation_endpoints_it_may(request, clie
         assert response.status_code == 403
     expected_sets = 2 if persona in allowed and endpoint in ("upload form", "API upload") else 1
     assert PredictionSet.objects.count() == expected_sets
+
+
+@pytest.mark.parametrize("persona", ["annotator", "outsider", "reviewer", "researcher", "staff"])
+def test_the_evaluation_link_shows_only_for_those_who_may_follow_it(request, client, tiny, persona):
+    client.force_login(request.getfixturevalue(persona))
+    html = client.get(reverse("home")).content.decode()
+    assert (f'href="{reverse("evaluation:index")}"' in html) == (persona in VIEWERS)
