@@ -89,7 +89,7 @@ def line_chart(
                 dots=[(x, y, tip) for (x, y), tip in zip(points, tips, strict=True)],
             )
         )
-    x_ticks = [(px(v), f"{int(v):,}") for v in _ticks(x_low, x_high)]
+    x_ticks = [(px(v), f"{int(v):,}") for v in _ticks(x_low, x_high, integer=True)]
     y_ticks = [(py(v), _format(v, percent)) for v in _ticks(y_low, y_high)]
     return LineChart(title, width, height, (left, top, right, bottom), x_ticks, y_ticks, drawn, x_label)
 
@@ -102,10 +102,12 @@ def _padded(low: float, high: float, *, floor_zero: bool = False) -> tuple[float
     return (max(0.0, low - pad) if floor_zero else low - pad), high + pad
 
 
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+def _ticks(low: float, high: float, count: int = 5, *, integer: bool = False) -> list[float]:
     raw = (high - low) / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    if integer:  # counts of images: no fractional ticks
+        step = max(1, round(step))
     first = math.ceil(low / step) * step
     return [first + i * step for i in range(count + 2) if first + i * step <= high + 1e-12]
 
