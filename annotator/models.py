@@ -21,6 +21,41 @@ class Dataset(models.Model):
     candidate_count = models.PositiveSmallIntegerField(
         default=5, help_text="Top-k classes taken from each selected prediction set as candidates."
     )
+    # Consensus (issue 4); see annotator.consensus_rules for how these are applied.
+    ds_run = models.ForeignKey(
+        "DawidSkeneRun",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        help_text="The latest Dawid–Skene run, whose parameters score new votes (set by the DS service).",
+    )
+    aggregation = models.CharField(
+        max_length=16,
+        choices=[("majority", "Majority vote"), ("dawid_skene", "Dawid–Skene")],
+        default="majority",
+        help_text="Which aggregation defines the effective consensus label set.",
+    )
+    dispute_band = models.FloatField(
+        default=0.1,
+        help_text="A class whose yes-share lies within ±band of τ makes the image disputed "
+        "(0.1: a 3–2 split of 5 annotators, or a yes/no/maybe tie of 3).",
+    )
+    ds_threshold = models.FloatField(
+        default=0.8, help_text="Dawid–Skene: a class is valid when its posterior exceeds this (ReaL's cut)."
+    )
+    ds_prior = models.CharField(
+        max_length=16,
+        choices=[
+            ("single", "One class prior"),
+            ("original", "Original label vs proposals"),
+            ("imagenet_real", "ReaL's ImageNet strata"),
+        ],
+        default="original",
+        help_text="Dawid–Skene class-prior strata: one prior, one for the original label and one for every "
+        "other proposal, or ReaL's three (animal original label / other animal class / object class).",
+    )
     annotators = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -40,6 +75,12 @@ class Dataset(models.Model):
                 name="dataset_threshold_in_unit_interval",
             ),
             models.CheckConstraint(condition=Q(candidate_count__gte=1), name="dataset_candidates_at_least_one"),
+            models.CheckConstraint(
+                condition=Q(dispute_band__gte=0) & Q(dispute_band__lt=0.5), name="dataset_dispute_band_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(ds_threshold__gt=0) & Q(ds_threshold__lt=1), name="dataset_ds_threshold_open_unit"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -142,8 +183,6 @@ class Image(models.Model):
     @property
     def has_file(self) -> bool:
         return bool(self.original)
-
-
 
 
 class Candidate(models.Model):
@@ -303,3 +342,125 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image_id}:{self.label_class_id} {self.answer} by {self.annotator_id}"
+
+
+# --------------------------------------------------------------------------- consensus and agreement (issue 4)
+
+
+class DawidSkeneRun(models.Model):
+    """One Dawid–Skene fit over a dataset's votes; append-only. Its per-annotator parameters let the live
+    consensus score new votes between runs (annotator.consensus_rules.DsParams)."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="dawid_skene_runs")
+    created_at = models.DateTimeField(auto_now_add=True)
+    votes_watermark = models.CharField(max_length=100, help_text="State of the votes fitted (see services).")
+    prior_mode = models.CharField(max_length=16)
+    threshold = models.FloatField()
+    n_votes = models.PositiveIntegerField()
+    n_questions = models.PositiveIntegerField()
+    n_annotators = models.PositiveIntegerField()
+    iterations = models.PositiveSmallIntegerField()
+    converged = models.BooleanField()
+    log_likelihood = models.FloatField(null=True)
+    prior = models.FloatField(help_text="Mean P(valid) over questions.")
+    group_prior = models.JSONField(default=list, help_text="P(valid) per prior stratum.")
+    annotators = models.JSONField(
+        default=dict, help_text="{user id: {sensitivity, specificity, llr: [no, yes, maybe], n_votes}}."
+    )
+    default_llr = models.JSONField(default=list, help_text="Log-likelihood ratios for annotators not in the fit.")
+    seconds = models.JSONField(default=dict, help_text="Timings: load, fit, write.")
+
+    class Meta:
+        indexes = [models.Index(fields=["dataset", "-created_at"], name="dsrun_dataset_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"DS {self.dataset_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Consensus(models.Model):
+    """The consensus of one image, kept up to date in the transaction of every submit and revise
+    (annotator.services.consensus). Class ids are LabelClass primary keys; JSON keys are their strings."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        AGREED = "agreed", "Agreed"
+        DISPUTED = "disputed", "Disputed"
+        ADJUDICATED = "adjudicated", "Adjudicated"
+
+    image = models.OneToOneField(Image, on_delete=models.CASCADE, primary_key=True, related_name="consensus")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    dispute_reasons = ArrayField(models.CharField(max_length=24), default=list, blank=True)
+    annotation_count = models.PositiveSmallIntegerField(default=0)
+    counts = models.JSONField(default=dict, help_text="{class id: [yes, no, maybe]}.")
+    shares = models.JSONField(default=dict, help_text="{class id: yes-share}, a maybe counting half.")
+    majority_labels = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    unsure_count = models.PositiveSmallIntegerField(default=0)
+    bad_image_count = models.PositiveSmallIntegerField(default=0)
+    none_fits_count = models.PositiveSmallIntegerField(default=0)
+    agreement = models.FloatField(null=True, blank=True, help_text="Mean P(two annotators agree) per question.")
+    ds_posterior = models.JSONField(null=True, blank=True, help_text="{class id: P(valid)} by the latest DS run.")
+    ds_labels = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    ds_run = models.ForeignKey(DawidSkeneRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    labels = ArrayField(
+        models.BigIntegerField(), default=list, blank=True, help_text="Effective label set (dataset's aggregation)."
+    )
+    # Issue 6 (review) sets this with status "adjudicated"; consensus updates then keep status and labels.
+    adjudicated = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(help_text="Last change of any field (set by the services).")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(adjudicated=False) | Q(status="adjudicated"), name="consensus_adjudicated_status"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "agreed", "disputed", "adjudicated"]), name="consensus_status_known"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["dataset", "status"], name="consensus_dataset_status_idx"),
+            models.Index(fields=["dataset", "updated_at"], name="consensus_dataset_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} {self.status} {self.labels}"
+
+
+class AgreementSnapshot(models.Model):
+    """Every agreement figure of a dataset at one moment; append-only (the dashboard reads the latest)."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="agreement_snapshots")
+    created_at = models.DateTimeField(auto_now_add=True)
+    n_votes = models.PositiveIntegerField()
+    figures = models.JSONField()
+    seconds = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["dataset", "-created_at"], name="agreement_dataset_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"agreement {self.dataset_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class GoldAnswer(models.Model):
+    """An expert's answer to one question (image, class), for annotators' gold accuracy."""
+
+    class Answer(models.TextChoices):
+        YES = "yes", "Yes"
+        NO = "no", "No"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="gold_answers")
+    label_class = models.ForeignKey(LabelClass, on_delete=models.CASCADE, related_name="+")
+    answer = models.CharField(max_length=3, choices=Answer.choices)
+    source = models.CharField(max_length=200, blank=True, help_text="Where it was imported from.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "label_class"], name="gold_one_per_question"),
+            models.CheckConstraint(condition=Q(answer__in=["yes", "no"]), name="gold_answer_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"gold {self.image_id}:{self.label_class_id} {self.answer}"

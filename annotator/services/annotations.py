@@ -16,6 +16,7 @@ from django.db.models import F
 
 from annotator.models import Annotation, AnnotationRevision, Image, LabelClass, Lease, Vote
 from annotator.selectors import annotates_dataset
+from annotator.services.consensus import consensus_refresh_image
 
 
 class AnnotationInputError(ValueError):
@@ -163,3 +164,4 @@ def _answer_store(annotation: Annotation, answer: Answer, client_uuid: uuid.UUID
         )
         for class_id, vote in vote_answers(shown=annotation.shown, answer=answer).items()
     )
+    consensus_refresh_image(image_id=annotation.image_id)  # issue 4: same transaction, image row locked

@@ -228,6 +228,7 @@ def test_an_admin_assigns_annotators_and_raises_n_in_the_admin(admin_client, ann
     form = {
         "name": dataset.name, "slug": dataset.slug, "description": "", "consensus_threshold": "0.5",
         "candidate_count": "5", "annotators": [annotator.pk],
+        "aggregation": "majority", "dispute_band": "0.1", "ds_threshold": "0.8", "ds_prior": "original",
     }  # fmt: skip
     url = f"/admin/annotator/dataset/{dataset.pk}/change/"
     assert admin_client.post(url, {**form, "annotations_per_image": "1"}).status_code == 200  # refused, form shown

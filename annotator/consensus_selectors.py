@@ -1,0 +1,175 @@
+"""Reads for consensus, Dawid–Skene and agreement, shared by services, views, APIs and tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import connection
+from django.db.models import Count, Max
+
+from annotator.consensus_rules import ANSWER_CODES, ConsensusSettings, DsParams, VoteData
+from annotator.models import (
+    AgreementSnapshot,
+    Annotation,
+    Consensus,
+    Dataset,
+    DawidSkeneRun,
+    Image,
+    LabelClass,
+    Vote,
+)
+from annotator.pg_copy import read_int_columns
+
+_ANSWER_SQL = "CASE v.answer WHEN 'no' THEN 0 WHEN 'yes' THEN 1 ELSE 2 END"
+
+
+def consensus_settings(dataset: Dataset) -> ConsensusSettings:
+    return ConsensusSettings(
+        threshold=dataset.consensus_threshold,
+        dispute_band=dataset.dispute_band,
+        min_answers=dataset.annotations_per_image,
+        aggregation=dataset.aggregation,
+        ds_threshold=dataset.ds_threshold,
+        ds_prior=dataset.ds_prior,
+    )
+
+
+def dataset_vote_data(dataset: Dataset) -> VoteData:
+    """Every image, vote and annotation of a dataset as arrays: three binary COPY reads."""
+    images = read_int_columns(
+        f"SELECT id::bigint, annotations_needed::bigint, coalesce(original_label_id, -1)::bigint "
+        f"FROM {Image._meta.db_table} WHERE dataset_id = %s ORDER BY id",
+        [dataset.pk],
+        3,
+    )
+    votes = read_int_columns(
+        f"SELECT v.image_id::bigint, v.label_class_id::bigint, c.index::bigint, v.annotator_id::bigint, "
+        f"({_ANSWER_SQL})::bigint FROM {Vote._meta.db_table} v "
+        f"JOIN {Image._meta.db_table} i ON i.id = v.image_id "
+        f"JOIN {LabelClass._meta.db_table} c ON c.id = v.label_class_id WHERE i.dataset_id = %s",
+        [dataset.pk],
+        5,
+    )
+    annotations = read_int_columns(
+        f"SELECT image_id::bigint, annotator_id::bigint, none_fits::int::bigint, unsure::int::bigint, "
+        f"bad_image::int::bigint, (cardinality(classes) > 0)::int::bigint, round(seconds * 1000)::bigint "
+        f"FROM {Annotation._meta.db_table} WHERE dataset_id = %s",
+        [dataset.pk],
+        7,
+    )
+    return _vote_data(images, votes, annotations)
+
+
+def image_vote_data(image: Image) -> VoteData:
+    """The votes and annotations of one image, in one query (annotations left-joined to their votes)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_IMAGE_SQL, [image.pk])
+        rows = cursor.fetchall()
+    annotations = {row[0]: row[:6] for row in rows}
+    image_row = np.array([[image.pk, image.annotations_needed, image.original_label_id or -1]], np.int64)
+    vote_rows = np.array(
+        [(image.pk, c, index, a, ANSWER_CODES[answer]) for a, *_, c, index, answer in rows if c is not None], np.int64
+    ).reshape(-1, 5)
+    ann_rows = np.array(
+        [(image.pk, a, nf, un, bad, chose, round(s * 1000)) for a, nf, un, bad, chose, s in annotations.values()],
+        np.int64,
+    ).reshape(-1, 7)
+    return _vote_data(image_row, vote_rows, ann_rows)
+
+
+_IMAGE_SQL = f"""
+SELECT a.annotator_id, a.none_fits, a.unsure, a.bad_image, cardinality(a.classes) > 0, a.seconds,
+       v.label_class_id, c.index, v.answer
+FROM {Annotation._meta.db_table} a
+LEFT JOIN {Vote._meta.db_table} v ON v.annotation_id = a.id
+LEFT JOIN {LabelClass._meta.db_table} c ON c.id = v.label_class_id
+WHERE a.image_id = %s
+"""
+
+
+def _vote_data(images: np.ndarray, votes: np.ndarray, annotations: np.ndarray) -> VoteData:
+    ids = images[:, 0]  # sorted ascending (ORDER BY id, or a single image)
+
+    def dense(image_ids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(ids, image_ids)
+
+    return VoteData(
+        image_id=ids,
+        image_needed=images[:, 1],
+        image_original=images[:, 2],
+        vote_image=dense(votes[:, 0]),
+        vote_class=votes[:, 1],
+        vote_class_index=votes[:, 2],
+        vote_annotator=votes[:, 3],
+        vote_answer=votes[:, 4].astype(np.int8),
+        ann_image=dense(annotations[:, 0]),
+        ann_annotator=annotations[:, 1],
+        ann_none_fits=annotations[:, 2].astype(bool),
+        ann_unsure=annotations[:, 3].astype(bool),
+        ann_bad_image=annotations[:, 4].astype(bool),
+        ann_has_classes=annotations[:, 5].astype(bool),
+        ann_seconds=annotations[:, 6] / 1000.0,
+    )
+
+
+def latest_ds_run(dataset: Dataset) -> DawidSkeneRun | None:
+    """The run whose parameters score new votes (`Dataset.ds_run`, kept by the DS service)."""
+    return dataset.ds_run
+
+
+def ds_params(run: DawidSkeneRun | None) -> DsParams | None:
+    if run is None:
+        return None
+    group_prior = np.clip(np.asarray(run.group_prior, np.float64), 1e-12, 1 - 1e-12)
+    return DsParams(
+        run_id=run.pk,
+        prior_mode=run.prior_mode,
+        llr={int(uid): tuple(a["llr"]) for uid, a in run.annotators.items()},
+        default_llr=tuple(run.default_llr),
+        group_log_odds=np.log(group_prior / (1 - group_prior)),
+    )
+
+
+def votes_watermark(dataset: Dataset) -> str:
+    """Changes whenever an annotation of the dataset is added or revised (every vote change is one)."""
+    state = Annotation.objects.filter(dataset=dataset).aggregate(n=Count("id"), last=Max("updated_at"))
+    last = state["last"].isoformat() if state["last"] else "-"
+    return f"{state['n']}:{last}"
+
+
+def latest_agreement_snapshot(dataset: Dataset) -> AgreementSnapshot | None:
+    return AgreementSnapshot.objects.filter(dataset=dataset).order_by("-created_at", "-id").first()
+
+
+def consensus_status_counts(dataset: Dataset, *, n_images: int) -> dict[str, int]:
+    """Images per status; images without a consensus row yet are pending (one GROUP BY)."""
+    counts = dict(
+        Consensus.objects.filter(dataset=dataset).values_list("status").annotate(n=Count("pk")).order_by()
+    )
+    result = {status: counts.get(status, 0) for status in Consensus.Status.values}
+    result[Consensus.Status.PENDING] += n_images - sum(counts.values())
+    return result
+
+
+@dataclass(frozen=True)
+class SettledLabels:
+    """Effective label sets (class ids) of every image whose consensus is not pending."""
+
+    image_ids: list[int]
+    labels: list[list[int]]
+    watermark: str
+
+
+def settled_consensus_labels(dataset: Dataset) -> SettledLabels:
+    """Two queries: the state (for the watermark) and the rows."""
+    state = Consensus.objects.filter(dataset=dataset).aggregate(n=Count("pk"), last=Max("updated_at"))
+    rows = list(
+        Consensus.objects.filter(dataset=dataset)
+        .exclude(status=Consensus.Status.PENDING)
+        .values_list("image_id", "labels")
+    )
+    last = state["last"].timestamp() if state["last"] else 0
+    return SettledLabels(
+        image_ids=[r[0] for r in rows], labels=[r[1] for r in rows], watermark=f"consensus:{last:.6f}:{state['n']}"
+    )

@@ -1,0 +1,141 @@
+"""Writing consensus: live per image (in the submit's transaction) and in bulk for a whole dataset.
+
+Both paths compute rows with `annotator.consensus_rules.consensus_compute` and write them with the same
+upsert, which leaves the status and label set of an adjudicated image alone (issue 6) and touches
+`updated_at` only when something actually changed, so `max(updated_at)` is an honest watermark.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from annotator.consensus_rules import ConsensusRow, DsParams, VoteData, consensus_compute
+from annotator.consensus_selectors import (
+    consensus_settings,
+    dataset_vote_data,
+    ds_params,
+    image_vote_data,
+    latest_ds_run,
+)
+from annotator.models import Consensus, Dataset, Image
+from annotator.pg_copy import copy_text, pg_array
+
+logger = logging.getLogger(__name__)
+
+TABLE = Consensus._meta.db_table
+COLUMNS = (
+    "image_id", "dataset_id", "status", "dispute_reasons", "annotation_count", "counts", "shares",
+    "majority_labels", "unsure_count", "bad_image_count", "none_fits_count", "agreement", "ds_posterior",
+    "ds_labels", "ds_run_id", "labels", "adjudicated", "updated_at",
+)  # fmt: skip
+_KEPT_WHEN_ADJUDICATED = ("status", "labels")
+_COMPARED = [c for c in COLUMNS if c not in ("image_id", "dataset_id", "adjudicated", "updated_at")]
+_ON_CONFLICT = (
+    "ON CONFLICT (image_id) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = CASE WHEN c.adjudicated THEN c.{c} ELSE EXCLUDED.{c} END" if c in _KEPT_WHEN_ADJUDICATED
+        else f"{c} = EXCLUDED.{c}"
+        for c in COLUMNS[2:]
+        if c != "adjudicated"
+    )
+    + f" WHERE ({', '.join('c.' + c for c in _COMPARED)}) IS DISTINCT FROM "
+    f"({', '.join('EXCLUDED.' + c for c in _COMPARED)})"
+)
+_CASTS = {
+    "dispute_reasons": "::varchar(24)[]", "counts": "::jsonb", "shares": "::jsonb", "majority_labels": "::bigint[]",
+    "ds_posterior": "::jsonb", "ds_labels": "::bigint[]", "labels": "::bigint[]",
+}  # fmt: skip
+
+
+@transaction.atomic(savepoint=False)  # part of the submit: no savepoint round trips
+def consensus_refresh_image(*, image_id: int) -> ConsensusRow | None:
+    """Recount one image's consensus from its own votes and annotations (a few rows; never the dataset).
+
+    Locking: call with the image row locked (`annotation_submit` / `annotation_revise` hold it), so two
+    submits of one image cannot interleave their recounts. Three queries: the image with its dataset
+    and latest Dawid–Skene run, its annotations with their votes, the upsert.
+    """
+    image = Image.objects.select_related("dataset__ds_run").get(pk=image_id)
+    dataset = image.dataset
+    params = ds_params(latest_ds_run(dataset))
+    rows = consensus_compute(image_vote_data(image), consensus_settings(dataset), params)
+    row = rows[0] if rows else _empty_row(image)
+    values = _row_values(row, dataset.pk, timezone.now())
+    placeholders = ", ".join(f"%s{_CASTS.get(c, '')}" for c in COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {TABLE} AS c ({', '.join(COLUMNS)}) VALUES ({placeholders}) {_ON_CONFLICT}", values)
+    return row
+
+
+@transaction.atomic
+def consensus_recompute_dataset(
+    *, dataset: Dataset, data: VoteData | None = None, ds: DsParams | None | bool = True
+) -> int:
+    """Recompute every image's consensus from all of the dataset's votes; returns the rows changed.
+
+    Vectorised: three COPY reads, one numpy pass, one COPY into a temporary table and one upsert (only
+    changed rows are written). `ds=True` scores with the latest Dawid–Skene run, if any; the DS service
+    passes its fresh parameters and the data it already loaded. Used after bulk imports and by DS runs.
+    Locking: none beyond the upsert's row locks; a submit committing meanwhile is recounted by its own
+    live update, which waits for this transaction's lock on its row and so runs after it.
+    """
+    started = time.perf_counter()
+    data = dataset_vote_data(dataset) if data is None else data
+    params = ds_params(latest_ds_run(dataset)) if ds is True else ds or None
+    rows = consensus_compute(data, consensus_settings(dataset), params)
+    computed = time.perf_counter()
+    changed = consensus_rows_write(rows, dataset_id=dataset.pk)
+    logger.info(
+        "consensus of %s: %d images, %d changed; compute %.2f s, write %.2f s",
+        dataset.slug, len(rows), changed, computed - started, time.perf_counter() - computed,
+    )  # fmt: skip
+    return changed
+
+
+def consensus_rows_write(rows: Sequence[ConsensusRow], *, dataset_id: int) -> int:
+    """Bulk upsert through a temporary table. Call inside a transaction."""
+    now = timezone.now().isoformat()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS consensus_incoming")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE consensus_incoming (LIKE {TABLE} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+    copy_text("consensus_incoming", COLUMNS, (_copy_line(row, dataset_id, now) for row in rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {TABLE} AS c ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM consensus_incoming "
+            f"{_ON_CONFLICT}"
+        )
+        changed = cursor.rowcount
+        cursor.execute("DROP TABLE consensus_incoming")
+    return changed
+
+
+def _row_values(row: ConsensusRow, dataset_id: int, now) -> list:
+    return [
+        row.image_id, dataset_id, row.status, row.dispute_reasons, row.annotation_count, row.counts, row.shares,
+        row.majority_labels, row.unsure_count, row.bad_image_count, row.none_fits_count, row.agreement,
+        row.ds_posterior, row.ds_labels, row.ds_run_id, row.labels, False, now,
+    ]  # fmt: skip
+
+
+def _empty_row(image: Image) -> ConsensusRow:
+    return ConsensusRow(image.pk, "pending", [], 0, "{}", "{}", [], 0, 0, 0, None, None, [], None, [])
+
+
+def _copy_line(row: ConsensusRow, dataset_id: int, now: str) -> str:
+    def nullable(value: object) -> str:
+        return "\\N" if value is None else str(value)
+
+    fields = (
+        row.image_id, dataset_id, row.status, pg_array(row.dispute_reasons), row.annotation_count, row.counts,
+        row.shares, pg_array(row.majority_labels), row.unsure_count, row.bad_image_count, row.none_fits_count,
+        nullable(row.agreement), nullable(row.ds_posterior), pg_array(row.ds_labels), nullable(row.ds_run_id),
+        pg_array(row.labels), "f", now,
+    )  # fmt: skip
+    return "\t".join(map(str, fields)) + "\n"
