@@ -8,18 +8,24 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import default_storage
-from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import Least
+from django.db import connection, models
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, Least
 
 from annotator.models import Annotation, Candidate, Dataset, Image, LabelClass
 
 REFERENCES_PER_CLASS = 3
 
 
+def _count_of(model: type[models.Model]) -> Subquery:
+    rows = model.objects.filter(dataset=OuterRef("pk")).order_by().values("dataset")
+    return Subquery(rows.annotate(n=Count("id")).values("n"), output_field=models.IntegerField())
+
+
 def dataset_list_with_counts() -> QuerySet[Dataset]:
+    """Datasets with their image and class counts (two correlated counts, not a join of images × classes)."""
     return Dataset.objects.annotate(
-        image_count=Count("images", distinct=True), class_count=Count("classes", distinct=True)
+        image_count=Coalesce(_count_of(Image), 0), class_count=Coalesce(_count_of(LabelClass), 0)
     )
 
 

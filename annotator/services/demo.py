@@ -9,9 +9,10 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Q
 
 from annotator.import_sources import ImageSpec
-from annotator.models import Dataset
+from annotator.models import Candidate, Dataset, Image, LabelClass
 from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import ImportReport, images_import
@@ -40,7 +41,38 @@ def demo_dataset_load() -> tuple[Dataset, ImportReport]:
         ImageSpec(key=entry["file"], path=DEMO_DIR / entry["file"], label=entry["label"], source=f"labels.json:{entry['file']}")
         for entry in manifest["images"]
     ]
-    return dataset, images_import(dataset=dataset, specs=specs)
+    report = images_import(dataset=dataset, specs=specs)
+    demo_candidates_create(dataset=dataset, manifest=manifest)
+    return dataset, report
+
+
+@transaction.atomic
+def demo_candidates_create(*, dataset: Dataset, manifest: dict) -> int:
+    """Stand-in model proposals until a prediction set is registered: each labelled photo's valid classes
+    and the class next to its label in the vocabulary (often a close sibling, e.g. another cat)."""
+    classes = {c.key: c for c in LabelClass.objects.filter(dataset=dataset)}
+    by_index = {c.index: c for c in classes.values()}
+    images = {image.key: image for image in Image.objects.filter(dataset=dataset)}
+    rows = []
+    for entry in manifest["images"]:
+        image = images.get(entry["file"])
+        if image is None or entry["label"] is None:
+            continue
+        label = classes[entry["label"]]
+        proposals = {classes[key] for key in entry["valid"]} | {by_index[(label.index + 1) % len(by_index)]}
+        rows.append(Candidate(image=image, label_class=label, source=Candidate.Source.ORIGINAL))
+        rows += [
+            Candidate(image=image, label_class=proposal, source=Candidate.Source.MODEL)
+            for proposal in proposals - {label}
+        ]
+    return len(Candidate.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+@transaction.atomic
+def demo_annotators_assign(*, dataset: Dataset) -> None:
+    """Every demo user who annotates, and the admin, may annotate the demo dataset."""
+    User = get_user_model()
+    dataset.annotators.add(*User.objects.filter(Q(groups__name=ANNOTATOR) | Q(is_staff=True), username__in=DEMO_USERS))
 
 
 @transaction.atomic

@@ -225,13 +225,11 @@ def test_twenty_annotators_asking_at_once_never_push_an_image_past_n():
 
 def test_an_admin_assigns_annotators_and_raises_n_in_the_admin(admin_client, annotator):
     dataset = workbench_dataset(images=2, annotations_per_image=2)
-    form = {
-        "name": dataset.name, "slug": dataset.slug, "description": "", "consensus_threshold": "0.5",
-        "candidate_count": "5", "annotators": [annotator.pk],
-        "aggregation": "majority", "dispute_band": "0.1", "ds_threshold": "0.8", "ds_prior": "original",
-    }  # fmt: skip
     url = f"/admin/annotator/dataset/{dataset.pk}/change/"
-    assert admin_client.post(url, {**form, "annotations_per_image": "1"}).status_code == 200  # refused, form shown
-    assert admin_client.post(url, {**form, "annotations_per_image": "4"}).status_code == 302
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data["annotators"] = [annotator.pk]
+    assert admin_client.post(url, {**data, "annotations_per_image": "1"}).status_code == 200  # refused, form shown
+    assert admin_client.post(url, {**data, "annotations_per_image": "4"}).status_code == 302
     assert list(dataset.annotators.all()) == [annotator]
     assert set(Image.objects.filter(dataset=dataset).values_list("annotations_needed", flat=True)) == {4}

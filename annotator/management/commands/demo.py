@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from annotator.services.demo import DEMO_USERS, demo_dataset_load, demo_users_create
+from annotator.services.demo import DEMO_USERS, demo_annotators_assign, demo_dataset_load, demo_users_create
 
 
 class Command(BaseCommand):
@@ -27,6 +27,7 @@ class Command(BaseCommand):
         dataset, report = demo_dataset_load()
         self.stdout.write(f"demo dataset '{dataset.slug}': {report.summary()}")
         credentials = demo_users_create()
+        demo_annotators_assign(dataset=dataset)
         self._print_credentials(credentials, str(options["addr"]))
         if not options["no_serve"]:
             self._serve(str(options["addr"]))

@@ -1,0 +1,609 @@
+// The annotation workbench: one plain module talking to the annotation API (see README, "Annotating").
+// Keyboard first, mouse everywhere. The next image is prefetched so it appears as soon as a submit returns.
+
+const root = document.getElementById("workbench");
+const $ = (id) => document.getElementById(id);
+const FLAGS = ["none_fits", "unsure", "bad_image"];
+const MAX_SECONDS = 3600;
+const SEARCH_RESULTS = 8;
+
+// ---------- API ----------
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+async function api(method, url, body) {
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": root.dataset.csrf, Accept: "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "The server cannot be reached. Your answer is kept: press Enter to try again.");
+  }
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data.detail || `The server answered ${response.status}.`);
+  return data;
+}
+
+const urls = {
+  next: root.dataset.nextUrl,
+  progress: root.dataset.progressUrl,
+  vocabulary: root.dataset.vocabularyUrl,
+  annotations: root.dataset.annotationsUrl,
+  annotation: (id) => `${root.dataset.annotationsUrl}${id}/`,
+  skip: (imageId) => `/api/images/${imageId}/skip/`,
+};
+
+// A retry of the same answer reuses its id, so the server stores it once (crypto.randomUUID needs HTTPS).
+function uuid4() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+// ---------- state ----------
+
+const state = {
+  view: null, // {item, annotationId|null, chosen:Set, added:[], flags:{}, clientUuid, spentMs, shownAt}
+  leased: null, // the view of the image leased to me (kept while I go back to revise)
+  prefetch: null, // Promise of the next item (or null when nothing is left)
+  history: [], // my annotations, newest first: {id, file_name}
+  historyIndex: -1, // -1: the leased image; 0..: revising history[historyIndex]
+  busy: false,
+  done: false,
+  vocabulary: [],
+  vocabularyById: new Map(),
+  results: [],
+  highlighted: -1,
+};
+
+function viewOf(item, annotation = null) {
+  return {
+    item,
+    annotationId: annotation ? annotation.id : null,
+    chosen: new Set(annotation ? annotation.classes : []),
+    added: annotation ? annotation.classes.filter((id) => !annotation.shown.includes(id)) : [],
+    flags: Object.fromEntries(FLAGS.map((f) => [f, annotation ? annotation[f] : false])),
+    clientUuid: uuid4(),
+    spentMs: 0,
+    shownAt: performance.now(),
+  };
+}
+
+function elapsedSeconds(view) {
+  const ms = view.spentMs + (document.hidden ? 0 : performance.now() - view.shownAt);
+  return Math.min(MAX_SECONDS, Math.round(ms / 100) / 10);
+}
+
+document.addEventListener("visibilitychange", () => {
+  const view = state.view;
+  if (!view) return;
+  if (document.hidden) view.spentMs += performance.now() - view.shownAt;
+  else view.shownAt = performance.now();
+});
+
+// ---------- rendering ----------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function showError(message) {
+  $("wb-error").textContent = message || "";
+}
+
+function render() {
+  const view = state.view;
+  renderBanner();
+  if (!view) return;
+  const { image, candidates } = view.item;
+  const img = $("wb-image");
+  if (image.display_url) {
+    if (img.getAttribute("src") !== image.display_url) img.src = image.display_url;
+    img.hidden = false;
+    $("wb-placeholder").hidden = true;
+  } else {
+    img.hidden = true;
+    $("wb-placeholder").hidden = false;
+    $("wb-placeholder").textContent = "This image has no file to show.";
+  }
+  $("wb-filename").textContent = image.file_name;
+  $("wb-dims").textContent = image.width ? `${image.width} × ${image.height}` : "";
+  $("wb-zoom").disabled = !image.original_url;
+
+  const list = $("wb-candidates");
+  list.replaceChildren(
+    ...candidates.map((c, i) => {
+      const refs = el("span", { class: "wb-refs" }, ...c.references.map((src) => el("img", { src, alt: "", loading: "lazy" })));
+      const text = el(
+        "span",
+        { class: "wb-text" },
+        el("strong", { text: c.name }),
+        c.synonyms.length ? el("span", { class: "wb-synonyms", text: c.synonyms.join(", ") }) : null,
+        c.gloss ? el("span", { class: "wb-gloss", text: c.gloss, title: c.gloss }) : null,
+      );
+      const button = el(
+        "button",
+        { type: "button", class: "wb-candidate", "aria-pressed": String(view.chosen.has(c.id)), "data-class": c.id },
+        el("kbd", { text: i < 9 ? String(i + 1) : "" }),
+        text,
+        refs,
+      );
+      button.addEventListener("click", () => toggleClass(c.id));
+      return el("li", {}, button);
+    }),
+  );
+  if (!candidates.length) list.append(el("li", { class: "wb-empty", text: "No candidate classes: search for one, or choose a special answer." }));
+
+  $("wb-added").replaceChildren(
+    ...view.added.map((id) => {
+      const entry = state.vocabularyById.get(id);
+      const remove = el("button", { type: "button", "aria-label": "Remove", text: "×" });
+      remove.addEventListener("click", () => removeAdded(id));
+      return el("li", { title: entry?.gloss || "" }, el("span", { text: entry ? entry.name : `class ${id}` }), remove);
+    }),
+  );
+  for (const button of document.querySelectorAll("[data-flag]")) {
+    button.setAttribute("aria-pressed", String(view.flags[button.dataset.flag]));
+  }
+  renderSummary(view);
+  $("wb-submit").disabled = state.busy;
+  $("wb-skip").disabled = state.busy || view.annotationId !== null;
+  $("wb-back").disabled = state.busy || state.historyIndex + 1 >= state.history.length;
+  $("wb-submit").firstChild.textContent = view.annotationId ? "Save revision " : "Submit ";
+}
+
+function renderSummary(view) {
+  const names = new Map(view.item.candidates.map((c) => [c.id, c.name]));
+  const chosen = answerOf(view).classes.map((id) => names.get(id) || state.vocabularyById.get(id)?.name || `class ${id}`);
+  const flags = { none_fits: "none fits", unsure: "unsure", bad_image: "bad image" };
+  const parts = [...chosen, ...FLAGS.filter((f) => view.flags[f]).map((f) => flags[f])];
+  $("wb-summary").replaceChildren(
+    el("span", { class: "wb-summary-label", text: "Your answer" }),
+    parts.length ? el("span", { text: parts.join(" · ") }) : el("span", { class: "wb-summary-empty", text: "nothing chosen yet" }),
+  );
+}
+
+function renderBanner() {
+  const banner = $("wb-banner");
+  if (state.done && state.historyIndex < 0) {
+    banner.hidden = false;
+    banner.replaceChildren("Nothing is left for you in this dataset — thank you! ", el("a", { href: root.dataset.homeUrl, text: "Back to the datasets" }));
+    return;
+  }
+  if (state.view && state.view.annotationId !== null) {
+    banner.hidden = false;
+    banner.textContent = `Revising an earlier answer (${state.historyIndex + 1} back). Enter saves it; → goes forward and Esc returns to the current image, without saving.`;
+    return;
+  }
+  banner.hidden = true;
+}
+
+function showDone() {
+  state.done = true;
+  state.view = null;
+  $("wb-image").hidden = true;
+  $("wb-placeholder").hidden = false;
+  $("wb-placeholder").textContent = "All done.";
+  $("wb-filename").textContent = "";
+  $("wb-dims").textContent = "";
+  $("wb-candidates").replaceChildren();
+  $("wb-added").replaceChildren();
+  $("wb-summary").replaceChildren();
+  $("wb-submit").disabled = true;
+  $("wb-skip").disabled = true;
+  $("wb-back").disabled = state.history.length === 0;
+  renderBanner();
+}
+
+function preload(item) {
+  if (!item) return;
+  if (item.image.display_url) new Image().src = item.image.display_url;
+  for (const c of item.candidates) for (const src of c.references) new Image().src = src;
+}
+
+// ---------- answering ----------
+
+function toggleClass(id) {
+  const view = state.view;
+  if (!view || state.busy) return;
+  if (view.chosen.has(id)) view.chosen.delete(id);
+  else view.chosen.add(id);
+  view.flags.none_fits = false;
+  showError("");
+  render();
+}
+
+function toggleFlag(flag) {
+  const view = state.view;
+  if (!view || state.busy) return;
+  view.flags[flag] = !view.flags[flag];
+  if (flag === "none_fits" && view.flags.none_fits) {
+    view.chosen.clear();
+    view.added = [];
+  }
+  showError("");
+  render();
+}
+
+function addClass(id) {
+  const view = state.view;
+  if (!view) return;
+  const isCandidate = view.item.candidates.some((c) => c.id === id);
+  view.chosen.add(id);
+  if (!isCandidate && !view.added.includes(id)) view.added.push(id);
+  view.flags.none_fits = false;
+  render();
+}
+
+function removeAdded(id) {
+  const view = state.view;
+  view.added = view.added.filter((x) => x !== id);
+  view.chosen.delete(id);
+  render();
+}
+
+function answerOf(view) {
+  const shown = view.item.candidates.map((c) => c.id).filter((id) => view.chosen.has(id));
+  const classes = [...shown, ...view.added.filter((id) => view.chosen.has(id))];
+  return { classes, ...view.flags, seconds: elapsedSeconds(view), client_uuid: view.clientUuid };
+}
+
+async function submit() {
+  const view = state.view;
+  if (!view || state.busy) return;
+  const answer = answerOf(view);
+  if (!answer.classes.length && !FLAGS.some((f) => answer[f])) {
+    showError("Choose at least one class, or answer None fits (N), Unsure (U) or Bad image (B).");
+    return;
+  }
+  state.busy = true;
+  render();
+  try {
+    if (view.annotationId !== null) {
+      await api("PUT", urls.annotation(view.annotationId), answer);
+      state.busy = false;
+      forward();
+    } else {
+      const saved = await api("POST", urls.annotations, { image: view.item.image.id, ...answer });
+      state.history.unshift({ id: saved.id, file_name: saved.file_name });
+      state.busy = false;
+      await advance();
+    }
+    refreshProgress();
+  } catch (error) {
+    state.busy = false;
+    if (error.status === 400 && /not leased to you/.test(error.message)) {
+      await advance();
+      showError(`${error.message} — moved on to the next image.`);
+      return;
+    }
+    showError(error.message);
+    render();
+  }
+}
+
+// Show the prefetched image, then prefetch the one after it.
+async function advance() {
+  showError("");
+  const next = await (state.prefetch || fetchNext([]));
+  state.prefetch = null;
+  if (!next) {
+    state.leased = null;
+    showDone();
+    return;
+  }
+  state.leased = state.view = viewOf(next);
+  render();
+  state.prefetch = fetchNext([next.image.id]);
+}
+
+async function fetchNext(exclude) {
+  try {
+    const item = await api("POST", urls.next, { exclude });
+    preload(item);
+    return item;
+  } catch (error) {
+    if (error.status === 409) return null;
+    showError(error.message);
+    return null;
+  }
+}
+
+async function skip() {
+  const view = state.view;
+  if (!view || state.busy || view.annotationId !== null) return;
+  state.busy = true;
+  render();
+  try {
+    await api("POST", urls.skip(view.item.image.id));
+    state.busy = false;
+    await advance();
+  } catch (error) {
+    state.busy = false;
+    showError(error.message);
+    render();
+  }
+}
+
+// ---------- going back to revise ----------
+
+async function back() {
+  if (state.busy || state.historyIndex + 1 >= state.history.length) return;
+  await openHistory(state.historyIndex + 1);
+}
+
+async function forward() {
+  if (state.busy || state.historyIndex < 0) return;
+  if (state.historyIndex > 0) {
+    await openHistory(state.historyIndex - 1);
+    return;
+  }
+  state.historyIndex = -1;
+  showError("");
+  if (state.leased) {
+    state.leased.shownAt = performance.now();
+    state.view = state.leased;
+    render();
+  } else {
+    showDone();
+  }
+}
+
+async function openHistory(index) {
+  state.busy = true;
+  pauseTimer();
+  try {
+    const annotation = await api("GET", urls.annotation(state.history[index].id));
+    state.historyIndex = index;
+    state.view = viewOf(annotation.item, annotation);
+    showError("");
+  } catch (error) {
+    showError(error.message);
+  }
+  state.busy = false;
+  render();
+}
+
+function pauseTimer() {
+  const view = state.view;
+  if (view && !document.hidden) view.spentMs += performance.now() - view.shownAt;
+}
+
+// ---------- vocabulary search ----------
+
+function normalise(text) {
+  return text.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "");
+}
+
+function rank(entry, q) {
+  const name = entry.n;
+  if (name === q) return 0;
+  if (name.startsWith(q)) return 1;
+  if (entry.terms.some((t) => t.startsWith(q))) return 2;
+  if (entry.terms.some((t) => t.split(/[\s,'-]+/).some((w) => w.startsWith(q)))) return 3;
+  if (entry.terms.some((t) => t.includes(q))) return 4;
+  return -1;
+}
+
+function search(query) {
+  const q = normalise(query.trim());
+  if (!q) return [];
+  const scored = [];
+  for (const entry of state.vocabulary) {
+    const score = rank(entry, q);
+    if (score >= 0) scored.push([score, entry.name.length, entry]);
+  }
+  scored.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return scored.slice(0, SEARCH_RESULTS).map((s) => s[2]);
+}
+
+function renderResults() {
+  const list = $("wb-results");
+  const input = $("wb-search-input");
+  list.hidden = state.results.length === 0 && !input.value.trim();
+  if (!state.results.length) {
+    list.replaceChildren(el("li", { class: "wb-noresult", text: input.value.trim() ? "No class matches." : "" }));
+    return;
+  }
+  list.replaceChildren(
+    ...state.results.map((entry, i) => {
+      const item = el(
+        "li",
+        { role: "option", "aria-selected": String(i === state.highlighted), id: `wb-result-${i}` },
+        el("strong", { text: entry.name }),
+        el("span", { class: "wb-result-key", text: entry.key }),
+        entry.synonyms.length ? el("span", { class: "wb-synonyms", text: entry.synonyms.join(", ") }) : null,
+      );
+      item.addEventListener("mousedown", (event) => {
+        event.preventDefault();
+        pickResult(i);
+      });
+      return item;
+    }),
+  );
+  input.setAttribute("aria-activedescendant", state.highlighted >= 0 ? `wb-result-${state.highlighted}` : "");
+  placeResults(list, input);
+}
+
+// Open the results towards the larger free space, never past the viewport (the page itself never scrolls).
+function placeResults(list, input) {
+  const box = input.getBoundingClientRect();
+  const below = innerHeight - box.bottom - 12;
+  const above = box.top - 12;
+  const down = below >= 260 || below >= above;
+  list.classList.toggle("wb-up", !down);
+  list.style.maxHeight = `${Math.max(120, Math.min(440, down ? below : above))}px`;
+}
+
+function pickResult(index) {
+  const entry = state.results[index];
+  if (!entry) return;
+  addClass(entry.id);
+  const input = $("wb-search-input");
+  input.value = "";
+  state.results = [];
+  state.highlighted = -1;
+  renderResults();
+}
+
+function onSearchKey(event) {
+  const input = event.target;
+  if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    event.preventDefault();
+    const n = state.results.length;
+    if (!n) return;
+    state.highlighted = (state.highlighted + (event.key === "ArrowDown" ? 1 : n - 1)) % n;
+    renderResults();
+  } else if (event.key === "Enter") {
+    event.preventDefault();
+    if (state.results.length) pickResult(Math.max(state.highlighted, 0));
+    else if (!input.value.trim()) {
+      input.blur(); // Enter on an empty search submits, as it does everywhere else
+      submit();
+    }
+  } else if (event.key === "Escape") {
+    event.preventDefault();
+    input.value = "";
+    state.results = [];
+    renderResults();
+    input.blur();
+  }
+}
+
+// ---------- keys ----------
+
+function onKey(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target.id === "wb-search-input") return;
+  if ($("wb-help").open) return;
+  if (!$("wb-zoom-layer").hidden) {
+    if (["Escape", "z", "Z", "Enter"].includes(event.key)) {
+      event.preventDefault();
+      closeZoom();
+    }
+    return;
+  }
+  const key = event.key;
+  const handled = () => event.preventDefault();
+  if (/^[1-9]$/.test(key)) {
+    const candidate = state.view?.item.candidates[Number(key) - 1];
+    if (candidate) toggleClass(candidate.id);
+    handled();
+  } else if (key === "/") {
+    handled();
+    $("wb-search-input").focus();
+  } else if (key === "Enter") {
+    handled();
+    submit();
+  } else if (key === "ArrowLeft" || key === "Backspace") {
+    handled();
+    back();
+  } else if (key === "ArrowRight") {
+    handled();
+    forward();
+  } else if (key === "Escape" && state.historyIndex >= 0 && !state.busy) {
+    handled();
+    state.historyIndex = 0;
+    forward();
+  } else if (key === "?") {
+    handled();
+    $("wb-help").showModal();
+  } else {
+    const action = { n: () => toggleFlag("none_fits"), u: () => toggleFlag("unsure"), b: () => toggleFlag("bad_image"), s: skip, z: openZoom }[key.toLowerCase()];
+    if (action) {
+      handled();
+      action();
+    }
+  }
+}
+
+// ---------- zoom ----------
+
+function openZoom() {
+  const url = state.view?.item.image.original_url;
+  if (!url) return;
+  $("wb-zoom-image").src = url;
+  $("wb-zoom-layer").hidden = false;
+  $("wb-zoom-layer").focus();
+}
+
+function closeZoom() {
+  $("wb-zoom-layer").hidden = true;
+}
+
+// ---------- progress and start ----------
+
+async function refreshProgress() {
+  try {
+    const p = await api("GET", urls.progress);
+    const percent = p.annotations_needed ? Math.floor((100 * p.annotations_done) / p.annotations_needed) : 100;
+    for (const [key, value] of Object.entries({ ...p, percent: `${percent}%` })) {
+      const node = document.querySelector(`[data-progress="${key}"]`);
+      if (node) node.textContent = value;
+    }
+    $("wb-bar-fill").style.width = `${percent}%`;
+    document.querySelector(".wb-dataset-progress").title = `${p.annotations_done} of ${p.annotations_needed} annotations, ${p.images_complete} of ${p.images} images complete`;
+  } catch {
+    /* progress is informative only */
+  }
+}
+
+async function loadVocabulary() {
+  const entries = await api("GET", urls.vocabulary);
+  state.vocabulary = entries.map((e) => ({ ...e, n: normalise(e.name), terms: [e.name, ...e.synonyms, e.key].map(normalise) }));
+  state.vocabularyById = new Map(state.vocabulary.map((e) => [e.id, e]));
+  if (state.view) render();
+}
+
+async function start() {
+  document.addEventListener("keydown", onKey);
+  $("wb-submit").addEventListener("click", submit);
+  $("wb-skip").addEventListener("click", skip);
+  $("wb-back").addEventListener("click", back);
+  $("wb-zoom").addEventListener("click", openZoom);
+  $("wb-image").addEventListener("click", openZoom);
+  $("wb-zoom-layer").addEventListener("click", closeZoom);
+  $("wb-help-open").addEventListener("click", () => $("wb-help").showModal());
+  for (const button of document.querySelectorAll("[data-flag]")) {
+    button.addEventListener("click", () => toggleFlag(button.dataset.flag));
+  }
+  const input = $("wb-search-input");
+  input.addEventListener("keydown", onSearchKey);
+  input.addEventListener("input", () => {
+    state.results = search(input.value);
+    state.highlighted = state.results.length ? 0 : -1;
+    renderResults();
+  });
+  input.addEventListener("blur", () => ($("wb-results").hidden = true));
+  input.addEventListener("focus", () => renderResults());
+
+  loadVocabulary().catch((error) => showError(`The class list could not be loaded: ${error.message}`));
+  refreshProgress();
+  const history = await api("GET", `${urls.annotations}?dataset=${encodeURIComponent(root.dataset.dataset)}&limit=200`).catch(() => []);
+  state.history = history.map((a) => ({ id: a.id, file_name: a.file_name }));
+  state.prefetch = fetchNext([]);
+  await advance();
+  root.dataset.ready = "true";
+}
+
+start();
