@@ -6,7 +6,9 @@ from django import forms
 
 from evaluation.models import PredictionSet
 
-FORMAT_HELP = "CSV (image,top5), JSONL ({\"image\", \"classes\", \"scores\"}), .npy (N×k classes or N×C scores) or .npz."
+FORMAT_HELP = (
+    "CSV (image,top5), JSONL ({\"image\", \"classes\", \"scores\"}), .npy (N×k classes or N×C scores) or .npz."
+)
 
 
 class PredictionSetUploadForm(forms.Form):

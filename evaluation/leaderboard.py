@@ -126,7 +126,9 @@ def model_page_for(prediction_set: PredictionSet, source: LabelSourceChoice, sor
     ap = per_class.get("average_precision") or [None] * len(per_class["n_images"])
     classes = [
         ClassRow(i, *names.get(i, (str(i), str(i))), n, t, r, a)
-        for i, (n, t, r, a) in enumerate(zip(per_class["n_images"], per_class["top1"], per_class["real_at_1"], ap, strict=True))
+        for i, (n, t, r, a) in enumerate(
+            zip(per_class["n_images"], per_class["top1"], per_class["real_at_1"], ap, strict=True)
+        )
         if n
     ]
     field, descending = sort.removeprefix("-"), sort.startswith("-")

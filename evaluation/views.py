@@ -99,7 +99,9 @@ def prediction_set_upload(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("evaluation:prediction-set", pk=prediction_set.pk)
 
 
-def _upload_page(request: HttpRequest, dataset: Dataset, form: PredictionSetUploadForm, status: int = 200) -> HttpResponse:
+def _upload_page(
+    request: HttpRequest, dataset: Dataset, form: PredictionSetUploadForm, status: int = 200
+) -> HttpResponse:
     context = {"dataset": dataset, "form": form, "limit_mib": settings.RELABEL_MAX_UPLOAD_BYTES / 2**20}
     return render(request, "evaluation/upload.html", context, status=status)
 

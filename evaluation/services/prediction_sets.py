@@ -91,7 +91,9 @@ def prediction_set_create(
     try:
         prefix = f"evaluation/{dataset.slug}/{slugify(name) or 'predictions'}"
         source_name = _save(f"{prefix}/{filename}", data, stored)
-        scores_name = _save(f"{prefix}/scores.npy", to_npy_bytes(parsed.scores), stored) if parsed.scores is not None else ""
+        scores_name = ""
+        if parsed.scores is not None:
+            scores_name = _save(f"{prefix}/scores.npy", to_npy_bytes(parsed.scores), stored)
         prediction_set = PredictionSet.objects.create(
             dataset=dataset,
             name=name,

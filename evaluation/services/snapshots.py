@@ -121,5 +121,6 @@ def _valid_error_examples(
     examples: dict[str, list[int]] = {}
     for pair in pairs:
         match = valid_error & (original == pair["original"]) & (top1 == pair["predicted"])
-        examples[f"{pair['original']},{pair['predicted']}"] = image_ids[np.flatnonzero(match)[:EXAMPLES_PER_PAIR]].tolist()
+        rows_of_pair = np.flatnonzero(match)[:EXAMPLES_PER_PAIR]
+        examples[f"{pair['original']},{pair['predicted']}"] = image_ids[rows_of_pair].tolist()
     return examples

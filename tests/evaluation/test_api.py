@@ -22,7 +22,9 @@ def _post(api, tiny, data: bytes, filename: str = "m.csv", **fields):
     return api.post(url, {"name": "resnet", "file": SimpleUploadedFile(filename, data), **fields})
 
 
-def test_a_multipart_upload_registers_the_set_and_evaluates_it(api, tiny, tiny_reference, django_capture_on_commit_callbacks):
+def test_a_multipart_upload_registers_the_set_and_evaluates_it(
+    api, tiny, tiny_reference, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = _post(api, tiny, csv_bytes(TOP3), description="torchvision weights", use_for_candidates="true")
     assert response.status_code == 201

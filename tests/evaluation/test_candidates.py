@@ -14,7 +14,8 @@ OTHER_TOP3 = [[1, 0, 3], [1, 2, 5], [2, 3, 4], [3, 4, 5], [4, 5, 0], [5, 4, 3], 
 
 
 def _upload(dataset, name: str, rows: list[list[int]], **kwargs):
-    return prediction_set_create(dataset=dataset, name=name, source=ContentFile(csv_bytes(rows), name="m.csv"), **kwargs)
+    source = ContentFile(csv_bytes(rows), name="m.csv")
+    return prediction_set_create(dataset=dataset, name=name, source=source, **kwargs)
 
 
 def _candidates(dataset, position: int) -> list[tuple[int, str, float | None]]:

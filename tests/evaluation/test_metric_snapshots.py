@@ -62,7 +62,8 @@ def test_the_live_consensus_pool_is_empty_until_consensus_exists(tiny):
 
 def test_a_snapshot_records_the_most_frequent_valid_errors_with_example_images(tiny, tiny_reference):
     prediction_set = _upload(tiny)
-    snapshot = metric_snapshot_compute(prediction_set=prediction_set, label_pool=label_pool_for(tiny, reference_set=tiny_reference))
+    pool = label_pool_for(tiny, reference_set=tiny_reference)
+    snapshot = metric_snapshot_compute(prediction_set=prediction_set, label_pool=pool)
     pairs = snapshot.values["valid_error_pairs"]
     assert [(p["original"], p["predicted"], p["count"]) for p in pairs] == [(1, 2, 1), (3, 4, 1)]
     image_1 = tiny.images.get(position=1).pk

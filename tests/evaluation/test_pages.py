@@ -125,7 +125,8 @@ def test_the_candidate_form_changes_the_selection(client, tiny, board):
 
 
 def test_the_index_lists_datasets_with_their_evaluation_counts(client, tiny, board, django_assert_max_num_queries):
-    reference_label_set_create(dataset=tiny, name="second", source=ContentFile(json.dumps([[0]] * 8).encode(), name="r.json"))
+    second = ContentFile(json.dumps([[0]] * 8).encode(), name="r.json")
+    reference_label_set_create(dataset=tiny, name="second", source=second)
     with django_assert_max_num_queries(6):
         html = client.get(reverse("evaluation:index")).content.decode()
     assert reverse("evaluation:leaderboard", args=[tiny.slug]) in html
