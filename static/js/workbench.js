@@ -1,38 +1,14 @@
 // The annotation workbench: one plain module talking to the annotation API (see README, "Annotating").
 // Keyboard first, mouse everywhere. The next image is prefetched so it appears as soon as a submit returns.
 
+import { apiClient, el, uuid4 } from "./workbench/api.js";
+import { vocabularySearch } from "./workbench/search.js";
+
 const root = document.getElementById("workbench");
 const $ = (id) => document.getElementById(id);
 const FLAGS = ["none_fits", "unsure", "bad_image"];
 const MAX_SECONDS = 3600;
-const SEARCH_RESULTS = 8;
-
-// ---------- API ----------
-
-class ApiError extends Error {
-  constructor(status, detail) {
-    super(detail);
-    this.status = status;
-  }
-}
-
-async function api(method, url, body) {
-  let response;
-  try {
-    response = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": root.dataset.csrf, Accept: "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, "The server cannot be reached. Your answer is kept: press Enter to try again.");
-  }
-  if (response.status === 204) return null;
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(response.status, data.detail || `The server answered ${response.status}.`);
-  return data;
-}
+const api = apiClient(root.dataset.csrf);
 
 const urls = {
   next: root.dataset.nextUrl,
@@ -42,15 +18,6 @@ const urls = {
   annotation: (id) => `${root.dataset.annotationsUrl}${id}/`,
   skip: (imageId) => `/api/images/${imageId}/skip/`,
 };
-
-// A retry of the same answer reuses its id, so the server stores it once (crypto.randomUUID needs HTTPS).
-function uuid4() {
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
 
 // ---------- state ----------
 
@@ -62,10 +29,6 @@ const state = {
   historyIndex: -1, // -1: the leased image; 0..: revising history[historyIndex]
   busy: false,
   done: false,
-  vocabulary: [],
-  vocabularyById: new Map(),
-  results: [],
-  highlighted: -1,
 };
 
 function viewOf(item, annotation = null) {
@@ -94,17 +57,6 @@ document.addEventListener("visibilitychange", () => {
 });
 
 // ---------- rendering ----------
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
 
 function showError(message) {
   $("wb-error").textContent = message || "";
@@ -155,7 +107,7 @@ function render() {
 
   $("wb-added").replaceChildren(
     ...view.added.map((id) => {
-      const entry = state.vocabularyById.get(id);
+      const entry = vocabulary.entry(id);
       const remove = el("button", { type: "button", "aria-label": "Remove", text: "×" });
       remove.addEventListener("click", () => removeAdded(id));
       return el("li", { title: entry?.gloss || "" }, el("span", { text: entry ? entry.name : `class ${id}` }), remove);
@@ -173,7 +125,7 @@ function render() {
 
 function renderSummary(view) {
   const names = new Map(view.item.candidates.map((c) => [c.id, c.name]));
-  const chosen = answerOf(view).classes.map((id) => names.get(id) || state.vocabularyById.get(id)?.name || `class ${id}`);
+  const chosen = answerOf(view).classes.map((id) => names.get(id) || vocabulary.entry(id)?.name || `class ${id}`);
   const flags = { none_fits: "none fits", unsure: "unsure", bad_image: "bad image" };
   const parts = [...chosen, ...FLAGS.filter((f) => view.flags[f]).map((f) => flags[f])];
   $("wb-summary").replaceChildren(
@@ -388,107 +340,6 @@ function pauseTimer() {
   if (view && !document.hidden) view.spentMs += performance.now() - view.shownAt;
 }
 
-// ---------- vocabulary search ----------
-
-function normalise(text) {
-  return text.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "");
-}
-
-function rank(entry, q) {
-  const name = entry.n;
-  if (name === q) return 0;
-  if (name.startsWith(q)) return 1;
-  if (entry.terms.some((t) => t.startsWith(q))) return 2;
-  if (entry.terms.some((t) => t.split(/[\s,'-]+/).some((w) => w.startsWith(q)))) return 3;
-  if (entry.terms.some((t) => t.includes(q))) return 4;
-  return -1;
-}
-
-function search(query) {
-  const q = normalise(query.trim());
-  if (!q) return [];
-  const scored = [];
-  for (const entry of state.vocabulary) {
-    const score = rank(entry, q);
-    if (score >= 0) scored.push([score, entry.name.length, entry]);
-  }
-  scored.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  return scored.slice(0, SEARCH_RESULTS).map((s) => s[2]);
-}
-
-function renderResults() {
-  const list = $("wb-results");
-  const input = $("wb-search-input");
-  list.hidden = state.results.length === 0 && !input.value.trim();
-  if (!state.results.length) {
-    list.replaceChildren(el("li", { class: "wb-noresult", text: input.value.trim() ? "No class matches." : "" }));
-    return;
-  }
-  list.replaceChildren(
-    ...state.results.map((entry, i) => {
-      const item = el(
-        "li",
-        { role: "option", "aria-selected": String(i === state.highlighted), id: `wb-result-${i}` },
-        el("strong", { text: entry.name }),
-        el("span", { class: "wb-result-key", text: entry.key }),
-        entry.synonyms.length ? el("span", { class: "wb-synonyms", text: entry.synonyms.join(", ") }) : null,
-      );
-      item.addEventListener("mousedown", (event) => {
-        event.preventDefault();
-        pickResult(i);
-      });
-      return item;
-    }),
-  );
-  input.setAttribute("aria-activedescendant", state.highlighted >= 0 ? `wb-result-${state.highlighted}` : "");
-  placeResults(list, input);
-}
-
-// Open the results towards the larger free space, never past the viewport (the page itself never scrolls).
-function placeResults(list, input) {
-  const box = input.getBoundingClientRect();
-  const below = innerHeight - box.bottom - 12;
-  const above = box.top - 12;
-  const down = below >= 260 || below >= above;
-  list.classList.toggle("wb-up", !down);
-  list.style.maxHeight = `${Math.max(120, Math.min(440, down ? below : above))}px`;
-}
-
-function pickResult(index) {
-  const entry = state.results[index];
-  if (!entry) return;
-  addClass(entry.id);
-  const input = $("wb-search-input");
-  input.value = "";
-  state.results = [];
-  state.highlighted = -1;
-  renderResults();
-}
-
-function onSearchKey(event) {
-  const input = event.target;
-  if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-    event.preventDefault();
-    const n = state.results.length;
-    if (!n) return;
-    state.highlighted = (state.highlighted + (event.key === "ArrowDown" ? 1 : n - 1)) % n;
-    renderResults();
-  } else if (event.key === "Enter") {
-    event.preventDefault();
-    if (state.results.length) pickResult(Math.max(state.highlighted, 0));
-    else if (!input.value.trim()) {
-      input.blur(); // Enter on an empty search submits, as it does everywhere else
-      submit();
-    }
-  } else if (event.key === "Escape") {
-    event.preventDefault();
-    input.value = "";
-    state.results = [];
-    renderResults();
-    input.blur();
-  }
-}
-
 // ---------- keys ----------
 
 function onKey(event) {
@@ -568,10 +419,15 @@ async function refreshProgress() {
   }
 }
 
+const vocabulary = vocabularySearch({
+  input: $("wb-search-input"),
+  list: $("wb-results"),
+  onPick: (id) => addClass(id),
+  onEmptyEnter: () => submit(),
+});
+
 async function loadVocabulary() {
-  const entries = await api("GET", urls.vocabulary);
-  state.vocabulary = entries.map((e) => ({ ...e, n: normalise(e.name), terms: [e.name, ...e.synonyms, e.key].map(normalise) }));
-  state.vocabularyById = new Map(state.vocabulary.map((e) => [e.id, e]));
+  vocabulary.setVocabulary(await api("GET", urls.vocabulary));
   if (state.view) render();
 }
 
@@ -587,16 +443,6 @@ async function start() {
   for (const button of document.querySelectorAll("[data-flag]")) {
     button.addEventListener("click", () => toggleFlag(button.dataset.flag));
   }
-  const input = $("wb-search-input");
-  input.addEventListener("keydown", onSearchKey);
-  input.addEventListener("input", () => {
-    state.results = search(input.value);
-    state.highlighted = state.results.length ? 0 : -1;
-    renderResults();
-  });
-  input.addEventListener("blur", () => ($("wb-results").hidden = true));
-  input.addEventListener("focus", () => renderResults());
-
   loadVocabulary().catch((error) => showError(`The class list could not be loaded: ${error.message}`));
   refreshProgress();
   const history = await api("GET", `${urls.annotations}?dataset=${encodeURIComponent(root.dataset.dataset)}&limit=200`).catch(() => []);

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotator.models import Annotation, AnnotationRevision, LabelClass, Vote
+from annotator.models import Annotation, AnnotationRevision, LabelClass, Skip, Vote
 from tests.browser.conftest import fits_viewport, has_horizontal_scroll, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -90,6 +90,32 @@ def test_an_annotator_labels_three_images_by_keyboard_and_revises_one(signed_in,
         class_id: "no" for class_id in three.shown
     }
     assert all(a.seconds > 0 for a in mine.values())
+
+
+def test_everything_also_works_by_mouse_and_a_double_click_submits_once(signed_in, url, annotator, photo_dataset):
+    page = signed_in(annotator)
+    _open_workbench(page, url)
+    first = _file_name(page)
+    page.click(".wb-candidate >> nth=0")
+    page.dblclick("#wb-submit")
+    second = _wait_for_next(page, first)
+    page.click("#wb-image")
+    assert page.is_visible("#wb-zoom-layer")
+    page.click("#wb-zoom-layer")
+    assert not page.is_visible("#wb-zoom-layer")
+    page.click("#wb-skip")
+    third = _wait_for_next(page, second)
+    page.click("[data-flag=bad_image]")
+    page.click("#wb-submit")
+    _wait_for_next(page, third)
+    page.click("#wb-back")
+    page.wait_for_function("(n) => document.getElementById('wb-filename').textContent === n", arg=third)
+    assert page.get_attribute("[data-flag=bad_image]", "aria-pressed") == "true"
+
+    answers = dict(Annotation.objects.filter(annotator=annotator).values_list("image__key", "bad_image"))
+    assert answers == {first: False, third: True}
+    assert AnnotationRevision.objects.filter(annotation__image__key=first).count() == 1
+    assert Skip.objects.filter(annotator=annotator, image__key=second).exists()
 
 
 @pytest.mark.parametrize("width, height", [(1366, 768), (1920, 1080)])
