@@ -66,6 +66,7 @@ function render() {
   const view = state.view;
   renderBanner();
   if (!view) return;
+  root.classList.remove("wb-finished");
   const { image, candidates } = view.item;
   const img = $("wb-image");
   if (image.display_url) {
@@ -152,6 +153,7 @@ function renderBanner() {
 function showDone() {
   state.done = true;
   state.view = null;
+  root.classList.add("wb-finished");
   $("wb-image").hidden = true;
   $("wb-placeholder").hidden = false;
   $("wb-placeholder").textContent = "All done.";
