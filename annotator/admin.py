@@ -7,9 +7,7 @@ from annotator.services.assignment import dataset_overlap_raise
 
 
 class DatasetForm(forms.ModelForm):
-    class Meta:
-        model = Dataset
-        fields = "__all__"
+    """The admin supplies model and fields; this only refuses lowering N."""
 
     def clean_annotations_per_image(self) -> int:
         value = self.cleaned_data["annotations_per_image"]

@@ -153,8 +153,10 @@ class Progress:
 
 def progress_of(*, dataset: Dataset, annotator: AbstractBaseUser, since: datetime) -> Progress:
     """My counts today and in total, and the dataset's completion (two aggregate queries)."""
-    mine = Annotation.objects.of(annotator).filter(dataset=dataset).aggregate(
-        total=Count("id"), today=Count("id", filter=Q(created_at__gte=since))
+    mine = (
+        Annotation.objects.of(annotator)
+        .filter(dataset=dataset)
+        .aggregate(total=Count("id"), today=Count("id", filter=Q(created_at__gte=since)))
     )
     pool = Image.objects.filter(dataset=dataset).aggregate(
         images=Count("id"),

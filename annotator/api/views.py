@@ -73,9 +73,13 @@ class NextImageApi(AnnotationApiView):
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(io.ItemOutput(item_for(
-            image_id=lease.image_id, dataset_id=dataset.pk, shown=lease.shown, lease_expires_at=lease.expires_at
-        )).data)
+        return Response(
+            io.ItemOutput(
+                item_for(
+                    image_id=lease.image_id, dataset_id=dataset.pk, shown=lease.shown, lease_expires_at=lease.expires_at
+                )
+            ).data
+        )
 
 
 class SkipApi(AnnotationApiView):

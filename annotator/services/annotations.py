@@ -126,9 +126,7 @@ def _validate(answer: Answer, dataset_id: int) -> None:
     known = set(LabelClass.objects.filter(dataset_id=dataset_id, pk__in=answer.classes).values_list("pk", flat=True))
     unknown = [c for c in answer.classes if c not in known]
     if unknown:
-        raise AnnotationInputError(
-            f"class {', '.join(map(str, unknown))} is not in this dataset's vocabulary"
-        )
+        raise AnnotationInputError(f"class {', '.join(map(str, unknown))} is not in this dataset's vocabulary")
     if not answer.classes and not (answer.none_fits or answer.unsure or answer.bad_image):
         raise AnnotationInputError("choose at least one class, or answer 'none fits', 'unsure' or 'bad image'")
     if answer.none_fits and answer.classes:

@@ -38,7 +38,12 @@ def demo_dataset_load() -> tuple[Dataset, ImportReport]:
     )
     vocabulary_import(dataset=dataset, classes=parse_vocabulary(BUILTIN_IMAGENET))
     specs = [
-        ImageSpec(key=entry["file"], path=DEMO_DIR / entry["file"], label=entry["label"], source=f"labels.json:{entry['file']}")
+        ImageSpec(
+            key=entry["file"],
+            path=DEMO_DIR / entry["file"],
+            label=entry["label"],
+            source=f"labels.json:{entry['file']}",
+        )
         for entry in manifest["images"]
     ]
     report = images_import(dataset=dataset, specs=specs)

@@ -112,7 +112,7 @@ def has_horizontal_scroll(page) -> bool:
 
 @pytest.fixture
 def photo_dataset(tmp_path, annotator):
-    """"photos": the demo photographs three times over (21 images, so classes have reference thumbnails), the
+    """Dataset "photos": the demo photographs three times over (21 images, so classes have reference thumbnails), the
     ImageNet vocabulary, stand-in candidates, N = 1, and `annotator` assigned to it."""
     import json
     import shutil
