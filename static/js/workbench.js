@@ -46,7 +46,7 @@ function viewOf(item, annotation = null) {
 
 function elapsedSeconds(view) {
   const ms = view.spentMs + (document.hidden ? 0 : performance.now() - view.shownAt);
-  return Math.min(MAX_SECONDS, Math.round(ms / 100) / 10);
+  return Math.min(MAX_SECONDS, Math.round(ms) / 1000);
 }
 
 document.addEventListener("visibilitychange", () => {
