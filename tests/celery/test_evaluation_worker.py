@@ -17,6 +17,9 @@ from tests.evaluation.conftest import REFERENCE, TOP3, build_dataset, csv_bytes
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(240)]
 
 
+# The marker (not only the fixture) lets pytest-django run this after the tests that roll back, since the
+# flush that ends it also empties the role groups the migrations created.
+@pytest.mark.django_db(transaction=True)
 def test_a_worker_evaluates_an_uploaded_set_and_again_when_a_label_source_appears(celery_worker_process):
     dataset = build_dataset("worker")
     prediction_set = prediction_set_create(
