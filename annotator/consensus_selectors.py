@@ -36,7 +36,7 @@ def consensus_settings(dataset: Dataset) -> ConsensusSettings:
 
 
 def dataset_vote_data(dataset: Dataset) -> VoteData:
-    """Every image, vote and annotation of a dataset as arrays: three binary COPY reads."""
+    """Every image, vote and annotation of a dataset as arrays: three binary COPY reads and the classes."""
     images = read_int_columns(
         f"SELECT id::bigint, annotations_needed::bigint, coalesce(original_label_id, -1)::bigint "
         f"FROM {Image._meta.db_table} WHERE dataset_id = %s ORDER BY id",
@@ -44,13 +44,16 @@ def dataset_vote_data(dataset: Dataset) -> VoteData:
         3,
     )
     votes = read_int_columns(
-        f"SELECT v.image_id::bigint, v.label_class_id::bigint, c.index::bigint, v.annotator_id::bigint, "
-        f"({_ANSWER_SQL})::bigint FROM {Vote._meta.db_table} v "
-        f"JOIN {Image._meta.db_table} i ON i.id = v.image_id "
-        f"JOIN {LabelClass._meta.db_table} c ON c.id = v.label_class_id WHERE i.dataset_id = %s",
+        f"SELECT v.image_id::bigint, v.label_class_id::bigint, v.annotator_id::bigint, ({_ANSWER_SQL})::bigint "
+        f"FROM {Vote._meta.db_table} v JOIN {Image._meta.db_table} i ON i.id = v.image_id WHERE i.dataset_id = %s",
         [dataset.pk],
-        5,
+        4,
     )
+    class_ids, class_index = np.array(
+        LabelClass.objects.filter(dataset=dataset).order_by("id").values_list("id", "index"), np.int64
+    ).reshape(-1, 2).T
+    index_of_vote = class_index[np.searchsorted(class_ids, votes[:, 1])] if len(votes) else np.zeros(0, np.int64)
+    votes = np.column_stack([votes[:, :2], index_of_vote, votes[:, 2:]])
     annotations = read_int_columns(
         f"SELECT image_id::bigint, annotator_id::bigint, none_fits::int::bigint, unsure::int::bigint, "
         f"bad_image::int::bigint, (cardinality(classes) > 0)::int::bigint, round(seconds * 1000)::bigint "
@@ -169,7 +172,6 @@ def settled_consensus_labels(dataset: Dataset) -> SettledLabels:
         .exclude(status=Consensus.Status.PENDING)
         .values_list("image_id", "labels")
     )
-    last = state["last"].timestamp() if state["last"] else 0
-    return SettledLabels(
-        image_ids=[r[0] for r in rows], labels=[r[1] for r in rows], watermark=f"consensus:{last:.6f}:{state['n']}"
-    )
+    # "consensus:0" while no image has a consensus row (what evaluation recorded before issue 4)
+    watermark = f"consensus:{state['n']}:{state['last'].timestamp():.6f}" if state["n"] else "consensus:0"
+    return SettledLabels(image_ids=[r[0] for r in rows], labels=[r[1] for r in rows], watermark=watermark)

@@ -325,8 +325,10 @@ class Vote(models.Model):
         NO = "no", "No (shown, not chosen)"
         MAYBE = "maybe", "Maybe (shown, not chosen, annotator unsure)"
 
-    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="votes")
-    label_class = models.ForeignKey(LabelClass, on_delete=models.RESTRICT, related_name="votes")
+    # No single-column indexes on image and class: the unique constraint and vote_class_answer_idx lead with
+    # them, and every index costs time on bulk imports (925k votes for ReaL).
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="votes", db_index=False)
+    label_class = models.ForeignKey(LabelClass, on_delete=models.RESTRICT, related_name="votes", db_index=False)
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="votes")
     answer = models.CharField(max_length=5, choices=Answer.choices)

@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTransform
 
+from annotator.consensus_selectors import settled_consensus_labels
 from annotator.models import Dataset, Image, LabelClass
 from evaluation.arrays import from_npy_bytes
 from evaluation.metrics import label_matrix
@@ -95,22 +96,31 @@ def label_pool_for(dataset: Dataset, *, reference_set: ReferenceLabelSet | None 
 
 
 def consensus_label_pool(dataset: Dataset) -> LabelPool:
-    """The live consensus of `dataset` as a label pool.  ⚑ Issue 4 (consensus) plugs in here.
+    """The live consensus of `dataset` as a label pool (issue 4: `annotator.models.Consensus`).
 
-    Until consensus per image exists there is no table to read, so no image has a settled consensus label
-    set: the pool is honestly empty (size 0) and multi-label metrics against it are reported as undefined.
-    When issue 4 lands, this function must return the agreed/adjudicated label set of every settled image
-    (empty lists for unsettled ones), `size` = number of settled images, and a watermark that changes
-    whenever any image's consensus changes (e.g. ``consensus:<max change sequence>``).
+    Every image whose consensus is no longer pending (agreed, disputed or adjudicated) contributes its
+    effective label set, as class indices; an empty set means "no valid label". Pending images hold an
+    empty list and are not counted in `size`. The watermark is the latest consensus change and the number
+    of consensus rows, so it changes whenever any image's consensus does. Four queries.
     """
-    n_images = Image.objects.filter(dataset=dataset).count()
+    settled = settled_consensus_labels(dataset)
+    index_of = dict(LabelClass.objects.filter(dataset=dataset).values_list("id", "index"))
+    in_order = Image.objects.filter(dataset=dataset).order_by("position").values_list("id", flat=True)
+    rank = {image_id: i for i, image_id in enumerate(in_order)}  # dataset order, as `dataset_order`
+    lists: list[list[int]] = [[] for _ in range(len(rank))]
+    for image_id, labels in zip(settled.image_ids, settled.labels, strict=True):
+        lists[rank[image_id]] = sorted(index_of[c] for c in labels)
+    n_images = len(rank)
+    indptr = np.zeros(n_images + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(labels) for labels in lists])
+    indices = np.fromiter((c for labels in lists for c in labels), dtype=np.int32, count=int(indptr[-1]))
     return LabelPool(
         label_source=CONSENSUS,
         reference_set_id=None,
-        indptr=np.zeros(n_images + 1, dtype=np.int64),
-        indices=np.zeros(0, dtype=np.int32),
-        size=0,
-        watermark="consensus:0",
+        indptr=indptr,
+        indices=indices,
+        size=len(settled.image_ids),
+        watermark=settled.watermark,
     )
 
 

@@ -155,6 +155,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {} if CELERY_BROKER_URL.startswith("sqla+") else {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 RELABEL_METRICS_INTERVAL = timedelta(seconds=env.int("RELABEL_METRICS_INTERVAL_SECONDS", default=300))
+RELABEL_DAWID_SKENE_INTERVAL = timedelta(seconds=env.int("RELABEL_DAWID_SKENE_INTERVAL_SECONDS", default=600))
 # Every periodic task, declared once.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Re-evaluate every prediction set whose dataset's label pool changed since its last snapshot.
@@ -163,6 +164,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": RELABEL_METRICS_INTERVAL,
         # A run that could not start within one interval is superseded by the next one.
         "options": {"expires": RELABEL_METRICS_INTERVAL.total_seconds()},
+    },
+    # Refit Dawid–Skene (and the agreement figures) for every dataset whose votes changed since its last run.
+    "annotator-dawid-skene-refresh": {
+        "task": "annotator.dawid_skene_refresh",
+        "schedule": RELABEL_DAWID_SKENE_INTERVAL,
+        "options": {"expires": RELABEL_DAWID_SKENE_INTERVAL.total_seconds()},
     },
 }
 

@@ -1,0 +1,145 @@
+"""Agreement figures of a dataset, computed from all its votes at once and stored as an append-only snapshot.
+
+Maths in `annotator.agreement` (maybe answers dropped as "no verdict" for every binary statistic; label
+sets hold the yes answers). "Valid" is the stored effective consensus, adjudications included; images
+still pending count for the vote statistics but not for label-set figures (sizes, pairs, rejections).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from django.db import transaction
+
+from annotator.agreement import (
+    LabelSets,
+    agreement_histogram,
+    binary_alpha,
+    consensus_set_sizes,
+    cooccurring_pairs,
+    per_annotator_agreement,
+    per_class_agreement,
+    per_image_agreement,
+    set_alpha,
+)
+from annotator.consensus_rules import questions_of
+from annotator.consensus_selectors import consensus_status_counts, dataset_vote_data
+from annotator.models import AgreementSnapshot, Consensus, Dataset, GoldAnswer, LabelClass
+
+TOP_PAIRS = 20
+
+
+@transaction.atomic
+def agreement_compute(*, dataset: Dataset) -> AgreementSnapshot:
+    """Compute every agreement figure and append a snapshot. Locking: none (reads, then one insert)."""
+    started = time.perf_counter()
+    data = dataset_vote_data(dataset)
+    q = questions_of(data)
+    votes = q.votes
+    settled = dict(
+        Consensus.objects.filter(dataset=dataset).exclude(status=Consensus.Status.PENDING).values_list(
+            "image_id", "labels"
+        )
+    )
+    image_ids = data.image_id[q.image]
+    settled_q = np.isin(image_ids, np.fromiter(settled, np.int64, len(settled)))
+    valid_keys = {(image, c) for image, labels in settled.items() for c in labels}
+    valid = np.fromiter(
+        ((i, c) in valid_keys for i, c in zip(image_ids.tolist(), q.class_id.tolist(), strict=True)),
+        bool,
+        len(image_ids),
+    )
+    classes = {pk: (index, key, name) for pk, index, key, name in LabelClass.objects.filter(dataset=dataset)
+               .values_list("id", "index", "key", "name")}  # fmt: skip
+    n_classes = max((index for index, _, _ in classes.values()), default=-1) + 1
+    sizes = consensus_set_sizes(valid[settled_q], q.image[settled_q]) if settled_q.any() else None
+    image_agreement = per_image_agreement(votes) if votes.n_votes else np.zeros(0)
+    counts, edges = agreement_histogram(image_agreement)
+    figures = {
+        "n_images": int(data.n_images),
+        "n_annotated_images": int(len(np.unique(data.ann_image))),
+        "n_questions": int(votes.n_items),
+        "n_votes": int(votes.n_votes),
+        "status": consensus_status_counts(dataset, n_images=data.n_images),
+        "binary_alpha": _num(binary_alpha(votes)) if votes.n_votes else None,
+        "set_alpha_masi": _num(set_alpha(LabelSets.from_votes(votes, q.class_index))) if votes.n_votes else None,
+        "multi_label_share": _num(sizes.multi_label_share) if sizes else None,
+        "empty_share": _num(sizes.empty_share) if sizes else None,
+        "n_settled_images": int(sizes.n_images) if sizes else 0,
+        "set_size_counts": sizes.size_counts.tolist() if sizes else [],
+        "histogram": {"counts": counts.tolist(), "edges": [round(float(e), 3) for e in edges]},
+        "mean_image_agreement": _num(np.nanmean(image_agreement)) if np.any(~np.isnan(image_agreement)) else None,
+        "classes": _per_class(votes, q, valid, settled_q, classes, n_classes),
+        "pairs": _pairs(valid & settled_q, q, classes),
+        "annotators": _per_annotator(dataset, data, q),
+    }
+    return AgreementSnapshot.objects.create(
+        dataset=dataset, n_votes=votes.n_votes, figures=figures, seconds=time.perf_counter() - started
+    )
+
+
+def _num(x: float | np.floating) -> float | None:
+    x = float(x)
+    return None if math.isnan(x) or math.isinf(x) else round(x, 6)
+
+
+def _per_class(votes, q, valid, settled_q, classes, n_classes) -> list[dict]:
+    stats = per_class_agreement(
+        votes, q.class_index, n_classes=max(n_classes, 1), valid=valid, is_original=q.is_original & settled_q
+    )
+    by_index = {index: (key, name) for index, key, name in classes.values()}
+    return [
+        {
+            "index": c, "key": by_index[c][0], "name": by_index[c][1],
+            "n_questions": int(stats.n_questions[c]), "n_votes": int(stats.n_votes[c]),
+            "yes_share": _num(stats.yes_share[c]), "positive_agreement": _num(stats.positive_agreement[c]),
+            "fleiss_kappa": _num(stats.fleiss_kappa[c]), "n_original": int(stats.n_original[c]),
+            "original_rejected": int(stats.original_rejected[c]),
+            "original_rejected_share": _num(stats.original_rejected[c] / stats.n_original[c])
+            if stats.n_original[c] else None,
+        }  # fmt: skip
+        for c in np.flatnonzero(stats.n_questions > 0).tolist()
+        if c in by_index
+    ]
+
+
+def _pairs(valid, q, classes) -> list[dict]:
+    by_index = {index: name for index, _, name in classes.values()}
+    a, b, count = cooccurring_pairs(valid, q.image, q.class_index, top=TOP_PAIRS)
+    return [
+        {"a": int(x), "b": int(y), "a_name": by_index.get(int(x), ""), "b_name": by_index.get(int(y), ""), "count": int(n)}
+        for x, y, n in zip(a.tolist(), b.tolist(), count.tolist(), strict=True)
+    ]
+
+
+def _per_annotator(dataset: Dataset, data, q) -> list[dict]:
+    from django.contrib.auth import get_user_model
+
+    gold_rows = GoldAnswer.objects.filter(image__dataset=dataset).values_list("image_id", "label_class_id", "answer")
+    gold = np.full(q.votes.n_items, -1, np.int8)
+    if gold_rows:
+        lookup = {(i, c): int(a == "yes") for i, c, a in gold_rows}
+        image_ids = data.image_id[q.image].tolist()
+        gold = np.fromiter(
+            (lookup.get((i, c), -1) for i, c in zip(image_ids, q.class_id.tolist(), strict=True)), np.int8, len(gold)
+        )
+    stats = per_annotator_agreement(q.votes, gold=gold)
+    names = dict(get_user_model().objects.filter(pk__in=q.annotator_ids.tolist()).values_list("id", "username"))
+    # annotations and median seconds per image, per annotator (every annotator, even one without votes)
+    order = np.argsort(data.ann_annotator, kind="stable")
+    users, starts, n_annotations = np.unique(data.ann_annotator[order], return_index=True, return_counts=True)
+    seconds = np.split(data.ann_seconds[order], starts[1:]) if len(users) else []
+    median = {int(u): float(np.median(s)) for u, s in zip(users.tolist(), seconds, strict=True)}
+    count = dict(zip(users.tolist(), n_annotations.tolist(), strict=True))
+    rows = []
+    for a, uid in enumerate(q.annotator_ids.tolist()):
+        rows.append({
+            "id": uid, "username": names.get(uid, str(uid)), "annotations": count.get(uid, 0),
+            "median_seconds": _num(median.get(uid, float("nan"))), "n_votes": int(stats.n_votes[a]),
+            "n_maybe": int(stats.n_maybe[a]), "n_compared": int(stats.n_compared[a]),
+            "sensitivity": _num(stats.sensitivity[a]), "specificity": _num(stats.specificity[a]),
+            "kappa": _num(stats.kappa[a]), "n_gold": int(stats.n_gold[a]), "gold_accuracy": _num(stats.gold_accuracy[a]),
+        })  # fmt: skip
+    return sorted(rows, key=lambda r: (-r["annotations"], r["username"]))

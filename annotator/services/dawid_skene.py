@@ -1,0 +1,117 @@
+"""Dawid–Skene over a dataset's votes: fit, keep the run (append-only), rewrite the consensus with it.
+
+The fit is `annotator.aggregation.dawid_skene` (vectorised EM; maybe is its own response, so every
+annotator has a 2×3 confusion matrix) with the class-prior strata the dataset's `ds_prior` names. The
+run's parameters then score every image through the same code as the live consensus, so between runs a
+new vote moves its image's posterior with the annotator's learnt reliability.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+from django.db import connection, transaction
+
+from annotator.aggregation import dawid_skene
+from annotator.consensus_rules import prior_groups, questions_of
+from annotator.consensus_selectors import dataset_vote_data, ds_params, votes_watermark
+from annotator.models import Annotation, Dataset, DawidSkeneRun
+from annotator.services.consensus import consensus_recompute_dataset
+
+logger = logging.getLogger(__name__)
+
+# First key of the advisory locks taken here (the second is the dataset id).
+ADVISORY_LOCK_CLASS = 4_004
+PRIOR_GROUP_COUNT = {"single": 1, "original": 2, "imagenet_real": 3}
+
+
+@transaction.atomic
+def dawid_skene_run(*, dataset: Dataset, only_if_changed: bool = False) -> DawidSkeneRun | None:
+    """Fit Dawid–Skene to every vote of the dataset, store the run and the consensus it gives.
+
+    Returns None without writing when another transaction is running it for this dataset, when there is
+    no vote, or (with `only_if_changed`) when the votes are those of the latest run. Safe to run twice at
+    once: locking is a transaction-level advisory lock per dataset, tried, not waited for; the
+    watermark check happens after taking it, so a second worker never refits what the first just did.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, dataset.pk])
+        if not cursor.fetchone()[0]:
+            return None
+    dataset.refresh_from_db()
+    watermark = votes_watermark(dataset)
+    latest = DawidSkeneRun.objects.filter(dataset=dataset).order_by("-created_at", "-id").first()
+    if only_if_changed and latest is not None and latest.votes_watermark == watermark:
+        return None
+    started = time.perf_counter()
+    data = dataset_vote_data(dataset)
+    questions = questions_of(data)
+    if questions.votes.n_votes == 0:
+        return None
+    loaded = time.perf_counter()
+    result = dawid_skene(questions.votes, groups=prior_groups(dataset.ds_prior, questions))
+    fitted = time.perf_counter()
+    run = DawidSkeneRun.objects.create(
+        dataset=dataset,
+        votes_watermark=watermark,
+        prior_mode=dataset.ds_prior,
+        threshold=dataset.ds_threshold,
+        n_votes=questions.votes.n_votes,
+        n_questions=questions.votes.n_items,
+        n_annotators=questions.votes.n_annotators,
+        iterations=result.iterations,
+        converged=result.converged,
+        log_likelihood=None if np.isnan(result.log_likelihood) else result.log_likelihood,
+        prior=result.prior,
+        group_prior=_padded_group_prior(result.group_prior, dataset.ds_prior, result.prior),
+        **_annotator_parameters(result.confusion, questions.votes.annotator, questions.annotator_ids),
+    )
+    Dataset.objects.filter(pk=dataset.pk).update(ds_run=run)
+    dataset.ds_run = run
+    consensus_recompute_dataset(dataset=dataset, data=data, ds=ds_params(run))
+    written = time.perf_counter()
+    run.seconds = {"load": loaded - started, "fit": fitted - loaded, "write": written - fitted}
+    run.save(update_fields=["seconds"])
+    logger.info(
+        "Dawid-Skene on %s: %d votes, %d iterations, load %.2f s, fit %.2f s, write %.2f s",
+        dataset.slug, run.n_votes, run.iterations, *run.seconds.values(),
+    )  # fmt: skip
+    return run
+
+
+def dawid_skene_refresh_due() -> list[DawidSkeneRun]:
+    """Run Dawid–Skene for every dataset whose votes changed since its latest run (one transaction each)."""
+    runs = []
+    for dataset in Dataset.objects.filter(pk__in=Annotation.objects.values("dataset_id")).order_by("pk"):
+        run = dawid_skene_run(dataset=dataset, only_if_changed=True)
+        if run is not None:
+            runs.append(run)
+    return runs
+
+
+def _padded_group_prior(group_prior: np.ndarray, mode: str, overall: float) -> list[float]:
+    """One prior per stratum of the mode, even for strata without questions yet (they get the overall one)."""
+    padded = [float(p) for p in group_prior] + [overall] * PRIOR_GROUP_COUNT[mode]
+    return padded[: max(PRIOR_GROUP_COUNT[mode], len(group_prior))]
+
+
+def _annotator_parameters(confusion: np.ndarray, vote_annotator: np.ndarray, user_ids: np.ndarray) -> dict:
+    """Per annotator (by user id): sensitivity, specificity and answer log-likelihood ratios, plus the
+    vote-weighted pooled ratios used for annotators the run did not see."""
+    n_votes = np.bincount(vote_annotator, minlength=len(user_ids))
+    pi0, pi1 = confusion[:, 0, :], confusion[:, 1, :]  # P(answer | not valid), P(answer | valid)
+    llr = np.log(pi1) - np.log(pi0)
+    weights = n_votes / max(n_votes.sum(), 1)
+    pooled = np.log(weights @ pi1) - np.log(weights @ pi0)
+    annotators = {
+        str(int(uid)): {
+            "sensitivity": round(float(pi1[a, 1]), 6),
+            "specificity": round(float(pi0[a, 0]), 6),
+            "llr": [float(x) for x in llr[a]],
+            "n_votes": int(n_votes[a]),
+        }
+        for a, uid in enumerate(user_ids.tolist())
+    }
+    return {"annotators": annotators, "default_llr": [float(x) for x in pooled]}

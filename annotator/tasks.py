@@ -1,0 +1,38 @@
+"""Celery tasks of the annotator app: thin wrappers that take ids and call a service; safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from annotator.models import Dataset
+from annotator.services.agreement_figures import agreement_compute
+from annotator.services.dawid_skene import dawid_skene_refresh_due, dawid_skene_run
+
+# A Dawid–Skene run over 750k votes takes a few seconds; agreement figures about as long.
+LIMITS = {"soft_time_limit": 10 * 60, "time_limit": 12 * 60}
+
+
+@shared_task(name="annotator.dawid_skene_run", acks_late=True, ignore_result=True, **LIMITS)
+def dawid_skene_run_task(dataset_id: int) -> int | None:
+    """On demand: refit Dawid–Skene (even if no vote changed), then recompute the agreement figures."""
+    dataset = Dataset.objects.filter(pk=dataset_id).first()
+    if dataset is None:
+        return None
+    run = dawid_skene_run(dataset=dataset)
+    agreement_compute(dataset=dataset)
+    return run.pk if run else None
+
+
+@shared_task(name="annotator.dawid_skene_refresh", acks_late=True, ignore_result=True, **LIMITS)
+def dawid_skene_refresh_task() -> int:
+    """Periodic (CELERY_BEAT_SCHEDULE): every dataset whose votes changed since its latest run."""
+    runs = dawid_skene_refresh_due()
+    for run in runs:
+        agreement_compute(dataset=run.dataset)
+    return len(runs)
+
+
+@shared_task(name="annotator.agreement_compute", acks_late=True, ignore_result=True, **LIMITS)
+def agreement_compute_task(dataset_id: int) -> int | None:
+    dataset = Dataset.objects.filter(pk=dataset_id).first()
+    return agreement_compute(dataset=dataset).pk if dataset else None
