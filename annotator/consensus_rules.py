@@ -6,14 +6,15 @@ disagree. The rules:
 
 - A *question* is one (image, class) pair with at least one vote. Its yes-share counts a maybe as half a
   yes (`annotator.aggregation.majority`'s default; on ReaL's answers "maybe" means a weak yes).
-- Majority label set: the classes whose yes-share reaches τ, asked of at least `min_answers` annotators
-  (the dataset's N); a class found through search by one annotator alone is therefore not (yet) valid.
+- Majority label set: the classes whose yes-share reaches τ, answered by at least N annotators (or by
+  every annotator who judged any class of the image, when fewer did: a bad image with nothing chosen casts
+  no vote); a class found through search by one annotator alone is therefore not (yet) valid.
 - Dawid–Skene label set: posterior > the DS threshold, the posterior scored with the parameters of the
   latest Dawid–Skene run (`DsParams`), so new votes count between runs. The effective label set is the one
   the dataset's aggregation names (majority until a first Dawid–Skene run exists).
 - Status: `pending` while the image has fewer annotations than it needs; otherwise `disputed` for any
   reason below, else `agreed`. Reasons: a class's yes-share within ±band of τ (`near_threshold`), a class
-  with fewer than `min_answers` answers (`few_answers`), an annotator said unsure or bad image, or one said
+  with fewer answers than that (`few_answers`), an annotator said unsure or bad image, or one said
   "none fits" while another chose a class (`none_fits_conflict`). Reasons are recorded while pending too.
 """
 
@@ -160,10 +161,14 @@ class ConsensusRow:
 def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams | None = None) -> list[ConsensusRow]:
     """One row per image that has an annotation or a vote, in image order."""
     q = questions_of(data)
-    vote = majority(
-        q.votes, threshold=settings.threshold, min_votes=settings.min_answers, dispute_band=settings.dispute_band
-    )
+    vote = majority(q.votes, threshold=settings.threshold, dispute_band=settings.dispute_band)
     n_img = data.n_images
+    # Answers a class needs: N, or fewer when fewer annotators judged any class of the image (a bad image
+    # with nothing chosen casts no vote); never fewer than 1.
+    pairs = np.unique(q.image[q.votes.item] * max(q.votes.n_annotators, 1) + q.votes.annotator)
+    voters = np.bincount(pairs // max(q.votes.n_annotators, 1), minlength=n_img)
+    needed = np.maximum(np.minimum(settings.min_answers, voters[q.image]), 1)
+    valid = vote.valid & (vote.n >= needed)
 
     def any_per_image(image: np.ndarray, flag: np.ndarray) -> np.ndarray:
         return np.bincount(image, np.asarray(flag, np.float64), minlength=n_img)
@@ -176,7 +181,7 @@ def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams 
     reasons = np.stack(
         [
             any_per_image(q.image, vote.disputed) > 0,
-            any_per_image(q.image, (vote.n > 0) & (vote.n < settings.min_answers)) > 0,
+            any_per_image(q.image, (vote.n > 0) & (vote.n < needed)) > 0,
             unsure > 0,
             bad > 0,
             (none_fits > 0) & chose,
@@ -190,7 +195,7 @@ def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams 
     posterior = ds.posterior(q) if ds is not None else None
     ds_valid = posterior > settings.ds_threshold if posterior is not None else np.zeros(len(q.image), bool)
     use_ds = settings.aggregation == "dawid_skene" and posterior is not None
-    effective = ds_valid if use_ds else vote.valid
+    effective = ds_valid if use_ds else valid
 
     # Per-question JSON fragments once, then joined per image: json.dumps per image is 3× slower at 50k.
     ids = q.class_id.tolist()
@@ -198,7 +203,7 @@ def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams 
         ids, vote.yes.tolist(), vote.no.tolist(), vote.maybe.tolist(), strict=True)]
     share_items = _items(ids, np.round(np.nan_to_num(vote.share), 6))
     post_items = _items(ids, np.round(posterior, 6)) if posterior is not None else None
-    valid, ds_list, effective_list = vote.valid.tolist(), ds_valid.tolist(), effective.tolist()
+    valid, ds_list, effective_list = valid.tolist(), ds_valid.tolist(), effective.tolist()
     reason_lists = [[name for name, on in zip(REASONS, flags, strict=True) if on] for flags in reasons.tolist()]
     starts = np.searchsorted(q.image, np.arange(n_img + 1)).tolist()
     rows = []

@@ -175,3 +175,37 @@ def settled_consensus_labels(dataset: Dataset) -> SettledLabels:
     # "consensus:0" while no image has a consensus row (what evaluation recorded before issue 4)
     watermark = f"consensus:{state['n']}:{state['last'].timestamp():.6f}" if state["n"] else "consensus:0"
     return SettledLabels(image_ids=[r[0] for r in rows], labels=[r[1] for r in rows], watermark=watermark)
+
+
+# --- the agreement dashboard and API ----------------------------------------------------------------------
+
+CLASS_SORTS = {
+    "name": "Class", "n_questions": "Questions", "yes_share": "Yes share", "positive_agreement": "Positive agreement",
+    "fleiss_kappa": "Fleiss κ", "n_original": "Original label asked", "original_rejected_share": "Original rejected",
+}  # fmt: skip
+
+
+def agreement_overview(dataset: Dataset) -> dict:
+    """Latest snapshot, latest Dawid–Skene run and the live status counts (four queries)."""
+    snapshot = latest_agreement_snapshot(dataset)
+    run = DawidSkeneRun.objects.filter(dataset=dataset).order_by("-created_at", "-id").defer("annotators").first()
+    n_images = Image.objects.filter(dataset=dataset).count()
+    return {
+        "dataset": dataset.slug,
+        "status": consensus_status_counts(dataset, n_images=n_images),
+        "snapshot_created_at": snapshot.created_at if snapshot else None,
+        "figures": snapshot.figures if snapshot else None,
+        "dawid_skene": None if run is None else {
+            "created_at": run.created_at.isoformat(), "prior_mode": run.prior_mode, "n_votes": run.n_votes,
+            "iterations": run.iterations, "converged": run.converged, "prior": run.prior,
+            "group_prior": run.group_prior, "seconds": run.seconds,
+        },
+    }  # fmt: skip
+
+
+def sorted_classes(rows: list[dict], key: str, descending: bool) -> list[dict]:
+    """Per-class rows by `key` (unknown keys: by questions); rows without a value go last either way."""
+    key = key if key in CLASS_SORTS else "n_questions"
+    present = [r for r in rows if r.get(key) is not None]
+    missing = [r for r in rows if r.get(key) is None]
+    return sorted(present, key=lambda r: r[key], reverse=descending) + missing

@@ -69,3 +69,14 @@ def require_dataset(check: DatasetCheck) -> Callable[[ViewFunction], ViewFunctio
         return wrapped
 
     return decorator
+
+
+def access_consensus(user: User, dataset: Dataset | None = None) -> bool:
+    """Consensus and agreement figures: reviewers, researchers and staff. Never annotators as such, whose
+    annotation must stay blind to what others answered."""
+    return has_role(user, REVIEWER) or has_role(user, RESEARCHER)
+
+
+class CanViewConsensus(BasePermission):
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return access_consensus(request.user)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("annotator.urls")),
     path("", include("evaluation.urls")),
+    path("", include("annotator.consensus_urls")),
     # Local media (image files) for signed-in users; with S3 storage, URLs point at the bucket instead.
     re_path(r"^media/(?P<path>.*)$", login_required(serve), {"document_root": settings.MEDIA_ROOT}),
 ]

@@ -1,0 +1,70 @@
+"""Server-rendered SVG bar charts for the agreement dashboard (pure Python geometry, no Django)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    cx: float  # centre, for the labels
+    label: str  # under the bar
+    value: str  # above the bar
+    tip: str
+
+
+@dataclass(frozen=True)
+class BarChart:
+    title: str
+    width: int
+    height: int
+    baseline: float
+    left: float
+    right: float
+    bars: list[Bar]
+    x_label: str
+    y_ticks: list[tuple[float, str]]
+    empty: bool = False
+
+
+def bar_chart(
+    title: str,
+    labels: Sequence[str],
+    counts: Sequence[int],
+    *,
+    x_label: str = "",
+    unit: str = "images",
+    highlight_from: int | None = None,
+    width: int = 460,
+    height: int = 220,
+) -> BarChart:
+    """Bars of counts, each labelled with its share of the total; `highlight_from` marks bars from that index on."""
+    left, top, right, bottom = 44.0, 22.0, width - 10.0, height - 40.0
+    total = sum(counts)
+    peak = max(counts, default=0)
+    if not counts or total == 0:
+        return BarChart(title, width, height, bottom, left, right, [], x_label, [], empty=True)
+    slot = (right - left) / len(counts)
+    bars = []
+    for i, (label, count) in enumerate(zip(labels, counts, strict=True)):
+        h = (bottom - top) * count / peak
+        share = count / total
+        bars.append(
+            Bar(
+                x=round(left + i * slot + slot * 0.12, 1),
+                y=round(bottom - h, 1),
+                width=round(slot * 0.76, 1),
+                height=round(h, 1),
+                cx=round(left + (i + 0.5) * slot, 1),
+                label=label,
+                value=f"{share:.0%}" if share >= 0.005 or count == 0 else "<1%",
+                tip=f"{label}: {count:,} {unit} ({share:.1%})" + (" ★" if highlight_from is not None and i >= highlight_from else ""),
+            )
+        )
+    ticks = [(round(bottom - (bottom - top) * f, 1), f"{round(peak * f):,}") for f in (0.0, 0.5, 1.0)]
+    return BarChart(title, width, height, bottom, left, right, bars, x_label, ticks)
