@@ -73,7 +73,7 @@ def votes_import(*, dataset: Dataset, votes: VoteTable, gold: GoldTable | None =
         # to the commit costs 30 s, the immediate one a few seconds.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     image_ids, class_ids = resolve_questions(dataset, votes.image_keys, votes.class_refs, votes.where)
-    _refuse_repeated_answers(votes)
+    _refuse_repeated_answers(votes, image_ids, class_ids)
     report = VotesImportReport(raters=len(votes.rater_ids))
     user_ids, report.accounts_created = _accounts(dataset, votes.rater_ids)
     image_of_vote, user_of_vote = image_ids[votes.question], user_ids[votes.rater]
@@ -92,7 +92,7 @@ def votes_import(*, dataset: Dataset, votes: VoteTable, gold: GoldTable | None =
     if report.annotations_created:
         with connection.cursor() as cursor:
             # Fresh statistics, or the planner takes the new million rows for none (nested loops: 5 s per read).
-            for model in (Annotation, Vote):
+            for model in (Annotation, Vote, Image):
                 cursor.execute(f"ANALYZE {model._meta.db_table}")
     if report.annotations_created:
         report.consensus_changed = consensus_recompute_dataset(dataset=dataset)
@@ -113,9 +113,9 @@ def resolve_questions(
     class_ids = _lookup(ref_keys, ref_ids, class_refs)
     errors = []
     for q in np.flatnonzero((image_ids < 0) | (class_ids < 0))[:max_errors].tolist():
-        what = f"image {image_keys[q]!r} is not in {dataset.slug}" if image_ids[q] < 0 else ""
+        what = f"image {str(image_keys[q])!r} is not in {dataset.slug}" if image_ids[q] < 0 else ""
         if class_ids[q] < 0:
-            what += ("; " if what else "") + f"class {class_refs[q]!r} is not in its vocabulary"
+            what += ("; " if what else "") + f"class {str(class_refs[q])!r} is not in its vocabulary"
         errors.append(f"{where[q]}: {what}")
     if errors:
         raise VotesImportError("\n".join(errors))
@@ -134,12 +134,14 @@ def _lookup(keys: np.ndarray, ids: np.ndarray, wanted: np.ndarray) -> np.ndarray
     return np.where(keys[pos] == wanted, ids[pos], -1)
 
 
-def _refuse_repeated_answers(votes: VoteTable) -> None:
-    key = votes.question * max(len(votes.rater_ids), 1) + votes.rater
+def _refuse_repeated_answers(votes: VoteTable, image_ids: np.ndarray, class_ids: np.ndarray) -> None:
+    """One answer per (image, class, rater), however the class was named (key or index)."""
+    _, question = np.unique(image_ids * (int(class_ids.max(initial=0)) + 1) + class_ids, return_inverse=True)
+    key = question[votes.question] * max(len(votes.rater_ids), 1) + votes.rater
     order = np.argsort(key, kind="stable")
     repeated = order[1:][key[order][1:] == key[order][:-1]]
     if len(repeated):
-        lines = [f"{votes.where[votes.question[v]]}: rater {votes.rater_ids[votes.rater[v]]!r} answered it twice"
+        lines = [f"{votes.where[votes.question[v]]}: rater {str(votes.rater_ids[votes.rater[v]])!r} answered it twice"
                  for v in repeated[:5].tolist()]
         raise VotesImportError("\n".join(lines))
 

@@ -1,0 +1,128 @@
+"""import_votes: ReaL's raters.npz and the generic CSV, gold answers, refused input, idempotent re-import."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from annotator.models import Annotation, AnnotationRevision, Consensus, GoldAnswer, Image, LabelClass, Vote
+from annotator.roles import ANNOTATOR
+from tests.workbench_data import workbench_dataset
+
+pytestmark = pytest.mark.django_db
+
+CSV = """image,class,annotator,answer
+pets_0000.jpg,n00009000,r1,yes
+pets_0000.jpg,n00009001,r1,no
+pets_0000.jpg,n00009000,r2,yes
+pets_0000.jpg,n00009001,r2,maybe
+pets_0000.jpg,0,r3,yes
+pets_0000.jpg,1,r3,yes
+pets_0000.jpg,n00009000,r4,no
+pets_0000.jpg,n00009001,r4,no
+pets_0001.jpg,n00009001,r1,yes
+"""
+
+
+@pytest.fixture
+def pets():
+    return workbench_dataset(images=3, classes=3, candidates_per_image=2)
+
+
+def _write(tmp_path, text: str, name: str = "votes.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _nothing_written() -> bool:
+    return not (Annotation.objects.exists() or Vote.objects.exists() or Consensus.objects.exists()) and not (
+        get_user_model().objects.filter(username__startswith="imported-").exists()
+    )
+
+
+def test_a_csv_becomes_inactive_annotator_accounts_annotations_votes_and_consensus(pets, tmp_path):
+    call_command("import_votes", "pets", str(_write(tmp_path, CSV)))
+    users = get_user_model().objects.filter(username__startswith="imported-")
+    assert sorted(users.values_list("username", flat=True)) == [f"imported-r{i}" for i in (1, 2, 3, 4)]
+    assert not any(u.is_active for u in users) and all(u.groups.filter(name=ANNOTATOR).exists() for u in users)
+    assert set(pets.annotators.all()) == set(users)
+    c0, c1 = (LabelClass.objects.get(dataset=pets, index=i).pk for i in (0, 1))
+    first = Image.objects.get(dataset=pets, position=0)
+    r2 = Annotation.objects.get(image=first, annotator__username="imported-r2")
+    assert (r2.shown, r2.classes, r2.revision_count) == ([c0, c1], [c0], 1)
+    assert dict(r2.votes.values_list("label_class_id", "answer")) == {c0: "yes", c1: "maybe"}
+    assert AnnotationRevision.objects.filter(annotation=r2, number=1).exists()
+    assert Vote.objects.count() == 9 and Annotation.objects.count() == 5
+    # 4 annotations on an image that needed 3: the need is raised, the counters follow
+    first.refresh_from_db()
+    assert (first.annotation_count, first.annotations_needed) == (4, 4)
+    consensus = Consensus.objects.get(image=first)
+    # imported answers carry no workbench flags: r2's maybe is a vote, not an "unsure" annotation
+    assert consensus.status == "agreed" and consensus.counts[str(c1)] == [1, 2, 1]  # share 0.375
+    assert consensus.counts[str(c0)] == [3, 1, 0] and consensus.labels == [c0]
+    assert Consensus.objects.get(image__position=1).status == "pending"
+
+
+def test_importing_the_same_file_again_writes_nothing(pets, tmp_path):
+    path = _write(tmp_path, CSV)
+    call_command("import_votes", "pets", str(path))
+    before = list(Consensus.objects.order_by("pk").values_list("pk", "updated_at"))
+    call_command("import_votes", "pets", str(path))
+    assert Annotation.objects.count() == 5 and Vote.objects.count() == 9
+    assert list(Consensus.objects.order_by("pk").values_list("pk", "updated_at")) == before
+    assert Image.objects.get(dataset=pets, position=0).annotation_count == 4
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("nope.jpg,n00009000,r1,yes", "image 'nope.jpg' is not in pets"),
+        ("pets_0000.jpg,n99999999,r1,yes", "class 'n99999999' is not in its vocabulary"),
+        ("pets_0000.jpg,7,r1,yes", "class '7' is not in its vocabulary"),
+        ("pets_0000.jpg,n00009000,r1,perhaps", "answer 'perhaps' is not yes, no or maybe"),
+        ("pets_0000.jpg,n00009000,r1", "expected 4 non-empty columns"),
+        ("pets_0000.jpg,0,r1,no", "rater 'r1' answered it twice"),
+    ],
+)
+def test_bad_input_exits_with_status_2_naming_the_row_and_writes_nothing(pets, tmp_path, row, message):
+    path = _write(tmp_path, CSV + row + "\n")
+    with pytest.raises(CommandError) as error:
+        call_command("import_votes", "pets", str(path))
+    assert error.value.returncode == 2 and message in str(error.value)
+    assert ("line 11" in str(error.value)) or "twice" in message
+    assert _nothing_written()
+
+
+def test_an_unknown_dataset_exits_with_status_2(tmp_path):
+    with pytest.raises(CommandError) as error:
+        call_command("import_votes", "nope", str(_write(tmp_path, CSV)))
+    assert error.value.returncode == 2
+
+
+def test_reals_npz_format_and_gold_answers_import(pets, tmp_path):
+    # raters × questions × (no, maybe, yes), info = (file name, class index), ids = rater ids
+    tensor = np.zeros((2, 2, 3), np.int8)
+    tensor[0, 0, 2] = tensor[1, 0, 2] = 1  # both say yes to question 0
+    tensor[0, 1, 0] = tensor[1, 1, 1] = 1  # no and maybe to question 1
+    info = np.array([["pets_0002.jpg", "2"], ["pets_0002.jpg", "0"]])
+    np.savez(tmp_path / "raters.npz", tensor=tensor, info=info, ids=np.array(["17", "42"]))
+    experts = np.zeros((1, 2, 3), np.int8)
+    experts[0, 0, 2] = experts[0, 1, 0] = 1
+    np.savez(tmp_path / "golden.npz", tensor=experts, info=info, ids=np.array(["expert"]))
+    call_command("import_votes", "pets", str(tmp_path / "raters.npz"), "--gold", str(tmp_path / "golden.npz"))
+    c0, c2 = (LabelClass.objects.get(dataset=pets, index=i).pk for i in (0, 2))
+    assert sorted(Vote.objects.values_list("annotator__username", "label_class_id", "answer")) == sorted(
+        [("imported-17", c2, "yes"), ("imported-42", c2, "yes"), ("imported-17", c0, "no"), ("imported-42", c0, "maybe")]
+    )
+    assert dict(GoldAnswer.objects.values_list("label_class_id", "answer")) == {c2: "yes", c0: "no"}
+
+
+def test_gold_answers_from_a_csv_are_upserted(pets, tmp_path):
+    call_command("import_votes", "pets", str(_write(tmp_path, CSV)), "--gold",
+                 str(_write(tmp_path, "image,class,answer\npets_0000.jpg,0,yes\n", "gold.csv")))  # fmt: skip
+    call_command("import_votes", "pets", str(_write(tmp_path, CSV)), "--gold",
+                 str(_write(tmp_path, "pets_0000.jpg,n00009000,no\n", "gold2.csv")))  # fmt: skip
+    assert list(GoldAnswer.objects.values_list("answer", flat=True)) == ["no"]
