@@ -63,7 +63,8 @@ def bar_chart(
                 cx=round(left + (i + 0.5) * slot, 1),
                 label=label,
                 value=f"{share:.0%}" if share >= 0.005 or count == 0 else "<1%",
-                tip=f"{label}: {count:,} {unit} ({share:.1%})" + (" ★" if highlight_from is not None and i >= highlight_from else ""),
+                tip=f"{label}: {count:,} {unit} ({share:.1%})"
+                + (" ★" if highlight_from is not None and i >= highlight_from else ""),
             )
         )
     ticks = [(round(bottom - (bottom - top) * f, 1), f"{round(peak * f):,}") for f in (0.0, 0.5, 1.0)]

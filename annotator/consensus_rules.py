@@ -188,9 +188,7 @@ def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams 
         ],
         axis=1,
     )
-    status = np.where(
-        annotations < data.image_needed, PENDING, np.where(reasons.any(axis=1), DISPUTED, AGREED)
-    )
+    status = np.where(annotations < data.image_needed, PENDING, np.where(reasons.any(axis=1), DISPUTED, AGREED))
     agreement = per_image_agreement(q.votes) if q.votes.n_votes else np.full(n_img, np.nan)
     posterior = ds.posterior(q) if ds is not None else None
     ds_valid = posterior > settings.ds_threshold if posterior is not None else np.zeros(len(q.image), bool)
@@ -199,8 +197,10 @@ def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams 
 
     # Per-question JSON fragments once, then joined per image: json.dumps per image is 3× slower at 50k.
     ids = q.class_id.tolist()
-    count_items = [f'"{c}": [{y}, {n}, {m}]' for c, y, n, m in zip(
-        ids, vote.yes.tolist(), vote.no.tolist(), vote.maybe.tolist(), strict=True)]
+    count_items = [
+        f'"{c}": [{y}, {n}, {m}]'
+        for c, y, n, m in zip(ids, vote.yes.tolist(), vote.no.tolist(), vote.maybe.tolist(), strict=True)
+    ]
     share_items = _items(ids, np.round(np.nan_to_num(vote.share), 6))
     post_items = _items(ids, np.round(posterior, 6)) if posterior is not None else None
     valid, ds_list, effective_list = valid.tolist(), ds_valid.tolist(), effective.tolist()

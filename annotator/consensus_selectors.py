@@ -49,9 +49,11 @@ def dataset_vote_data(dataset: Dataset) -> VoteData:
         [dataset.pk],
         4,
     )
-    class_ids, class_index = np.array(
-        LabelClass.objects.filter(dataset=dataset).order_by("id").values_list("id", "index"), np.int64
-    ).reshape(-1, 2).T
+    class_ids, class_index = (
+        np.array(LabelClass.objects.filter(dataset=dataset).order_by("id").values_list("id", "index"), np.int64)
+        .reshape(-1, 2)
+        .T
+    )
     index_of_vote = class_index[np.searchsorted(class_ids, votes[:, 1])] if len(votes) else np.zeros(0, np.int64)
     votes = np.column_stack([votes[:, :2], index_of_vote, votes[:, 2:]])
     annotations = read_int_columns(
@@ -147,9 +149,7 @@ def latest_agreement_snapshot(dataset: Dataset) -> AgreementSnapshot | None:
 
 def consensus_status_counts(dataset: Dataset, *, n_images: int) -> dict[str, int]:
     """Images per status; images without a consensus row yet are pending (one GROUP BY)."""
-    counts = dict(
-        Consensus.objects.filter(dataset=dataset).values_list("status").annotate(n=Count("pk")).order_by()
-    )
+    counts = dict(Consensus.objects.filter(dataset=dataset).values_list("status").annotate(n=Count("pk")).order_by())
     result = {status: counts.get(status, 0) for status in Consensus.Status.values}
     result[Consensus.Status.PENDING] += n_images - sum(counts.values())
     return result

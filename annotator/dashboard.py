@@ -31,9 +31,9 @@ def agreement_dashboard(request: HttpRequest, dataset: Dataset) -> HttpResponse:
         "class_columns": CLASS_SORTS,
         "histogram": bar_chart(
             "Agreement per image",
-            [f"{edges[i]:g}–{edges[i + 1]:g}" for i in range(len(edges) - 1)],
+            [f"{edges[i]:.1f}" for i in range(len(edges) - 1)],
             histogram["counts"],
-            x_label="P(two annotators agree), mean over the image's questions",
+            x_label="mean P(two annotators agree) over the image's questions, bins of 0.1 from",
         ),
         "set_sizes": bar_chart(
             "Classes in the consensus label set",

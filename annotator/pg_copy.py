@@ -30,7 +30,9 @@ def read_int_columns(sql: str, params: Sequence | dict, n_columns: int) -> np.nd
     for c in range(n_columns):
         fields += [(f"length{c}", ">i4"), (f"value{c}", ">i8")]
     rows = np.frombuffer(body, dtype=np.dtype(fields))
-    if len(rows) and (np.any(rows["count"] != n_columns) or any(np.any(rows[f"length{c}"] != 8) for c in range(n_columns))):
+    if len(rows) and (
+        np.any(rows["count"] != n_columns) or any(np.any(rows[f"length{c}"] != 8) for c in range(n_columns))
+    ):
         raise ValueError("every column must be a non-null bigint")
     out = np.empty((len(rows), n_columns), np.int64)
     for c in range(n_columns):

@@ -39,9 +39,9 @@ def agreement_compute(*, dataset: Dataset) -> AgreementSnapshot:
     q = questions_of(data)
     votes = q.votes
     settled = dict(
-        Consensus.objects.filter(dataset=dataset).exclude(status=Consensus.Status.PENDING).values_list(
-            "image_id", "labels"
-        )
+        Consensus.objects.filter(dataset=dataset)
+        .exclude(status=Consensus.Status.PENDING)
+        .values_list("image_id", "labels")
     )
     image_ids = data.image_id[q.image]
     settled_q = np.isin(image_ids, np.fromiter(settled, np.int64, len(settled)))
@@ -92,13 +92,19 @@ def _per_class(votes, q, valid, settled_q, classes, n_classes) -> list[dict]:
     by_index = {index: (key, name) for index, key, name in classes.values()}
     return [
         {
-            "index": c, "key": by_index[c][0], "name": by_index[c][1],
-            "n_questions": int(stats.n_questions[c]), "n_votes": int(stats.n_votes[c]),
-            "yes_share": _num(stats.yes_share[c]), "positive_agreement": _num(stats.positive_agreement[c]),
-            "fleiss_kappa": _num(stats.fleiss_kappa[c]), "n_original": int(stats.n_original[c]),
+            "index": c,
+            "key": by_index[c][0],
+            "name": by_index[c][1],
+            "n_questions": int(stats.n_questions[c]),
+            "n_votes": int(stats.n_votes[c]),
+            "yes_share": _num(stats.yes_share[c]),
+            "positive_agreement": _num(stats.positive_agreement[c]),
+            "fleiss_kappa": _num(stats.fleiss_kappa[c]),
+            "n_original": int(stats.n_original[c]),
             "original_rejected": int(stats.original_rejected[c]),
             "original_rejected_share": _num(stats.original_rejected[c] / stats.n_original[c])
-            if stats.n_original[c] else None,
+            if stats.n_original[c]
+            else None,
         }  # fmt: skip
         for c in np.flatnonzero(stats.n_questions > 0).tolist()
         if c in by_index
@@ -109,7 +115,13 @@ def _pairs(valid, q, classes) -> list[dict]:
     by_index = {index: name for index, _, name in classes.values()}
     a, b, count = cooccurring_pairs(valid, q.image, q.class_index, top=TOP_PAIRS)
     return [
-        {"a": int(x), "b": int(y), "a_name": by_index.get(int(x), ""), "b_name": by_index.get(int(y), ""), "count": int(n)}
+        {
+            "a": int(x),
+            "b": int(y),
+            "a_name": by_index.get(int(x), ""),
+            "b_name": by_index.get(int(y), ""),
+            "count": int(n),
+        }
         for x, y, n in zip(a.tolist(), b.tolist(), count.tolist(), strict=True)
     ]
 
@@ -140,6 +152,7 @@ def _per_annotator(dataset: Dataset, data, q) -> list[dict]:
             "median_seconds": _num(median.get(uid, float("nan"))), "n_votes": int(stats.n_votes[a]),
             "n_maybe": int(stats.n_maybe[a]), "n_compared": int(stats.n_compared[a]),
             "sensitivity": _num(stats.sensitivity[a]), "specificity": _num(stats.specificity[a]),
-            "kappa": _num(stats.kappa[a]), "n_gold": int(stats.n_gold[a]), "gold_accuracy": _num(stats.gold_accuracy[a]),
+            "kappa": _num(stats.kappa[a]), "n_gold": int(stats.n_gold[a]),
+            "gold_accuracy": _num(stats.gold_accuracy[a]),
         })  # fmt: skip
     return sorted(rows, key=lambda r: (-r["annotations"], r["username"]))

@@ -38,7 +38,8 @@ _COMPARED = [c for c in COLUMNS if c not in ("image_id", "dataset_id", "adjudica
 _ON_CONFLICT = (
     "ON CONFLICT (image_id) DO UPDATE SET "
     + ", ".join(
-        f"{c} = CASE WHEN c.adjudicated THEN c.{c} ELSE EXCLUDED.{c} END" if c in _KEPT_WHEN_ADJUDICATED
+        f"{c} = CASE WHEN c.adjudicated THEN c.{c} ELSE EXCLUDED.{c} END"
+        if c in _KEPT_WHEN_ADJUDICATED
         else f"{c} = EXCLUDED.{c}"
         for c in COLUMNS[2:]
         if c != "adjudicated"
@@ -68,7 +69,9 @@ def consensus_refresh_image(*, image_id: int) -> ConsensusRow | None:
     values = _row_values(row, dataset.pk, timezone.now())
     placeholders = ", ".join(f"%s{_CASTS.get(c, '')}" for c in COLUMNS)
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {TABLE} AS c ({', '.join(COLUMNS)}) VALUES ({placeholders}) {_ON_CONFLICT}", values)
+        cursor.execute(
+            f"INSERT INTO {TABLE} AS c ({', '.join(COLUMNS)}) VALUES ({placeholders}) {_ON_CONFLICT}", values
+        )
     return row
 
 
@@ -102,9 +105,7 @@ def consensus_rows_write(rows: Sequence[ConsensusRow], *, dataset_id: int) -> in
     now = timezone.now().isoformat()
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS consensus_incoming")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE consensus_incoming (LIKE {TABLE} INCLUDING DEFAULTS) ON COMMIT DROP"
-        )
+        cursor.execute(f"CREATE TEMPORARY TABLE consensus_incoming (LIKE {TABLE} INCLUDING DEFAULTS) ON COMMIT DROP")
     copy_text("consensus_incoming", COLUMNS, (_copy_line(row, dataset_id, now) for row in rows))
     with connection.cursor() as cursor:
         cursor.execute(

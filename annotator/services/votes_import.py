@@ -82,8 +82,9 @@ def votes_import(*, dataset: Dataset, votes: VoteTable, gold: GoldTable | None =
     order = order[fresh[order]]
     pair = image_of_vote[order] * (int(user_ids.max(initial=0)) + 1) + user_of_vote[order]
     starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]]) if len(pair) else np.zeros(0, np.int64)
-    report.annotations_skipped = len(np.unique(image_of_vote[~fresh] * (int(user_ids.max(initial=0)) + 1)
-                                               + user_of_vote[~fresh]))
+    report.annotations_skipped = len(
+        np.unique(image_of_vote[~fresh] * (int(user_ids.max(initial=0)) + 1) + user_of_vote[~fresh])
+    )
     if len(starts):
         _write(dataset, votes, order, starts, image_of_vote, user_of_vote, class_ids[votes.question])
         report.annotations_created, report.votes_created = len(starts), len(order)
@@ -141,8 +142,10 @@ def _refuse_repeated_answers(votes: VoteTable, image_ids: np.ndarray, class_ids:
     order = np.argsort(key, kind="stable")
     repeated = order[1:][key[order][1:] == key[order][:-1]]
     if len(repeated):
-        lines = [f"{votes.where[votes.question[v]]}: rater {str(votes.rater_ids[votes.rater[v]])!r} answered it twice"
-                 for v in repeated[:5].tolist()]
+        lines = [
+            f"{votes.where[votes.question[v]]}: rater {str(votes.rater_ids[votes.rater[v]])!r} answered it twice"
+            for v in repeated[:5].tolist()
+        ]
         raise VotesImportError("\n".join(lines))
 
 
@@ -180,9 +183,7 @@ def _write(dataset, votes: VoteTable, order, starts, image_of_vote, user_of_vote
     n = len(starts)
     table = Annotation._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [n]
-        )
+        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [n])
         annotation_ids = np.array([row[0] for row in cursor.fetchall()], np.int64)
     now = timezone.now().isoformat()
     bounds = np.r_[starts, len(order)].tolist()
@@ -201,21 +202,59 @@ def _write(dataset, votes: VoteTable, order, starts, image_of_vote, user_of_vote
             f"{annotation_ids[a]}\t{image}\t{user}\t{dataset.pk}\t{pg_array(shown.tolist())}\t{common}\t1\t{now}\t{now}\n"
         )
         revision_lines.append(f"{annotation_ids[a]}\t{user}\t1\t{common}\t{now}\n")
-    copy_text(table, ("id", "image_id", "annotator_id", "dataset_id", "shown", "classes", "none_fits", "unsure",
-                      "bad_image", "seconds", "client_uuid", "revision_count", "created_at", "updated_at"),
-              annotation_lines)
-    copy_text(AnnotationRevision._meta.db_table, ("annotation_id", "annotator_id", "number", "classes", "none_fits",
-                                                  "unsure", "bad_image", "seconds", "client_uuid", "created_at"),
-              revision_lines)
+    copy_text(
+        table,
+        (
+            "id",
+            "image_id",
+            "annotator_id",
+            "dataset_id",
+            "shown",
+            "classes",
+            "none_fits",
+            "unsure",
+            "bad_image",
+            "seconds",
+            "client_uuid",
+            "revision_count",
+            "created_at",
+            "updated_at",
+        ),
+        annotation_lines,
+    )
+    copy_text(
+        AnnotationRevision._meta.db_table,
+        (
+            "annotation_id",
+            "annotator_id",
+            "number",
+            "classes",
+            "none_fits",
+            "unsure",
+            "bad_image",
+            "seconds",
+            "client_uuid",
+            "created_at",
+        ),
+        revision_lines,
+    )
     annotation_of_vote = np.repeat(annotation_ids, np.diff(bounds))
     names = np.array([_ANSWER_NAMES[NO], _ANSWER_NAMES[YES], _ANSWER_NAMES[2]])[answers]
     bulk_checked = _keys_locked_in_bulk(np.unique(images), np.unique(classes), np.unique(users))
     copy_text(
         Vote._meta.db_table,
         ("image_id", "label_class_id", "annotator_id", "annotation_id", "answer"),
-        (f"{i}\t{c}\t{u}\t{a}\t{w}\n" for i, c, u, a, w in zip(
-            image_of_vote[order].tolist(), classes.tolist(), user_of_vote[order].tolist(),
-            annotation_of_vote.tolist(), names.tolist(), strict=True)),
+        (
+            f"{i}\t{c}\t{u}\t{a}\t{w}\n"
+            for i, c, u, a, w in zip(
+                image_of_vote[order].tolist(),
+                classes.tolist(),
+                user_of_vote[order].tolist(),
+                annotation_of_vote.tolist(),
+                names.tolist(),
+                strict=True,
+            )
+        ),
     )
     if bulk_checked:
         with connection.cursor() as cursor:

@@ -96,7 +96,9 @@ def test_a_new_vote_between_runs_is_scored_with_the_runs_annotator_parameters(ra
     lease = lease_next(dataset=rated, annotator=annotator)
     before = Consensus.objects.get(image_id=lease.image_id).ds_posterior
     chosen = lease.shown[0]
-    annotation_submit(annotator=annotator, image_id=lease.image_id, answer=Answer(classes=[chosen]), client_uuid=uuid.uuid4())
+    annotation_submit(
+        annotator=annotator, image_id=lease.image_id, answer=Answer(classes=[chosen]), client_uuid=uuid.uuid4()
+    )
     after = Consensus.objects.get(image_id=lease.image_id)
     assert after.ds_run_id == run.pk and after.ds_posterior[str(chosen)] > before[str(chosen)]
     assert after.labels == after.ds_labels
@@ -108,7 +110,9 @@ def test_the_periodic_run_refits_only_datasets_whose_votes_changed(rated, annota
     rated.annotators.add(annotator)
     Image.objects.filter(dataset=rated).update(annotations_needed=6)
     lease = lease_next(dataset=rated, annotator=annotator)
-    annotation_submit(annotator=annotator, image_id=lease.image_id, answer=Answer(none_fits=True), client_uuid=uuid.uuid4())
+    annotation_submit(
+        annotator=annotator, image_id=lease.image_id, answer=Answer(none_fits=True), client_uuid=uuid.uuid4()
+    )
     assert dawid_skene_refresh_task() == 1 and DawidSkeneRun.objects.count() == 2
     assert AgreementSnapshot.objects.filter(dataset=rated).count() == 1
 
@@ -164,11 +168,15 @@ def test_only_reviewers_researchers_and_staff_see_consensus_figures(request, rat
         client.force_login(user)
     if persona == "annotator":
         rated.annotators.add(user)  # even one who annotates this very dataset
-    assert api.get("/api/datasets/sim/agreement/").status_code in ({api_status} | ({401} if api_status == 403 else set()))
+    assert api.get("/api/datasets/sim/agreement/").status_code in (
+        {api_status} | ({401} if api_status == 403 else set())
+    )
     assert client.get("/datasets/sim/agreement/").status_code == page_status
 
 
-def test_a_researcher_asks_for_a_refit_which_is_queued_after_commit(rated, researcher, django_capture_on_commit_callbacks):
+def test_a_researcher_asks_for_a_refit_which_is_queued_after_commit(
+    rated, researcher, django_capture_on_commit_callbacks
+):
     api = APIClient()
     api.force_authenticate(researcher)
     with django_capture_on_commit_callbacks() as callbacks:

@@ -115,7 +115,12 @@ def test_reals_npz_format_and_gold_answers_import(pets, tmp_path):
     call_command("import_votes", "pets", str(tmp_path / "raters.npz"), "--gold", str(tmp_path / "golden.npz"))
     c0, c2 = (LabelClass.objects.get(dataset=pets, index=i).pk for i in (0, 2))
     assert sorted(Vote.objects.values_list("annotator__username", "label_class_id", "answer")) == sorted(
-        [("imported-17", c2, "yes"), ("imported-42", c2, "yes"), ("imported-17", c0, "no"), ("imported-42", c0, "maybe")]
+        [
+            ("imported-17", c2, "yes"),
+            ("imported-42", c2, "yes"),
+            ("imported-17", c0, "no"),
+            ("imported-42", c0, "maybe"),
+        ]
     )
     assert dict(GoldAnswer.objects.values_list("label_class_id", "answer")) == {c2: "yes", c0: "no"}
 

@@ -22,7 +22,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("dataset", help="Dataset slug.")
         parser.add_argument("file", type=Path)
-        parser.add_argument("--format", choices=["real", "csv"], default=None, help="Default: by extension (.npz: real).")
+        parser.add_argument(
+            "--format", choices=["real", "csv"], default=None, help="Default: by extension (.npz: real)."
+        )
         parser.add_argument("--gold", type=Path, default=None, help="golden.npz or a CSV image,class,answer.")
 
     def handle(self, *args: object, **options: object) -> None:
