@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -61,13 +62,15 @@ def test_make_demo_serves_the_login_page_and_the_admin_and_stops_on_ctrl_c():
             token = client.cookies["csrftoken"]
             output_so_far = _read_available(process)
             password = re.search(r"admin\s+password: (\S+)", output_so_far).group(1)
+            # Keep draining the servers' logs: a full pipe would block them (and their shutdown).
+            threading.Thread(target=process.stdout.read, daemon=True).start()
             client.post("/accounts/login/", data={"username": "admin", "password": password, "csrfmiddlewaretoken": token})
             admin = client.get("/admin/annotator/image/")
             assert admin.status_code == 200 and "chelsea.jpg" in admin.text
             assert page.status_code == 200
     finally:
         os.killpg(process.pid, signal.SIGINT)
-        process.wait(timeout=30)
+        process.wait(timeout=60)
         _drop_database(database)
     assert process.returncode is not None
 
