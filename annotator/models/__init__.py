@@ -1,0 +1,24 @@
+"""The annotator app's models, one module per concern; import them from here."""
+
+from annotator.models.annotations import Annotation, AnnotationQuerySet, AnnotationRevision, Vote
+from annotator.models.consensus import AgreementSnapshot, Consensus, DawidSkeneRun, GoldAnswer
+from annotator.models.datasets import Dataset, LabelClass
+from annotator.models.images import Candidate, Image, ImageQuerySet, Lease, Skip
+
+__all__ = [
+    "AgreementSnapshot",
+    "Annotation",
+    "AnnotationQuerySet",
+    "AnnotationRevision",
+    "Candidate",
+    "Consensus",
+    "Dataset",
+    "DawidSkeneRun",
+    "GoldAnswer",
+    "Image",
+    "ImageQuerySet",
+    "LabelClass",
+    "Lease",
+    "Skip",
+    "Vote",
+]

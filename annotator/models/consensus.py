@@ -1,0 +1,134 @@
+"""Aggregated results: consensus per image, Dawid-Skene runs, agreement snapshots, gold answers."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+from annotator.models.datasets import Dataset, LabelClass
+from annotator.models.images import Image
+
+
+class DawidSkeneRun(models.Model):
+    """One Dawid–Skene fit over a dataset's votes; append-only. Its per-annotator parameters let the live
+    consensus score new votes between runs (annotator.consensus_rules.DsParams)."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="dawid_skene_runs")
+    created_at = models.DateTimeField(auto_now_add=True)
+    votes_watermark = models.CharField(max_length=100, help_text="State of the votes fitted (see services).")
+    prior_mode = models.CharField(max_length=16)
+    threshold = models.FloatField()
+    n_votes = models.PositiveIntegerField()
+    n_questions = models.PositiveIntegerField()
+    n_annotators = models.PositiveIntegerField()
+    iterations = models.PositiveSmallIntegerField()
+    converged = models.BooleanField()
+    log_likelihood = models.FloatField(null=True)
+    prior = models.FloatField(help_text="Mean P(valid) over questions.")
+    group_prior = models.JSONField(default=list, help_text="P(valid) per prior stratum.")
+    annotators = models.JSONField(
+        default=dict, help_text="{user id: {sensitivity, specificity, llr: [no, yes, maybe], n_votes}}."
+    )
+    default_llr = models.JSONField(default=list, help_text="Log-likelihood ratios for annotators not in the fit.")
+    seconds = models.JSONField(default=dict, help_text="Timings: load, fit, write.")
+
+    class Meta:
+        indexes = [models.Index(fields=["dataset", "-created_at"], name="dsrun_dataset_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"DS {self.dataset_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Consensus(models.Model):
+    """The consensus of one image, kept up to date in the transaction of every submit and revise
+    (annotator.services.consensus). Class ids are LabelClass primary keys; JSON keys are their strings."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        AGREED = "agreed", "Agreed"
+        DISPUTED = "disputed", "Disputed"
+        ADJUDICATED = "adjudicated", "Adjudicated"
+
+    image = models.OneToOneField(Image, on_delete=models.CASCADE, primary_key=True, related_name="consensus")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    dispute_reasons = ArrayField(models.CharField(max_length=24), default=list, blank=True)
+    annotation_count = models.PositiveSmallIntegerField(default=0)
+    counts = models.JSONField(default=dict, help_text="{class id: [yes, no, maybe]}.")
+    shares = models.JSONField(default=dict, help_text="{class id: yes-share}, a maybe counting half.")
+    majority_labels = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    unsure_count = models.PositiveSmallIntegerField(default=0)
+    bad_image_count = models.PositiveSmallIntegerField(default=0)
+    none_fits_count = models.PositiveSmallIntegerField(default=0)
+    agreement = models.FloatField(null=True, blank=True, help_text="Mean P(two annotators agree) per question.")
+    ds_posterior = models.JSONField(null=True, blank=True, help_text="{class id: P(valid)} by the latest DS run.")
+    ds_labels = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    ds_run = models.ForeignKey(DawidSkeneRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    labels = ArrayField(
+        models.BigIntegerField(), default=list, blank=True, help_text="Effective label set (dataset's aggregation)."
+    )
+    # Issue 6 (review) sets this with status "adjudicated"; consensus updates then keep status and labels.
+    adjudicated = models.BooleanField(default=False)
+    # An adjudication that marks the image bad or ambiguous: it leaves metrics and releases' label sets.
+    excluded = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(help_text="Last change of any field (set by the services).")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(adjudicated=False) | Q(status="adjudicated"), name="consensus_adjudicated_status"
+            ),
+            models.CheckConstraint(
+                condition=Q(excluded=False) | Q(adjudicated=True), name="consensus_excluded_adjudicated"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "agreed", "disputed", "adjudicated"]), name="consensus_status_known"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["dataset", "status"], name="consensus_dataset_status_idx"),
+            models.Index(fields=["dataset", "updated_at"], name="consensus_dataset_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} {self.status} {self.labels}"
+
+
+class AgreementSnapshot(models.Model):
+    """Every agreement figure of a dataset at one moment; append-only (the dashboard reads the latest)."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="agreement_snapshots")
+    created_at = models.DateTimeField(auto_now_add=True)
+    n_votes = models.PositiveIntegerField()
+    figures = models.JSONField()
+    seconds = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["dataset", "-created_at"], name="agreement_dataset_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"agreement {self.dataset_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class GoldAnswer(models.Model):
+    """An expert's answer to one question (image, class), for annotators' gold accuracy."""
+
+    class Answer(models.TextChoices):
+        YES = "yes", "Yes"
+        NO = "no", "No"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="gold_answers")
+    label_class = models.ForeignKey(LabelClass, on_delete=models.CASCADE, related_name="+")
+    answer = models.CharField(max_length=3, choices=Answer.choices)
+    source = models.CharField(max_length=200, blank=True, help_text="Where it was imported from.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "label_class"], name="gold_one_per_question"),
+            models.CheckConstraint(condition=Q(answer__in=["yes", "no"]), name="gold_answer_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"gold {self.image_id}:{self.label_class_id} {self.answer}"

@@ -1,0 +1,106 @@
+"""Datasets and their class vocabularies."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+
+class Dataset(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    annotations_per_image = models.PositiveSmallIntegerField(
+        default=3, help_text="How many independent annotations each image needs (overlap N)."
+    )
+    consensus_threshold = models.FloatField(
+        default=0.5, help_text="A class is valid when its yes-share reaches this value (τ)."
+    )
+    candidate_count = models.PositiveSmallIntegerField(
+        default=5, help_text="Top-k classes taken from each selected prediction set as candidates."
+    )
+    # Consensus (issue 4); see annotator.consensus_rules for how these are applied.
+    ds_run = models.ForeignKey(
+        "DawidSkeneRun",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        help_text="The latest Dawid–Skene run, whose parameters score new votes (set by the DS service).",
+    )
+    aggregation = models.CharField(
+        max_length=16,
+        choices=[("majority", "Majority vote"), ("dawid_skene", "Dawid–Skene")],
+        default="majority",
+        help_text="Which aggregation defines the effective consensus label set.",
+    )
+    dispute_band = models.FloatField(
+        default=0.1,
+        help_text="A class whose yes-share lies within ±band of τ makes the image disputed "
+        "(0.1: a 3–2 split of 5 annotators, or a yes/no/maybe tie of 3).",
+    )
+    ds_threshold = models.FloatField(
+        default=0.8, help_text="Dawid–Skene: a class is valid when its posterior exceeds this (ReaL's cut)."
+    )
+    ds_prior = models.CharField(
+        max_length=16,
+        choices=[
+            ("single", "One class prior"),
+            ("original", "Original label vs proposals"),
+            ("imagenet_real", "ReaL's ImageNet strata"),
+        ],
+        default="original",
+        help_text="Dawid–Skene class-prior strata: one prior, one for the original label and one for every "
+        "other proposal, or ReaL's three (animal original label / other animal class / object class).",
+    )
+    annotators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="annotated_datasets",
+        help_text="Users who may annotate this dataset (they also need the annotator role).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(annotations_per_image__gte=1), name="dataset_overlap_at_least_one"),
+            models.CheckConstraint(
+                condition=Q(consensus_threshold__gt=0) & Q(consensus_threshold__lte=1),
+                name="dataset_threshold_in_unit_interval",
+            ),
+            models.CheckConstraint(condition=Q(candidate_count__gte=1), name="dataset_candidates_at_least_one"),
+            models.CheckConstraint(
+                condition=Q(dispute_band__gte=0) & Q(dispute_band__lt=0.5), name="dataset_dispute_band_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(ds_threshold__gt=0) & Q(ds_threshold__lt=1), name="dataset_ds_threshold_open_unit"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LabelClass(models.Model):
+    """One class of a dataset's vocabulary. `index` is the order models use; `key` (the wnid) is the identity."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="classes")
+    index = models.PositiveIntegerField()
+    key = models.CharField(max_length=100, help_text="Stable identifier, e.g. the WordNet id n01440764.")
+    name = models.CharField(max_length=200)
+    synonyms = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    gloss = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["dataset", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "index"], name="labelclass_unique_index"),
+            models.UniqueConstraint(fields=["dataset", "key"], name="labelclass_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.index} {self.name} ({self.key})"
