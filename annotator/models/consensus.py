@@ -71,7 +71,7 @@ class Consensus(models.Model):
     # Issue 6 (review) sets this with status "adjudicated"; consensus updates then keep status and labels.
     adjudicated = models.BooleanField(default=False)
     # An adjudication that marks the image bad or ambiguous: it leaves metrics and releases' label sets.
-    excluded = models.BooleanField(default=False)
+    excluded = models.BooleanField(default=False, db_default=False)
     updated_at = models.DateTimeField(help_text="Last change of any field (set by the services).")
 
     class Meta:
