@@ -1,13 +1,10 @@
-from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from annotator import views as annotator_views
-from config.views import ping
+from config.views import media_serve, ping
 
 urlpatterns = [
     path("", annotator_views.home, name="home"),
@@ -21,6 +18,5 @@ urlpatterns = [
     path("", include("annotator.urls")),
     path("", include("evaluation.urls")),
     path("", include("annotator.consensus_urls")),
-    # Local media (image files) for signed-in users; with S3 storage, URLs point at the bucket instead.
-    re_path(r"^media/(?P<path>.*)$", login_required(serve), {"document_root": settings.MEDIA_ROOT}),
+    re_path(r"^media/(?P<path>.*)$", media_serve, name="media"),
 ]

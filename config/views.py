@@ -1,6 +1,43 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.views.static import serve
+
+from annotator.permissions import User
+from evaluation.permissions import access_evaluation
 
 
 def ping(request: HttpRequest) -> HttpResponse:
     """The cheapest Django response: the floor the benchmark compares the API with."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+def _signed_in(user: User) -> bool:
+    return user.is_authenticated
+
+
+def _staff(user: User) -> bool:
+    return user.is_authenticated and user.is_staff
+
+
+# Who may read local media, by top-level folder. Images are shown to every signed-in user; prediction sets
+# and reference labels (under evaluation/) are labels or derive from them, so annotators must not fetch them
+# by URL. A folder not listed here is staff-only until someone classifies it.
+MEDIA_ACCESS: dict[str, Callable[[User], bool]] = {
+    "datasets": _signed_in,
+    "evaluation": access_evaluation,
+}
+
+
+@login_required
+def media_serve(request: HttpRequest, path: str) -> HttpResponse:
+    """Local media (with S3 storage, URLs point at the bucket instead)."""
+    check = MEDIA_ACCESS.get(path.split("/", 1)[0], _staff)
+    if not check(request.user):
+        raise PermissionDenied
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
