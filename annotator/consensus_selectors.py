@@ -157,7 +157,8 @@ def consensus_status_counts(dataset: Dataset, *, n_images: int) -> dict[str, int
 
 @dataclass(frozen=True)
 class SettledLabels:
-    """Effective label sets (class ids) of every image whose consensus is not pending."""
+    """Effective label sets (class ids) of every image whose consensus is not pending and that no reviewer
+    excluded (marked bad or ambiguous): an adjudicated image contributes its adjudicated set."""
 
     image_ids: list[int]
     labels: list[list[int]]
@@ -170,6 +171,7 @@ def settled_consensus_labels(dataset: Dataset) -> SettledLabels:
     rows = list(
         Consensus.objects.filter(dataset=dataset)
         .exclude(status=Consensus.Status.PENDING)
+        .exclude(excluded=True)
         .values_list("image_id", "labels")
     )
     # "consensus:0" while no image has a consensus row (what evaluation recorded before issue 4)

@@ -99,9 +99,10 @@ def consensus_label_pool(dataset: Dataset) -> LabelPool:
     """The live consensus of `dataset` as a label pool (issue 4: `annotator.models.Consensus`).
 
     Every image whose consensus is no longer pending (agreed, disputed or adjudicated) contributes its
-    effective label set, as class indices; an empty set means "no valid label". Pending images hold an
-    empty list and are not counted in `size`. The watermark is the latest consensus change and the number
-    of consensus rows, so it changes whenever any image's consensus does. Four queries.
+    effective label set, as class indices (a reviewer's adjudicated set overrides the computed one); an
+    empty set means "no valid label". Pending images and images a reviewer excluded (bad or ambiguous)
+    hold an empty list and are not counted in `size`. The watermark is the latest consensus change and the
+    number of consensus rows, so it changes whenever any image's consensus does. Four queries.
     """
     settled = settled_consensus_labels(dataset)
     index_of = dict(LabelClass.objects.filter(dataset=dataset).values_list("id", "index"))

@@ -34,6 +34,12 @@ def second_annotator(db):
 
 
 @pytest.fixture
+def team(annotator, second_annotator):
+    """Three annotators: anna, bert and carl."""
+    return [annotator, second_annotator, _user("carl", ANNOTATOR)]
+
+
+@pytest.fixture
 def reviewer(db):
     return _user("rita", REVIEWER)
 

@@ -4,8 +4,10 @@ from annotator.models.annotations import Annotation, AnnotationQuerySet, Annotat
 from annotator.models.consensus import AgreementSnapshot, Consensus, DawidSkeneRun, GoldAnswer
 from annotator.models.datasets import Dataset, LabelClass
 from annotator.models.images import Candidate, Image, ImageQuerySet, Lease, Skip
+from annotator.models.review import Adjudication
 
 __all__ = [
+    "Adjudication",
     "AgreementSnapshot",
     "Annotation",
     "AnnotationQuerySet",

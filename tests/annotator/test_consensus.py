@@ -5,25 +5,15 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.contrib.auth.models import Group
 
 from annotator.models import Consensus, Image, LabelClass
-from annotator.roles import ANNOTATOR
 from annotator.services.annotations import Answer, annotation_revise, annotation_submit
 from annotator.services.assignment import lease_next
 from annotator.services.consensus import consensus_recompute_dataset, consensus_refresh_image
 from evaluation.selectors import consensus_label_pool
-from tests.factories import UserFactory
 from tests.workbench_data import workbench_dataset
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team(annotator, second_annotator):
-    third = UserFactory(username="carl")
-    third.groups.add(Group.objects.get(name=ANNOTATOR))
-    return [annotator, second_annotator, third]
 
 
 @pytest.fixture

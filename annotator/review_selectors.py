@@ -1,0 +1,297 @@
+"""Reads of the review queue, the review screen and an image's history (pages, APIs and tests share them).
+
+The queue holds the images a reviewer should look at: disputed ones, those an annotator flagged (bad image,
+none fits, unsure), those already adjudicated and those waiting for annotations a reviewer asked for. It
+is ordered most contested first: lowest agreement, then most flags, then dataset order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.core.files.storage import default_storage
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+
+from annotator.models import (
+    Adjudication,
+    Annotation,
+    AnnotationRevision,
+    Candidate,
+    Consensus,
+    Dataset,
+    Image,
+    LabelClass,
+)
+
+_FLAGGED = Q(unsure_count__gt=0) | Q(bad_image_count__gt=0) | Q(none_fits_count__gt=0)
+_IN_REVIEW = (
+    Q(status=Consensus.Status.DISPUTED) | _FLAGGED | Q(adjudicated=True) | Q(image__more_requested_at__isnull=False)
+)
+# Each status tab of the queue: what it holds (within the images in review).
+QUEUE_STATUSES: dict[str, tuple[str, Q]] = {
+    "open": ("To review", Q(adjudicated=False) & ~Q(status=Consensus.Status.PENDING)),
+    "pending": ("Awaiting annotations", Q(adjudicated=False, status=Consensus.Status.PENDING)),
+    "adjudicated": ("Adjudicated", Q(adjudicated=True, excluded=False)),
+    "excluded": ("Excluded", Q(excluded=True)),
+    "all": ("All", Q()),
+}
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: str = "open"
+    class_id: int | None = None
+    annotator_id: int | None = None
+
+    @classmethod
+    def parse(cls, params: dict) -> QueueFilter:
+        """From query parameters `status`, `class` and `annotator` (unknown or malformed values are ignored)."""
+
+        def number(name: str) -> int | None:
+            value = str(params.get(name) or "")
+            return int(value) if value.isdigit() else None
+
+        status = params.get("status") or "open"
+        return cls(status if status in QUEUE_STATUSES else "open", number("class"), number("annotator"))
+
+    def query(self) -> dict[str, str]:
+        """Query parameters that reproduce this filter (for links that keep it)."""
+        pairs = {"status": self.status, "class": self.class_id, "annotator": self.annotator_id}
+        return {key: str(value) for key, value in pairs.items() if value is not None}
+
+
+def _in_review(dataset: Dataset, flt: QueueFilter) -> QuerySet[Consensus]:
+    rows = Consensus.objects.filter(_IN_REVIEW, dataset=dataset)
+    if flt.class_id is not None:
+        rows = rows.filter(Q(counts__has_key=str(flt.class_id)) | Q(labels__contains=[flt.class_id]))
+    if flt.annotator_id is not None:
+        annotated = Annotation.objects.filter(image_id=OuterRef("image_id"), annotator_id=flt.annotator_id)
+        rows = rows.filter(Exists(annotated))
+    return rows
+
+
+def queue_counts(dataset: Dataset, flt: QueueFilter) -> dict[str, int]:
+    """Images per status tab under the class and annotator filters (one query)."""
+    aggregates = {name: Count("pk", filter=condition) for name, (_label, condition) in QUEUE_STATUSES.items()}
+    return _in_review(dataset, flt).aggregate(**aggregates)
+
+
+def queue_rows(dataset: Dataset, flt: QueueFilter) -> QuerySet[Consensus]:
+    """The queue in review order, with each image and its original label (no per-row queries)."""
+    return (
+        _in_review(dataset, flt)
+        .filter(QUEUE_STATUSES[flt.status][1])
+        .select_related("image", "image__original_label")
+        .annotate(flags=F("unsure_count") + F("bad_image_count") + F("none_fits_count"))
+        .order_by(Coalesce("agreement", Value(0.0)), "-flags", "image__position")
+    )
+
+
+def queue_neighbours(dataset: Dataset, flt: QueueFilter, image_id: int) -> tuple[int | None, int | None]:
+    """The images before and after `image_id` in the queue (one query over ids); an image that left the
+    queue (e.g. just adjudicated) has no previous one and the queue's first image as the next one."""
+    ids = list(queue_rows(dataset, flt).values_list("image_id", flat=True))
+    if image_id not in ids:
+        return None, next((i for i in ids if i != image_id), None)
+    at = ids.index(image_id)
+    return (ids[at - 1] if at > 0 else None), (ids[at + 1] if at + 1 < len(ids) else None)
+
+
+def class_names(class_ids: set[int]) -> dict[int, LabelClass]:
+    return {c.pk: c for c in LabelClass.objects.filter(pk__in=class_ids).only("key", "name", "index")}
+
+
+def queue_page(dataset: Dataset, flt: QueueFilter, *, offset: int = 0, limit: int = PAGE_SIZE) -> list[dict]:
+    """One page of the queue as plain rows (two queries: the rows, then the names of their classes)."""
+    rows = list(queue_rows(dataset, flt)[offset : offset + limit])
+    names = class_names({c for row in rows for c in row.labels})
+    return [
+        {
+            "image_id": row.image_id,
+            "file_name": row.image.key,
+            "thumbnail_url": _url(row.image.thumbnail.name),
+            "original_label": _label(row.image.original_label),
+            "status": row.status,
+            "dispute_reasons": row.dispute_reasons,
+            "agreement": row.agreement,
+            "annotation_count": row.annotation_count,
+            "annotations_needed": row.image.annotations_needed,
+            "flags": {"bad_image": row.bad_image_count, "none_fits": row.none_fits_count, "unsure": row.unsure_count},
+            "labels": [_label(names[c]) for c in row.labels if c in names],
+            "adjudicated": row.adjudicated,
+            "excluded": row.excluded,
+            "more_requested_at": row.image.more_requested_at,
+        }
+        for row in rows
+    ]
+
+
+def queue_annotators(dataset: Dataset) -> list[tuple[int, str]]:
+    """(id, username) of everyone who annotated the dataset, for the annotator filter (one query)."""
+    annotated = Annotation.objects.filter(dataset=dataset, annotator_id=OuterRef("pk"))
+    users = get_user_model().objects.filter(Exists(annotated)).order_by("username")
+    return list(users.values_list("pk", "username"))
+
+
+def _url(name: str) -> str | None:
+    return default_storage.url(name) if name else None
+
+
+def _label(label_class: LabelClass | None) -> dict | None:
+    if label_class is None:
+        return None
+    return {"id": label_class.pk, "key": label_class.key, "name": label_class.name}
+
+
+# --- the review screen -------------------------------------------------------------------------------------
+
+
+def review_detail(image: Image) -> dict:
+    """Everything a reviewer judges one image by (five queries after the image): its consensus, each
+    annotator's answer with their name, per class the answers, yes-share and Dawid–Skene posterior, the
+    original label, the model proposals (candidates) with their rank, and the adjudication history.
+
+    `classes` lists every class anyone was asked about or chose, the model proposals and the current final
+    set: original label first, then by yes-share and model rank."""
+    consensus = Consensus.objects.filter(image=image).first()
+    annotations = list(
+        Annotation.objects.filter(image=image).select_related("annotator").order_by("annotator__username")
+    )
+    proposals = dict(
+        Candidate.objects.filter(image=image, source=Candidate.Source.MODEL).values_list("label_class_id", "score")
+    )
+    counts = consensus.counts if consensus else {}
+    final = consensus.labels if consensus else []
+    ids = {int(c) for c in counts} | set(proposals) | set(final) | {c for a in annotations for c in a.classes}
+    if image.original_label_id:
+        ids.add(image.original_label_id)
+    names = class_names(ids)
+    shares = consensus.shares if consensus else {}
+    posterior = (consensus.ds_posterior or {}) if consensus else {}
+    computed = _computed_labels(image.dataset, consensus)
+    classes = [
+        {
+            **_label(names[c]),
+            "answers": dict(zip(("yes", "no", "maybe"), counts.get(str(c), [0, 0, 0]), strict=True)),
+            "yes_share": shares.get(str(c)),
+            "ds_posterior": posterior.get(str(c)),
+            "original": c == image.original_label_id,
+            "model_rank": _rank(proposals.get(c, 0.0)) if c in proposals else None,
+            "computed": c in computed,
+            "final": c in final,
+            "chosen_by": [a.annotator.username for a in annotations if c in a.classes],
+        }
+        for c in ids
+        if c in names
+    ]
+    classes.sort(key=lambda r: (not r["original"], -(r["yes_share"] or 0), r["model_rank"] or 99, r["name"]))
+    return {
+        "image": _image(image),
+        "original_label": _label(names.get(image.original_label_id)),
+        "consensus": _consensus(consensus, computed),
+        "annotations": [_annotation(a, names) for a in annotations],
+        "classes": classes,
+        "history": adjudication_history(image),
+    }
+
+
+def _computed_labels(dataset: Dataset, consensus: Consensus | None) -> list[int]:
+    """What the votes say, whatever a reviewer decided: the dataset's aggregation's label set."""
+    if consensus is None:
+        return []
+    return consensus.ds_labels if dataset.aggregation == "dawid_skene" else consensus.majority_labels
+
+
+def _rank(score: float | None) -> int | None:
+    """Candidates store the best rank weight 1/(rank + 1); this is the 1-based rank back."""
+    return round(1 / score) if score else None
+
+
+def _image(image: Image) -> dict:
+    return {
+        "id": image.pk,
+        "dataset": image.dataset.slug,
+        "file_name": image.key,
+        "display_url": _url(image.display.name) or _url(image.original.name),
+        "original_url": _url(image.original.name),
+        "width": image.width,
+        "height": image.height,
+        "annotations_needed": image.annotations_needed,
+        "annotation_count": image.annotation_count,
+        "more_requested_at": image.more_requested_at,
+    }
+
+
+def _consensus(consensus: Consensus | None, computed: list[int]) -> dict:
+    if consensus is None:
+        return {"status": Consensus.Status.PENDING, "labels": [], "computed_labels": [], "adjudicated": False,
+                "excluded": False, "dispute_reasons": [], "agreement": None}  # fmt: skip
+    return {
+        "status": consensus.status,
+        "labels": consensus.labels,
+        "computed_labels": computed,
+        "adjudicated": consensus.adjudicated,
+        "excluded": consensus.excluded,
+        "dispute_reasons": consensus.dispute_reasons,
+        "agreement": consensus.agreement,
+    }
+
+
+def _annotation(annotation: Annotation, names: dict[int, LabelClass]) -> dict:
+    return {
+        "annotator": annotation.annotator.username,
+        "classes": [_label(names[c]) for c in annotation.classes if c in names],
+        "none_fits": annotation.none_fits,
+        "unsure": annotation.unsure,
+        "bad_image": annotation.bad_image,
+        "seconds": annotation.seconds,
+        "revisions": annotation.revision_count,
+        "updated_at": annotation.updated_at,
+    }
+
+
+def adjudication_history(image: Image) -> list[dict]:
+    """The image's adjudications, oldest first, with reviewer names and class names (two queries)."""
+    rows = list(Adjudication.objects.filter(image=image).select_related("reviewer").order_by("created_at", "id"))
+    names = class_names({c for row in rows for c in (*row.labels_before, *row.labels_after)})
+    return [
+        {
+            "id": row.pk,
+            "reviewer": row.reviewer.username,
+            "created_at": row.created_at,
+            "action": row.action,
+            "action_display": row.get_action_display(),
+            "status_before": row.status_before,
+            "status_after": row.status_after,
+            "labels_before": [_label(names[c]) for c in row.labels_before if c in names],
+            "labels_after": [_label(names[c]) for c in row.labels_after if c in names],
+            "note": row.note,
+        }
+        for row in rows
+    ]
+
+
+def annotation_history(image: Image) -> list[dict]:
+    """Every revision of every annotation of the image, oldest first, with annotator names (two queries)."""
+    revisions = list(
+        AnnotationRevision.objects.filter(annotation__image=image)
+        .select_related("annotator")
+        .order_by("created_at", "id")
+    )
+    names = class_names({c for r in revisions for c in r.classes})
+    return [
+        {
+            "annotator": r.annotator.username,
+            "number": r.number,
+            "created_at": r.created_at,
+            "classes": [_label(names[c]) for c in r.classes if c in names],
+            "none_fits": r.none_fits,
+            "unsure": r.unsure,
+            "bad_image": r.bad_image,
+            "seconds": r.seconds,
+        }
+        for r in revisions
+    ]
