@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean-db
+.PHONY: demo test bench bench-smoke lint clean-db
 
 demo: $(STAMP)
 	$(PY) manage.py demo
@@ -14,6 +14,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Every section at ~2,000 images with a few seconds of API load (about a minute): run by CI so the benchmark
+# never rots. It fails only if the benchmark crashes; missed targets are printed, not fatal.
+bench-smoke: $(STAMP)
+	RELABEL_DATABASE_NAME=relabel_bench_smoke $(PY) -m bench --images 2000 --file-images 20 --api-seconds 2 \
+		--out var/bench-smoke
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -1,4 +1,4 @@
-"""python -m bench [--images 50000] [--sections import,api,compute] — see README's Performance section."""
+"""python -m bench [--images 50000] [--sections …] [--growth 10000,50000,200000] — see README's Performance section."""
 
 from __future__ import annotations
 
@@ -6,19 +6,33 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# Sections measured on the computation workload (bench.compute_workload), in this order; --growth runs them
+# at each size. Each is `function(report, dataset)`; see `_workload_sections`.
+WORKLOAD_SECTIONS = ("consensus", "dawid_skene", "metrics", "pages", "release")
+ALL_SECTIONS = ("import", "api", *WORKLOAD_SECTIONS)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=50_000)
-    parser.add_argument("--file-images", type=int, default=1000, help="Images with real files for the file-import figure.")
-    parser.add_argument("--sections", default="import,api")
+    parser.add_argument(
+        "--file-images", type=int, default=1000, help="Images with real files for the file-import figure."
+    )
+    parser.add_argument(
+        "--sections", default=",".join(ALL_SECTIONS), help=f"Comma-separated, of: {', '.join(ALL_SECTIONS)}."
+    )
     parser.add_argument("--api-seconds", type=float, default=20.0, help="Duration of each load level.")
+    parser.add_argument("--growth", default="", help="Sizes, e.g. 10000,50000,200000: the workload sections at each.")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "reports")
     args = parser.parse_args(argv)
+    sections = [s for s in args.sections.split(",") if s]
+    unknown = set(sections) - set(ALL_SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     os.environ.setdefault("RELABEL_DATABASE_NAME", "relabel_bench")
@@ -31,19 +45,68 @@ def main(argv: list[str] | None = None) -> int:
     from bench.report import Report
 
     call_command("migrate", verbosity=0)
-    report = Report(scale=args.images)
-    sections = set(args.sections.split(","))
     started = time.perf_counter()
-    if "import" in sections:
-        from bench.imports import bench_file_import, bench_metadata_import
+    if args.growth:
+        from bench.growth import write_growth
 
-        bench_metadata_import(report, args.images)
-        bench_file_import(report, min(args.file_images, args.images))
-    if "api" in sections:
-        _api(report, args)
-    json_path, md_path = report.write(args.out)
-    print(f"wrote {json_path} and {md_path} in {time.perf_counter() - started:.0f} s")
+        reports = [_run_workload_sections(Report(scale=int(n)), int(n), sections) for n in args.growth.split(",")]
+        for report in reports:
+            report.write(args.out)
+        paths = write_growth(reports, args.out)
+    else:
+        report = Report(scale=args.images)
+        if "import" in sections:
+            from bench.imports import bench_file_import, bench_metadata_import
+
+            bench_metadata_import(report, args.images)
+            bench_file_import(report, min(args.file_images, args.images))
+        if "api" in sections:
+            _api(report, args)
+        _run_workload_sections(report, args.images, sections)
+        paths = report.write(args.out)
+        reports = [report]
+    misses = [f"{r.scale:,} images: [{f.section}] {f.name}: {f.value:.4g} {f.unit}, target {f.target}"
+              for r in reports for f in r.figures if f.passed is False]  # fmt: skip
+    for miss in misses:
+        print(f"TARGET MISSED — {miss}")
+    elapsed = time.perf_counter() - started
+    print(f"wrote {' and '.join(map(str, paths))} in {elapsed:.0f} s; {len(misses)} target(s) missed")
     return 0
+
+
+def _workload_sections() -> dict[str, Callable]:
+    from bench.compute import bench_consensus, bench_dawid_skene, bench_metrics
+    from bench.pages import bench_pages
+
+    registry: dict[str, Callable] = {
+        "consensus": bench_consensus,
+        "dawid_skene": bench_dawid_skene,
+        "metrics": bench_metrics,
+        "pages": bench_pages,
+    }
+    try:  # issue 7's release section, when present
+        from bench.releases import bench_release
+
+        registry["release"] = bench_release
+    except ImportError:
+        pass
+    return registry
+
+
+def _run_workload_sections(report, n_images: int, sections: list[str]):
+    chosen = [s for s in WORKLOAD_SECTIONS if s in sections]
+    if not chosen:
+        return report
+    from bench.compute_workload import compute_dataset
+
+    registry = _workload_sections()
+    dataset = compute_dataset(n_images)
+    for name in chosen:
+        if name not in registry:
+            print(f"section {name!r} is not available yet; skipped")
+            continue
+        registry[name](report, dataset)
+    return report
 
 
 def _api(report, args: argparse.Namespace) -> None:
@@ -56,7 +119,9 @@ def _api(report, args: argparse.Namespace) -> None:
     tokens = annotator_tokens(dataset, 16)
     server = Gunicorn(connection.settings_dict["NAME"])
     try:
-        bench_annotation_api(report, base_url=server.base_url, slug=dataset.slug, tokens=tokens, seconds=args.api_seconds)
+        bench_annotation_api(
+            report, base_url=server.base_url, slug=dataset.slug, tokens=tokens, seconds=args.api_seconds
+        )
     finally:
         server.stop()
 

@@ -1,0 +1,82 @@
+"""Growth: the workload sections at several sizes, each figure's slope and whether it grows linearly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bench.report import Report, _machine
+
+PER = 10_000  # slopes are given per 10,000 images
+
+
+def growth_rows(reports: list[Report]) -> list[dict]:
+    """One row per figure measured at every size: values, least-squares slope per 10k images, R², shape."""
+    sizes = [r.scale for r in reports]
+    names: dict[tuple[str, str], list[float]] = {}
+    units: dict[tuple[str, str], str] = {}
+    for report in reports:
+        for figure in report.figures:
+            key = (figure.section, _sizeless(figure.name))
+            names.setdefault(key, []).append(figure.value)
+            units[key] = figure.unit
+    rows = []
+    for (section, name), values in names.items():
+        if len(values) != len(sizes):
+            continue
+        x, y = np.asarray(sizes, float), np.asarray(values, float)
+        slope, intercept = np.polyfit(x, y, 1) if len(x) > 1 else (0.0, y[0])
+        fitted = slope * x + intercept
+        spread = float(((y - y.mean()) ** 2).sum())
+        r2 = 1 - float(((y - fitted) ** 2).sum()) / spread if spread > 0 else 1.0
+        rows.append({
+            "section": section, "name": name, "unit": units[(section, name)], "sizes": sizes, "values": values,
+            "slope_per_10k": float(slope * PER), "intercept": float(intercept), "r2": r2,
+            "shape": _shape(x, y),
+        })  # fmt: skip
+    return rows
+
+
+def _sizeless(name: str) -> str:
+    """Figure names that mention their own size ("over 750,000 votes") are matched across sizes."""
+    return " ".join(word for word in name.split() if not word.replace(",", "").isdigit())
+
+
+def _shape(x: np.ndarray, y: np.ndarray) -> str:
+    """Cost per image at the largest size relative to the smallest: ≈1 linear, <1 fixed costs dominate."""
+    if len(x) < 2 or y[0] <= 0:
+        return "—"
+    ratio = (y[-1] / x[-1]) / (y[0] / x[0])
+    if ratio < 0.7:
+        return f"sub-linear (per-image cost ×{ratio:.2f})"
+    if ratio <= 1.4:
+        return f"linear (per-image cost ×{ratio:.2f})"
+    return f"super-linear (per-image cost ×{ratio:.2f})"
+
+
+def write_growth(reports: list[Report], out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = growth_rows(reports)
+    meta = _machine()
+    json_path = out_dir / "bench-growth.json"
+    json_path.write_text(json.dumps({"machine": meta, "figures": rows}, indent=2))
+    sizes = [r.scale for r in reports]
+    lines = [
+        f"# ReLabel benchmark — growth over {', '.join(f'{s:,}' for s in sizes)} images",
+        "",
+        f"{meta['when']} · {meta['cpu']} · {meta['cores']} cores · commit {meta['commit']}",
+        "",
+        "| section | figure | " + " | ".join(f"{s:,}" for s in sizes) + " | slope per 10k images | R² | shape |",
+        "|---|---|" + "---|" * len(sizes) + "---|---|---|",
+    ]
+    for row in rows:
+        values = " | ".join(f"{v:.3g} {row['unit']}" for v in row["values"])
+        lines.append(
+            f"| {row['section']} | {row['name']} | {values} | {row['slope_per_10k']:.3g} {row['unit']} "
+            f"| {row['r2']:.3f} | {row['shape']} |"
+        )
+    md_path = out_dir / "bench-growth.md"
+    md_path.write_text("\n".join(lines) + "\n")
+    return json_path, md_path

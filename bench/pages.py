@@ -1,0 +1,62 @@
+"""Page renders on the computation workload: the agreement dashboard and the evaluation leaderboard.
+
+Rendered through Django's test Client (the whole middleware stack and template rendering, no socket) by a
+signed-in staff user; the median of several renders after one warm-up, with the query count of one
+render. The floor is the trivial view `/ping` through the same client.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from annotator.consensus_selectors import latest_agreement_snapshot
+from annotator.models import Dataset
+from annotator.services.agreement_figures import agreement_compute
+from bench.report import Figure, Report
+
+RENDERS = 7
+
+
+def _median_ms(client: Client, url: str) -> tuple[float, int, int]:
+    """Median milliseconds of RENDERS GETs after a warm-up; the status and query count of the last one."""
+    client.get(url)
+    samples = []
+    for _ in range(RENDERS):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = client.get(url)
+            samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples), response.status_code, len(queries)
+
+
+def bench_pages(report: Report, dataset: Dataset) -> None:
+    if latest_agreement_snapshot(dataset) is None:
+        agreement_compute(dataset=dataset)
+    user, _ = get_user_model().objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
+    client = Client()
+    client.force_login(user)
+    floor, _, _ = _median_ms(client, reverse("ping"))
+    n_images = dataset.images.count()
+    pages = (
+        ("agreement dashboard", reverse("consensus:dashboard", args=[dataset.slug]), 300.0),
+        ("evaluation leaderboard", reverse("evaluation:leaderboard", args=[dataset.slug]), None),
+    )
+    for name, url, target_ms in pages:
+        median, status, n_queries = _median_ms(client, url)
+        if status != 200:
+            raise RuntimeError(f"{url} answered {status}")
+        at_50k = n_images == 50_000
+        report.add(Figure(
+            "pages", f"{name} render (median of {RENDERS})", median, "ms", floor=floor,
+            floor_note="trivial view /ping through the same client",
+            target=f"≤ {target_ms:.0f} ms at 50,000 images" if target_ms else "",
+            passed=(median <= target_ms) if target_ms and at_50k else None,
+            note=f"{n_queries} queries",
+        ))  # fmt: skip
