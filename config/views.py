@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.views.static import serve
 
 from annotator.permissions import User
@@ -15,6 +16,16 @@ from evaluation.permissions import access_evaluation
 def ping(request: HttpRequest) -> HttpResponse:
     """The cheapest Django response: the floor the benchmark compares the API with."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+def login_locked_out(request: HttpRequest, response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
+    """What django-axes answers while a username and address are locked out: a page that says why (429)."""
+    context = {
+        "username": (credentials or {}).get("username") or request.POST.get("username", ""),
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+    }
+    return render(request, "registration/locked_out.html", context, status=429)
 
 
 def _signed_in(user: User) -> bool:

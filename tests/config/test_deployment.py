@@ -69,3 +69,23 @@ def test_an_s3_bucket_in_the_environment_switches_media_storage_to_s3():
         capture_output=True, text=True, timeout=120,
     )
     assert result.stdout.split() == ["S3Storage", "relabel-media", "http://127.0.0.1:9000"], result.stderr
+
+
+def test_production_cookies_are_secure_and_the_session_cookie_is_http_only():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "x" * 60,
+        "DJANGO_ALLOWED_HOSTS": "relabel.example.org",
+    }
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; from django.test import Client; "
+        "r = Client().get('/accounts/login/', secure=True, HTTP_HOST='relabel.example.org'); "
+        "print(s.SESSION_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.CSRF_COOKIE_SECURE, r.status_code, "
+        "r.cookies['csrftoken']['secure'], r['Strict-Transport-Security'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.split()[:5] == ["True", "True", "True", "200", "True"], result.stdout + result.stderr
+    assert "max-age=31536000" in result.stdout

@@ -1,0 +1,71 @@
+"""Login throttling (django-axes) with real POSTs to the login view and the token endpoint."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _log_in(client: Client, username: str, password: str):
+    return client.post(reverse("login"), {"username": username, "password": password})
+
+
+def _fail_until_locked(client: Client, username: str) -> None:
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        response = _log_in(client, username, "wrong password")
+        if attempt < settings.AXES_FAILURE_LIMIT - 1:
+            assert response.status_code == 200
+            assert "didn't match" in response.content.decode()
+
+
+def test_five_failed_logins_lock_the_username_out_with_a_clear_message(annotator):
+    client = Client()
+    _fail_until_locked(client, annotator.username)
+    response = _log_in(client, annotator.username, PASSWORD)
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert "Too many failed logins" in html
+    assert f"failed to log in\n    {settings.AXES_FAILURE_LIMIT} times" in html and "15 minutes" in html
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_locked_out_user_gets_no_api_token_either(annotator):
+    _fail_until_locked(Client(), annotator.username)
+    response = Client().post(reverse("annotator:api-token"), {"username": annotator.username, "password": PASSWORD})
+    assert response.status_code in (400, 403, 429)
+    assert "token" not in response.json()
+
+
+def test_the_lock_is_per_username_and_address(annotator, second_annotator):
+    _fail_until_locked(Client(), annotator.username)
+    assert _log_in(Client(), second_annotator.username, PASSWORD).status_code == 302
+    elsewhere = Client(REMOTE_ADDR="203.0.113.7")
+    assert _log_in(elsewhere, annotator.username, PASSWORD).status_code == 302
+
+
+def test_the_lock_lifts_after_the_cool_off(annotator):
+    client = Client()
+    _fail_until_locked(client, annotator.username)
+    AccessAttempt.objects.update(attempt_time=AccessAttempt.objects.get().attempt_time - timedelta(minutes=16))
+    response = _log_in(client, annotator.username, PASSWORD)
+    assert response.status_code == 302 and response["Location"] == reverse("home")
+
+
+def test_a_success_before_the_limit_resets_the_count(annotator):
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        _log_in(client, annotator.username, "wrong password")
+    assert _log_in(client, annotator.username, PASSWORD).status_code == 302
+    client.post(reverse("logout"))
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        _log_in(client, annotator.username, "wrong password")
+    assert _log_in(client, annotator.username, PASSWORD).status_code == 302
