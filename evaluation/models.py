@@ -152,3 +152,11 @@ class MetricSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prediction_set_id} @ {self.watermark}"
+
+
+from evaluation.release_models import Release, ReleaseFile  # noqa: E402
+
+__all__ = [
+    "MetricSnapshot", "PredictionArrays", "PredictionSet", "ReferenceLabelSet", "ReferenceLabels",
+    "Release", "ReleaseFile",
+]  # fmt: skip

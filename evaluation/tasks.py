@@ -6,11 +6,15 @@ from celery import shared_task
 
 from annotator.models import Dataset
 from evaluation.services.candidates import candidates_recompute
+from evaluation.services.releases import release_build
 from evaluation.services.snapshots import metric_snapshots_refresh
 
 # Evaluating one set takes well under a minute even with a 50k × 1000 score matrix; a refresh of
 # every set of every dataset runs in bounded per-set transactions.
 EVALUATE_LIMITS = {"soft_time_limit": 10 * 60, "time_limit": 12 * 60}
+# A 50k-image release builds in seconds; the hard limit also bounds how long a dead worker's claim blocks a retry
+# (evaluation.services.releases.STALE_CLAIM).
+RELEASE_LIMITS = {"soft_time_limit": 14 * 60, "time_limit": 15 * 60}
 REFRESH_LIMITS = {"soft_time_limit": 25 * 60, "time_limit": 30 * 60}
 
 
@@ -37,3 +41,9 @@ def candidates_recompute_task(dataset_id: int) -> int:
     if dataset is None:
         return 0
     return candidates_recompute(dataset=dataset).candidates
+
+
+@shared_task(name="evaluation.build_release", acks_late=True, ignore_result=True, **RELEASE_LIMITS)
+def release_build_task(release_id: int) -> bool:
+    """Safe to run twice: the build claims the release with a conditional update, a second run finds it taken."""
+    return release_build(release_id=release_id) is not None

@@ -1,0 +1,138 @@
+"""Reads behind releases: the ready releases, the rows a build streams, and the comparison of two releases.
+
+A build reads the database in server-side cursor batches (per-image rows) and through `COPY … TO STDOUT`
+(votes), so memory stays bounded whatever the dataset's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from annotator.models import Annotation, Consensus, Dataset, Image, LabelClass, Vote
+from evaluation.release_formats import ClassRef, ImageRecord
+from evaluation.release_models import Release
+from evaluation.release_rules import ConsensusFacts, ReleaseParameters, image_outcome
+
+BATCH = 2000
+
+
+def ready_releases(dataset: Dataset | None = None) -> QuerySet[Release]:
+    """Only ready releases are ever listed or downloaded: a building or failed one does not exist for users."""
+    releases = Release.objects.filter(state=Release.State.READY).select_related("dataset", "created_by")
+    if dataset is not None:
+        releases = releases.filter(dataset=dataset)
+    return releases.order_by("dataset__name", "-version")
+
+
+def release_parameters(release: Release) -> ReleaseParameters:
+    return ReleaseParameters(
+        aggregation=release.aggregation,
+        threshold=release.threshold,
+        min_annotations=release.min_annotations,
+        apply_adjudications=release.apply_adjudications,
+    )
+
+
+def class_refs(dataset: Dataset) -> dict[int, ClassRef]:
+    """LabelClass id → (index, wnid, name)."""
+    rows = LabelClass.objects.filter(dataset=dataset).values_list("id", "index", "key", "name")
+    return {pk: (index, key, name) for pk, index, key, name in rows}
+
+
+_IMAGE_ROWS_SQL = f"""
+SELECT i.key, i.position, i.original_label_id, c.image_id IS NOT NULL, c.annotation_count, c.counts, c.shares,
+       c.ds_posterior, c.labels, cardinality(c.dispute_reasons) > 0, c.adjudicated, c.excluded, c.agreement
+FROM {Image._meta.db_table} i
+LEFT JOIN {Consensus._meta.db_table} c ON c.image_id = i.id
+WHERE i.dataset_id = %s
+ORDER BY i.position
+"""
+
+
+def image_records(
+    dataset: Dataset,
+    params: ReleaseParameters,
+    classes: dict[int, ClassRef],
+    on_batch: Callable[[int], None] = lambda done: None,
+) -> Iterator[ImageRecord]:
+    """Every image of the dataset in dataset order with its release outcome, read in batches of 2,000."""
+    done = 0
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(_IMAGE_ROWS_SQL, [dataset.pk])
+        while rows := cursor.fetchmany(BATCH):
+            for row in rows:
+                yield _record(row, params, classes)
+            done += len(rows)
+            on_batch(done)
+
+
+def _record(row: tuple, params: ReleaseParameters, classes: dict[int, ClassRef]) -> ImageRecord:
+    key, position, original, has_row, n, counts, shares, posterior, labels, disputed, adjudicated, excluded, agr = row
+    facts = ConsensusFacts(
+        has_row=has_row,
+        annotation_count=n or 0,
+        counts=_json(counts),
+        shares=_json(shares),
+        posterior=_json(posterior),
+        labels=tuple(labels or ()),
+        disputed=bool(disputed),
+        adjudicated=bool(adjudicated),
+        excluded=bool(excluded),
+    )
+    outcome = image_outcome(facts, params)
+    in_index_order = sorted(outcome.classes, key=lambda c: classes[c][0])
+    return ImageRecord(
+        key=key,
+        position=position,
+        original=classes[original] if original is not None else None,
+        classes=[classes[c] for c in in_index_order],
+        support=[outcome.support[c] for c in in_index_order],
+        annotators=n or 0,
+        agreement=agr,
+        status=outcome.status,
+        adjudicated=bool(adjudicated),
+        companion=outcome.companion,
+    )
+
+
+def _json(value: str | dict | None) -> dict | None:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def annotator_pseudonyms(dataset: Dataset, secret: bytes) -> dict[int, str]:
+    """User id → a pseudonym stable within one release: a keyed hash whose key the caller then discards."""
+    user_ids = Annotation.objects.filter(dataset=dataset).values_list("annotator_id", flat=True).distinct()
+    return {uid: "a" + hmac.new(secret, str(uid).encode(), hashlib.sha256).hexdigest()[:12] for uid in user_ids}
+
+
+_VOTES_SQL = f"""
+SELECT i.key AS key, i.position AS position, c.index AS class_index, c.key AS class_wnid,
+       p.pseudonym AS annotator, v.answer AS answer
+FROM {Vote._meta.db_table} v
+JOIN {Image._meta.db_table} i ON i.id = v.image_id
+JOIN {LabelClass._meta.db_table} c ON c.id = v.label_class_id
+JOIN unnest(%s::bigint[], %s::text[]) AS p(user_id, pseudonym) ON p.user_id = v.annotator_id
+WHERE i.dataset_id = %s
+ORDER BY i.position, c.index, p.pseudonym
+"""
+
+
+def votes_copy(dataset: Dataset, pseudonyms: dict[int, str], out: BinaryIO) -> int:
+    """Write every vote as CSV to `out` straight from the server (`COPY … TO STDOUT`); returns the count."""
+    params = [list(pseudonyms), list(pseudonyms.values()), dataset.pk]
+    with connection.cursor() as cursor:
+        query = cursor.mogrify(_VOTES_SQL, params).decode()
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", out)
+        cursor.execute(
+            f"SELECT count(*) FROM {Vote._meta.db_table} v JOIN {Image._meta.db_table} i ON i.id = v.image_id "
+            f"WHERE i.dataset_id = %s",
+            [dataset.pk],
+        )
+        return cursor.fetchone()[0]

@@ -1,0 +1,313 @@
+"""Releases: create one (state `building`), build its files in a Celery task, and only then make it visible.
+
+`release_create` makes the row and enqueues the build after commit. `release_build` claims the row with a
+conditional update (so a second delivery of the task does nothing), writes every file to a temporary folder
+while hashing it, stores it, zips the stored files, and turns the row `ready` together with its file rows
+in one transaction. Any failure deletes whatever was stored and marks the row `failed`. Reads run in one
+REPEATABLE READ transaction, so all files describe the same state of the consensus; progress is written
+through a second connection so the page can follow it while that transaction is open.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
+from django.core.files.storage import Storage, storages
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from annotator.consensus_selectors import latest_agreement_snapshot
+from annotator.models import Dataset, Image
+from evaluation.release_datasheet import DatasheetFacts, datasheet_markdown
+from evaluation.release_formats import HashingWriter, ImageFileWriters, ReleaseCounts, write_zip
+from evaluation.release_models import Release, ReleaseFile
+from evaluation.release_rules import DAWID_SKENE, MAJORITY
+from evaluation.release_selectors import (
+    annotator_pseudonyms,
+    class_refs,
+    image_records,
+    release_parameters,
+    votes_copy,
+)
+
+logger = logging.getLogger(__name__)
+
+Kind = ReleaseFile.Kind
+# kind, name inside the zip, content type — in the order they are written.
+FILES = [
+    (Kind.REAL_JSON, "real.json", "application/json"),
+    (Kind.REAL_STATUS, "real_status.json", "application/json"),
+    (Kind.IMAGES_JSONL, "images.jsonl", "application/jsonl"),
+    (Kind.IMAGES_CSV, "images.csv", "text/csv"),
+    (Kind.VOTES_CSV, "votes.csv", "text/csv"),
+    (Kind.DATASHEET, "DATASHEET.md", "text/markdown"),
+]
+ZIP_CONTENT_TYPE = "application/zip"
+# A claim older than the task's hard time limit belongs to a worker that died: the build may be retaken.
+STALE_CLAIM = timedelta(minutes=16)
+
+
+class ReleaseInputError(ValueError):
+    pass
+
+
+def release_storage() -> Storage:
+    """Where release files go: the storage alias named by RELABEL_RELEASE_STORAGE (default: "default")."""
+    return storages[getattr(settings, "RELABEL_RELEASE_STORAGE", "default")]
+
+
+@transaction.atomic
+def release_create(
+    *,
+    dataset: Dataset,
+    created_by: AbstractBaseUser | None = None,
+    aggregation: str | None = None,
+    threshold: float | None = None,
+    min_annotations: int | None = None,
+    apply_adjudications: bool = True,
+) -> Release:
+    """A new release in state `building`, numbered after the dataset's last; the build runs after commit.
+
+    Unset parameters take the dataset's settings. Locks the dataset row so two creations get two numbers.
+    """
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    aggregation = aggregation or dataset.aggregation
+    if aggregation not in (MAJORITY, DAWID_SKENE):
+        raise ReleaseInputError(f"unknown aggregation {aggregation!r}")
+    if aggregation == DAWID_SKENE and dataset.ds_run_id is None:
+        raise ReleaseInputError("this dataset has no Dawid–Skene run yet; release a majority vote or run it first")
+    if threshold is None:
+        threshold = dataset.ds_threshold if aggregation == DAWID_SKENE else dataset.consensus_threshold
+    if not 0 < threshold <= 1:
+        raise ReleaseInputError("the threshold must lie in (0, 1]")
+    min_annotations = dataset.annotations_per_image if min_annotations is None else min_annotations
+    if min_annotations < 1:
+        raise ReleaseInputError("minimum annotations must be at least 1")
+    version = (Release.objects.filter(dataset=dataset).aggregate(v=Max("version"))["v"] or 0) + 1
+    release = Release.objects.create(
+        dataset=dataset,
+        version=version,
+        aggregation=aggregation,
+        threshold=threshold,
+        min_annotations=min_annotations,
+        apply_adjudications=apply_adjudications,
+        created_by=created_by,
+    )
+    transaction.on_commit(lambda: _enqueue_build(release.pk))
+    logger.info("release %s (v%s of %s) created", release.pk, version, dataset.slug)
+    return release
+
+
+def _enqueue_build(release_id: int) -> None:
+    from evaluation.tasks import release_build_task
+
+    release_build_task.delay(release_id)
+
+
+def release_build(*, release_id: int) -> Release | None:
+    """Build a release claimed by this call; None when it is not (or no longer) ours to build.
+
+    Raises what made the build fail, after deleting its stored files and marking it `failed`.
+    """
+    now = timezone.now()
+    claimed = (
+        Release.objects.filter(pk=release_id, state=Release.State.BUILDING)
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM))
+        .update(claimed_at=now, phase="starting")
+    )
+    if not claimed:
+        return None
+    release = Release.objects.select_related("dataset", "created_by").get(pk=release_id)
+    stored: list[str] = []
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="relabel-release-") as tmp, _Progress(release_id) as progress:
+            built = _write_files(release, Path(tmp), stored, progress)
+            progress.update("publishing", 0.99)
+            _publish(release, built, time.perf_counter() - started)
+    except BaseException as error:
+        _fail(release_id, stored, error)
+        raise
+    logger.info("release %s built in %.2f s", release_id, time.perf_counter() - started)
+    return Release.objects.get(pk=release_id)
+
+
+@dataclass
+class _Built:
+    counts: ReleaseCounts
+    n_votes: int
+    n_annotators: int
+    files: list[ReleaseFile]
+
+
+def _write_files(release: Release, tmp: Path, stored: list[str], progress: _Progress) -> _Built:
+    dataset, storage = release.dataset, release_storage()
+    local = {kind: tmp / name for kind, name, _ in FILES}
+    hashes: dict[str, HashingWriter] = {}
+    with transaction.atomic():
+        if len(connection.atomic_blocks) == 1:  # our own transaction (not a caller's, as in tests)
+            _repeatable_read()
+        n_images = Image.objects.filter(dataset=dataset).count()
+        classes = class_refs(dataset)
+        kinds = (Kind.REAL_JSON, Kind.REAL_STATUS, Kind.IMAGES_JSONL, Kind.IMAGES_CSV)
+        handles = [local[kind].open("wb") for kind in kinds]
+        try:
+            for kind, handle in zip(kinds, handles, strict=True):
+                hashes[kind] = HashingWriter(handle)
+            writers = ImageFileWriters.to(*(hashes[kind] for kind in kinds))
+            progress.update("per-image files", 0.0)
+            writers.add_all(
+                image_records(
+                    dataset,
+                    release_parameters(release),
+                    classes,
+                    lambda done: progress.update("per-image files", 0.6 * done / max(n_images, 1)),
+                )
+            )
+            writers.close()
+        finally:
+            for handle in handles:
+                handle.close()
+        progress.update("votes", 0.6)
+        pseudonyms = annotator_pseudonyms(dataset, secrets.token_bytes(32))
+        with local[Kind.VOTES_CSV].open("wb") as handle:
+            hashes[Kind.VOTES_CSV] = HashingWriter(handle)
+            n_votes = votes_copy(dataset, pseudonyms, hashes[Kind.VOTES_CSV])
+    snapshot = latest_agreement_snapshot(dataset)
+    agreement = {**snapshot.figures, "created_at": f"{snapshot.created_at:%Y-%m-%d %H:%M UTC}"} if snapshot else None
+    names = {kind: name for kind, name, _ in FILES}
+    facts = DatasheetFacts(
+        dataset_name=dataset.name,
+        dataset_slug=dataset.slug,
+        version=release.version,
+        created_at=f"{release.created_at:%Y-%m-%d %H:%M UTC}",
+        created_by=release.created_by.get_username() if release.created_by else "—",
+        parameters=release_parameters(release),
+        counts=writers.counts,
+        n_votes=n_votes,
+        n_annotators=len(pseudonyms),
+        agreement=agreement,
+        files=[(names[kind], hashes[kind].size, hashes[kind].sha256) for kind in hashes],
+    )
+    with local[Kind.DATASHEET].open("wb") as handle:
+        hashes[Kind.DATASHEET] = HashingWriter(handle)
+        hashes[Kind.DATASHEET].write(datasheet_markdown(facts).encode())
+    files: list[ReleaseFile] = []
+    prefix = f"releases/{dataset.slug}/{release.pk}"
+    for number, (kind, name, content_type) in enumerate(FILES):
+        progress.update("storing", 0.75 + 0.1 * number / len(FILES))
+        storage_name = _store(storage, f"{prefix}/{name}", local[kind], stored)
+        files.append(_file_row(release, kind, name, storage_name, content_type, hashes[kind]))
+    progress.update("zip", 0.85)
+    zip_name = f"relabel-{dataset.slug}-v{release.version}.zip"
+    zip_path = tmp / zip_name
+    with zip_path.open("wb") as handle:
+        zipped = HashingWriter(handle)
+        write_zip(zipped, [(f.filename, _opener(storage, f.storage_name)) for f in files])
+    storage_name = _store(storage, f"{prefix}/{zip_name}", zip_path, stored)
+    files.append(_file_row(release, Kind.ZIP, zip_name, storage_name, ZIP_CONTENT_TYPE, zipped))
+    return _Built(counts=writers.counts, n_votes=n_votes, n_annotators=len(pseudonyms), files=files)
+
+
+def _repeatable_read() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
+def _store(storage: Storage, name: str, path: Path, stored: list[str]) -> str:
+    if storage.exists(name):  # left by a worker that died mid-build; this release is not ready, so not in use
+        storage.delete(name)
+    with path.open("rb") as handle:
+        saved = storage.save(name, File(handle, name=name))
+    stored.append(saved)
+    return saved
+
+
+def _opener(storage: Storage, name: str):  # noqa: ANN202
+    return lambda: storage.open(name, "rb")
+
+
+def _file_row(release, kind, name, storage_name, content_type, hashed: HashingWriter) -> ReleaseFile:  # noqa: ANN001
+    return ReleaseFile(
+        release=release,
+        kind=kind,
+        filename=name,
+        storage_name=storage_name,
+        content_type=content_type,
+        size=hashed.size,
+        sha256=hashed.sha256,
+    )
+
+
+@transaction.atomic
+def _publish(release: Release, built: _Built, seconds: float) -> None:
+    """The release becomes visible: its file rows and state `ready` in one transaction."""
+    locked = Release.objects.select_for_update().filter(pk=release.pk, state=Release.State.BUILDING).first()
+    if locked is None:
+        raise RuntimeError(f"release {release.pk} vanished or stopped building while it was built")
+    ReleaseFile.objects.bulk_create(built.files)
+    c = built.counts
+    Release.objects.filter(pk=release.pk).update(
+        state=Release.State.READY,
+        n_images=c.n_images,
+        n_labelled=c.n_labelled,
+        n_empty=c.n_empty,
+        n_pending=c.n_pending,
+        n_excluded=c.n_excluded,
+        n_adjudicated=c.n_adjudicated,
+        n_labels=c.n_labels,
+        n_votes=built.n_votes,
+        n_annotators=built.n_annotators,
+        multi_label_share=c.multi_label_share,
+        mean_agreement=c.mean_agreement,
+        progress=1.0,
+        phase="ready",
+        build_seconds=seconds,
+        ready_at=timezone.now(),
+    )
+
+
+def _fail(release_id: int, stored: list[str], error: BaseException) -> None:
+    storage = release_storage()
+    for name in stored:
+        try:
+            storage.delete(name)
+        except Exception:  # noqa: BLE001 - keep deleting the rest; the release is marked failed regardless
+            logger.exception("could not delete %s of failed release %s", name, release_id)
+    message = f"{type(error).__name__}: {error}"[:2000]
+    Release.objects.filter(pk=release_id, state=Release.State.BUILDING).update(
+        state=Release.State.FAILED, phase="failed", error=message
+    )
+    logger.error("release %s failed: %s", release_id, message)
+
+
+class _Progress:
+    """Phase and fraction done, written through a connection of its own: visible while the build's
+    reading transaction is still open, and never rolled back with it."""
+
+    def __init__(self, release_id: int) -> None:
+        self.release_id = release_id
+        self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.connection.close()
+
+    def update(self, phase: str, fraction: float) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Release._meta.db_table} SET phase = %s, progress = %s WHERE id = %s AND state = 'building'",
+                [phase, round(min(max(fraction, 0.0), 1.0), 4), self.release_id],
+            )

@@ -1,0 +1,51 @@
+"""A tiny dataset with real votes (imported through `import_votes`) for the release tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management import call_command
+
+from evaluation.release_models import Release
+from evaluation.services.releases import release_create
+from tests.evaluation.conftest import build_dataset
+
+# image position → {class index: answers of raters r1, r2, r3}; N = 3, so images 6 and 7 stay pending.
+VOTES = {
+    0: {0: "yyy"},
+    1: {1: "yyy", 2: "yyn"},
+    2: {2: "yyy", 0: "nnn"},
+    3: {3: "yyy", 4: "yny"},
+    4: {4: "nnn"},
+    5: {5: "yyn"},
+    6: {0: "y"},
+}
+# What the release holds (ReaL format) and why (the companion file).
+EXPECTED_REAL = [[0], [1, 2], [2], [3, 4], [], [5], [], []]
+EXPECTED_STATUS = ["labelled", "labelled", "labelled", "labelled", "empty", "labelled", "pending", "pending"]
+
+
+def votes_csv(path: Path, votes: dict[int, dict[int, str]] = VOTES, rater_prefix: str = "r") -> Path:
+    words = {"y": "yes", "n": "no", "m": "maybe"}
+    lines = ["image,class,annotator,answer"]
+    for position, classes in votes.items():
+        for index, answers in classes.items():
+            lines += [
+                f"img_{position:05d}.JPEG,{index},{rater_prefix}{r + 1},{words[a]}" for r, a in enumerate(answers)
+            ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def voted_dataset(tmp_path: Path, slug: str = "tiny"):
+    dataset = build_dataset(slug)
+    call_command("import_votes", dataset.slug, str(votes_csv(tmp_path / f"{slug}-votes.csv")), verbosity=0)
+    return dataset
+
+
+def built_release(dataset, capture, **parameters) -> Release:
+    """Create a release and run its build the way production does: the task enqueued on commit."""
+    with capture(execute=True):
+        release = release_create(dataset=dataset, **parameters)
+    release.refresh_from_db()
+    return release

@@ -1,0 +1,225 @@
+"""Releases: frozen consensus, stored and hashed files, round trip through ReaL, immutability, crashes."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+from django.db import InternalError, transaction
+
+from annotator.models import Consensus, Image
+from evaluation.models import MetricSnapshot, ReferenceLabelSet
+from evaluation.release_models import Release, ReleaseFile
+from evaluation.release_selectors import ready_releases
+from evaluation.services.prediction_sets import prediction_set_create
+from evaluation.services.reference_labels import reference_label_set_create
+from evaluation.services.releases import ReleaseInputError, release_build, release_create, release_storage
+from evaluation.services.snapshots import metric_snapshots_refresh
+from evaluation.tasks import release_build_task
+from tests.evaluation.conftest import TOP3, csv_bytes
+from tests.evaluation.release_data import EXPECTED_REAL, EXPECTED_STATUS, built_release, voted_dataset, votes_csv
+
+pytestmark = pytest.mark.django_db
+
+
+def _read(release: Release, kind: str) -> bytes:
+    stored = release.files.get(kind=kind)
+    with release_storage().open(stored.storage_name, "rb") as handle:
+        return handle.read()
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    return voted_dataset(tmp_path)
+
+
+def test_a_release_freezes_the_consensus_in_real_format_with_a_companion_status_list(
+    dataset, django_capture_on_commit_callbacks
+):
+    release = built_release(dataset, django_capture_on_commit_callbacks)
+    assert release.state == "ready" and release.version == 1 and release.progress == 1.0
+    assert json.loads(_read(release, "real")) == EXPECTED_REAL
+    assert json.loads(_read(release, "status")) == EXPECTED_STATUS
+    assert (release.n_images, release.n_labelled, release.n_empty, release.n_pending) == (8, 5, 1, 2)
+    assert release.n_labels == 7 and release.multi_label_share == pytest.approx(2 / 5)
+    assert (release.aggregation, release.threshold, release.min_annotations) == ("majority", 0.5, 3)
+    assert release.n_votes == 28 and release.n_annotators == 3
+
+
+def test_the_real_file_is_shaped_like_the_published_real_json(dataset, django_capture_on_commit_callbacks):
+    release = built_release(dataset, django_capture_on_commit_callbacks)
+    assert _read(release, "real") == json.dumps(EXPECTED_REAL).encode()
+
+
+def test_every_file_is_stored_with_its_size_and_sha256_and_the_zip_holds_them_all(
+    dataset, django_capture_on_commit_callbacks
+):
+    release = built_release(dataset, django_capture_on_commit_callbacks)
+    files = {f.kind: f for f in release.files.all()}
+    assert set(files) == set(ReleaseFile.Kind.values)
+    for stored in files.values():
+        data = _read(release, stored.kind)
+        assert len(data) == stored.size and hashlib.sha256(data).hexdigest() == stored.sha256
+    archive = zipfile.ZipFile(io.BytesIO(_read(release, "zip")))
+    assert sorted(archive.namelist()) == sorted(f.filename for k, f in files.items() if k != "zip")
+    assert archive.read("real.json") == _read(release, "real")
+    assert files["zip"].filename == "relabel-tiny-v1.zip"
+
+
+def test_per_image_records_name_each_class_with_its_support_annotators_agreement_and_status(
+    dataset, django_capture_on_commit_callbacks
+):
+    release = built_release(dataset, django_capture_on_commit_callbacks)
+    records = [json.loads(line) for line in _read(release, "jsonl").decode().splitlines()]
+    assert [r["key"] for r in records] == [f"img_{p:05d}.JPEG" for p in range(8)]
+    second = records[1]
+    assert second["original"] == {"index": 1, "wnid": "n00000001", "name": "class 1"}
+    assert [(c["index"], c["wnid"], c["support"]) for c in second["classes"]] == [
+        (1, "n00000001", 1.0),
+        (2, "n00000002", pytest.approx(2 / 3, abs=1e-6)),
+    ]
+    assert second["annotators"] == 3 and second["status"] == "agreed" and second["adjudicated"] is False
+    assert 0 < second["agreement"] < 1
+    assert records[4]["classes"] == [] and records[4]["status"] == "agreed"
+    assert records[7] == {**records[7], "classes": [], "annotators": 0, "status": "pending", "agreement": None}
+    rows = list(csv.DictReader(io.StringIO(_read(release, "csv").decode())))
+    assert rows[1]["class_indices"] == "1 2" and rows[1]["class_names"] == "class 1|class 2"
+    assert rows[1]["support"] == "1 0.666667" and rows[6]["status"] == "pending"
+
+
+def test_raw_votes_carry_pseudonyms_that_differ_between_releases_and_never_the_user_id(
+    dataset, django_capture_on_commit_callbacks
+):
+    first = built_release(dataset, django_capture_on_commit_callbacks)
+    second = built_release(dataset, django_capture_on_commit_callbacks)
+    votes = [list(csv.DictReader(io.StringIO(_read(r, "votes").decode()))) for r in (first, second)]
+    assert len(votes[0]) == 28 and list(votes[0][0]) == ["key", "position", "class_index", "class_wnid",
+                                                          "annotator", "answer"]  # fmt: skip
+    names = [{row["annotator"] for row in rows} for rows in votes]
+    assert len(names[0]) == 3 and names[0].isdisjoint(names[1])
+    user_ids = {str(a.annotator_id) for a in dataset.images.first().annotations.all()}
+    assert not any(row["annotator"] in user_ids or "imported" in row["annotator"] for row in votes[0])
+
+
+def test_the_datasheet_states_parameters_counts_agreement_and_the_other_files_hashes(
+    dataset, django_capture_on_commit_callbacks
+):
+    release = built_release(dataset, django_capture_on_commit_callbacks)
+    sheet = _read(release, "datasheet").decode()
+    assert "# Tiny — release v1" in sheet and "| aggregation | majority |" in sheet
+    assert (
+        "| with at least one valid class | 5 (62.5%) |" in sheet and "| pending (not enough annotations) | 2" in sheet
+    )
+    assert release.files.get(kind="real").sha256 in sheet and "ReaL@k" in sheet
+
+
+def test_round_trip_real_export_reimported_as_reference_gives_identical_metrics(
+    dataset, django_capture_on_commit_callbacks
+):
+    release = built_release(dataset, django_capture_on_commit_callbacks)
+    reference = reference_label_set_create(
+        dataset=dataset, name="release v1", source=ContentFile(_read(release, "real"), name="real.json")
+    )
+    prediction_set_create(dataset=dataset, name="model", source=ContentFile(csv_bytes(TOP3), name="m.csv"))
+    metric_snapshots_refresh(datasets=[dataset])
+    against_consensus = MetricSnapshot.objects.get(label_source="consensus")
+    against_release = MetricSnapshot.objects.get(reference_set=reference)
+    assert against_release.values == against_consensus.values
+    assert against_release.values["n_evaluated_multilabel"] == 5
+    assert ReferenceLabelSet.objects.get(pk=reference.pk).n_labelled == release.n_labelled
+
+
+def test_a_release_does_not_change_when_annotations_arrive_after_it(
+    dataset, tmp_path, django_capture_on_commit_callbacks
+):
+    release = built_release(dataset, django_capture_on_commit_callbacks)
+    before = {f.kind: (f.sha256, _read(release, f.kind)) for f in release.files.all()}
+    # Two more raters settle image 6 and image 7 afterwards.
+    later = votes_csv(tmp_path / "later.csv", {6: {0: "yy"}, 7: {3: "yy"}}, rater_prefix="late")
+    call_command("import_votes", dataset.slug, str(later), verbosity=0)
+    assert Consensus.objects.get(image__position=6).status == "agreed"
+    release.refresh_from_db()
+    assert release.n_pending == 2
+    assert {f.kind: (f.sha256, _read(release, f.kind)) for f in release.files.all()} == before
+    newer = built_release(dataset, django_capture_on_commit_callbacks)
+    assert json.loads(_read(newer, "real"))[6] == [0] and newer.version == 2
+
+
+def test_the_database_refuses_to_change_a_ready_release_or_its_files(dataset, django_capture_on_commit_callbacks):
+    release = built_release(dataset, django_capture_on_commit_callbacks)
+    with pytest.raises(InternalError, match="immutable"), transaction.atomic():
+        Release.objects.filter(pk=release.pk).update(n_labelled=0)
+    with pytest.raises(InternalError, match="immutable"), transaction.atomic():
+        ReleaseFile.objects.filter(release=release).update(sha256="0" * 64)
+
+
+@pytest.mark.parametrize("fail_on_save", [1, 4, 7])
+def test_a_build_that_fails_halfway_lists_nothing_and_leaves_no_file(
+    dataset, settings, media_root, fail_on_save, django_capture_on_commit_callbacks
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "failing": {
+            "BACKEND": "tests.evaluation.failing_storage.FailingStorage",
+            "OPTIONS": {"location": str(media_root), "fail_on_save": fail_on_save},
+        },
+    }
+    settings.RELABEL_RELEASE_STORAGE = "failing"
+    with django_capture_on_commit_callbacks(execute=True):  # the worker logs the error; the build cleans up
+        release_create(dataset=dataset)
+    release = Release.objects.get()
+    assert release.state == "failed" and "no space left" in release.error
+    assert not ready_releases().exists() and not ReleaseFile.objects.exists()
+    assert not [p for p in media_root.rglob("*") if p.is_file()]
+
+
+def test_running_the_build_twice_builds_once(dataset, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        release = release_create(dataset=dataset)
+    assert release_build_task.apply(args=[release.pk]).get() is True
+    assert release_build_task.apply(args=[release.pk]).get() is False
+    assert release_build(release_id=release.pk) is None
+    assert ReleaseFile.objects.filter(release=release).count() == len(ReleaseFile.Kind.values)
+
+
+def test_a_building_release_is_never_listed(dataset, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        release = release_create(dataset=dataset)
+    assert release.state == "building" and not ready_releases(dataset).exists()
+
+
+def test_adjudicated_and_excluded_images_follow_the_reviewer_when_adjudications_apply(
+    dataset, django_capture_on_commit_callbacks
+):
+    image = Image.objects.get(dataset=dataset, position=4)
+    bad = Image.objects.get(dataset=dataset, position=0)
+    c5 = dataset.classes.get(index=5).pk
+    # What the review queue (issue 6) stores when a reviewer settles an image or marks it bad.
+    Consensus.objects.filter(image=image).update(status="adjudicated", adjudicated=True, labels=[c5])
+    Consensus.objects.filter(image=bad).update(status="adjudicated", adjudicated=True, excluded=True, labels=[])
+    applied = built_release(dataset, django_capture_on_commit_callbacks)
+    assert json.loads(_read(applied, "real"))[:5] == [[], [1, 2], [2], [3, 4], [5]]
+    assert json.loads(_read(applied, "status"))[0] == "excluded"
+    assert (applied.n_excluded, applied.n_adjudicated, applied.n_empty) == (1, 2, 0)
+    crowd_only = built_release(dataset, django_capture_on_commit_callbacks, apply_adjudications=False)
+    assert json.loads(_read(crowd_only, "real")) == EXPECTED_REAL and crowd_only.n_excluded == 0
+
+
+def test_parameters_change_the_label_sets_and_are_recorded(dataset, django_capture_on_commit_callbacks):
+    strict = built_release(dataset, django_capture_on_commit_callbacks, threshold=0.9, min_annotations=1)
+    assert json.loads(_read(strict, "real")) == [[0], [1], [2], [3], [], [], [0], []]
+    assert (strict.threshold, strict.min_annotations, strict.n_pending) == (0.9, 1, 1)
+
+
+def test_a_dawid_skene_release_needs_a_dawid_skene_run_and_a_threshold_in_range(dataset):
+    with pytest.raises(ReleaseInputError, match="Dawid–Skene run"):
+        release_create(dataset=dataset, aggregation="dawid_skene")
+    with pytest.raises(ReleaseInputError, match="threshold"):
+        release_create(dataset=dataset, threshold=1.5)
+    assert not Release.objects.exists()
