@@ -20,13 +20,13 @@ from evaluation.permissions import (
     require,
 )
 from evaluation.selectors import label_source_choices, label_source_pick
-from evaluation.uploads import oversized_body_error
 from evaluation.services.prediction_sets import (
     EvaluationInputError,
     UploadTooLargeError,
     candidate_sources_select,
     prediction_set_create,
 )
+from evaluation.uploads import oversized_body_error
 
 
 @require(access_evaluation)
@@ -81,9 +81,8 @@ def prediction_set_upload(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "GET":
         return _upload_page(request, dataset, PredictionSetUploadForm())
     if error := oversized_body_error(request):  # before the body is parsed and spooled to disk
-        form = PredictionSetUploadForm()
-        form.add_error(None, error)
-        return _upload_page(request, dataset, form, status=413)
+        # An unbound form cannot take add_error(); the page shows `upload_error` above the form instead.
+        return _upload_page(request, dataset, PredictionSetUploadForm(), status=413, upload_error=error)
     form = PredictionSetUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _upload_page(request, dataset, form, status=400)
@@ -100,9 +99,14 @@ def prediction_set_upload(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _upload_page(
-    request: HttpRequest, dataset: Dataset, form: PredictionSetUploadForm, status: int = 200
+    request: HttpRequest, dataset: Dataset, form: PredictionSetUploadForm, status: int = 200, upload_error: str = ""
 ) -> HttpResponse:
-    context = {"dataset": dataset, "form": form, "limit_mib": settings.RELABEL_MAX_UPLOAD_BYTES / 2**20}
+    context = {
+        "dataset": dataset,
+        "form": form,
+        "limit_mib": settings.RELABEL_MAX_UPLOAD_BYTES / 2**20,
+        "upload_error": upload_error,
+    }
     return render(request, "evaluation/upload.html", context, status=status)
 
 
@@ -120,4 +124,3 @@ def candidate_sources(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         messages.info(request, "Candidate sources unchanged.")
     return redirect("evaluation:leaderboard", slug=dataset.slug)
-
