@@ -80,3 +80,14 @@ def access_consensus(user: User, dataset: Dataset | None = None) -> bool:
 class CanViewConsensus(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         return access_consensus(request.user)
+
+
+def access_review(user: User, dataset: Dataset | None = None) -> bool:
+    """The review queue, adjudication and every image's full annotation history (with annotator names):
+    reviewers and staff. Researchers see aggregate figures only; annotators nothing of others' answers."""
+    return has_role(user, REVIEWER)
+
+
+class CanReview(BasePermission):
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return access_review(request.user)

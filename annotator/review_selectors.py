@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from annotator.models import (
@@ -71,6 +71,13 @@ def _in_review(dataset: Dataset, flt: QueueFilter) -> QuerySet[Consensus]:
         annotated = Annotation.objects.filter(image_id=OuterRef("image_id"), annotator_id=flt.annotator_id)
         rows = rows.filter(Exists(annotated))
     return rows
+
+
+def datasets_with_open_counts() -> QuerySet[Dataset]:
+    """Every dataset with how many of its images wait for a reviewer (one query, a correlated count)."""
+    open_rows = Consensus.objects.filter(_IN_REVIEW, QUEUE_STATUSES["open"][1], dataset=OuterRef("pk"))
+    counted = open_rows.order_by().values("dataset").annotate(n=Count("pk")).values("n")
+    return Dataset.objects.annotate(open_count=Coalesce(Subquery(counted), 0)).order_by("name")
 
 
 def queue_counts(dataset: Dataset, flt: QueueFilter) -> dict[str, int]:

@@ -18,5 +18,6 @@ urlpatterns = [
     path("", include("annotator.urls")),
     path("", include("evaluation.urls")),
     path("", include("annotator.consensus_urls")),
+    path("", include("annotator.review_urls")),
     re_path(r"^media/(?P<path>.*)$", media_serve, name="media"),
 ]

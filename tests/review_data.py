@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 
-from annotator.models import Dataset, Image, LabelClass
+from annotator.models import Candidate, Dataset, Image, LabelClass
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import image_skip, lease_next
 from tests.workbench_data import workbench_dataset
@@ -32,6 +32,12 @@ def review_dataset(annotators: Sequence, *, slug: str = "pets", plan: Plan = def
     dataset = workbench_dataset(
         slug=slug, images=5, classes=4, candidates_per_image=3, annotators=annotators, annotations_per_image=3
     )
+    # Model proposals as evaluation writes them: score = 1/(rank + 1), the original label being the top-1.
+    for candidate in Candidate.objects.filter(image__dataset=dataset, source=Candidate.Source.MODEL).select_related(
+        "image__original_label", "label_class"
+    ):
+        rank = (candidate.label_class.index - candidate.image.original_label.index) % 4
+        Candidate.objects.filter(pk=candidate.pk).update(score=1 / (rank + 1))
     ids = dict(LabelClass.objects.filter(dataset=dataset).values_list("index", "pk"))
     answers = plan(lambda index: ids[index])
     by_position = dict(Image.objects.filter(dataset=dataset).values_list("pk", "position"))

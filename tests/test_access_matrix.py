@@ -103,6 +103,9 @@ ANNOTATORS_OF_PETS_PAGE = (302, 403, 200, 403, 403, 403)
 ANNOTATORS_OF_PETS_API = (403, 403, 200, 403, 403, 403)
 VIEWERS_PAGE = (302, 403, 403, 200, 200, 200)  # reviewers, researchers, staff
 VIEWERS_API = (403, 403, 403, 200, 200, 200)
+REVIEWERS_PAGE = (302, 403, 403, 200, 403, 200)  # reviewers and staff
+REVIEWERS_API = (403, 403, 403, 200, 403, 200)
+REVIEWERS_WRITE = (403, 403, 403, 201, 403, 201)
 
 # URL name (or the route of an unnamed pattern) → every probe of it. The single source of truth.
 EXPECTED: dict[str, list[Probe]] = {
@@ -196,6 +199,25 @@ EXPECTED: dict[str, list[Probe]] = {
     "consensus:api-agreement": [
         Probe("get", **PETS, expected=VIEWERS_API),
         Probe("post", **PETS, expected=(403, 403, 403, 202, 202, 202)),
+    ],
+    # Review (issue 6): reviewers and staff only; pages redirect anonymous users to the login.
+    "review:index": [Probe("get", expected=REVIEWERS_PAGE)],
+    "review:queue": [Probe("get", **PETS, expected=REVIEWERS_PAGE)],
+    "review:image": [Probe("get", lambda w: {"slug": "pets", "image_id": w.mine.image_id}, expected=REVIEWERS_PAGE)],
+    "review:history": [Probe("get", lambda w: {"image_id": w.mine.image_id}, expected=REVIEWERS_PAGE)],
+    "review:api-queue": [Probe("get", **PETS, expected=REVIEWERS_API)],
+    "review:api-image": [Probe("get", lambda w: {"image_id": w.mine.image_id}, expected=REVIEWERS_API)],
+    "review:api-adjudications": [
+        Probe("get", lambda w: {"image_id": w.mine.image_id}, expected=REVIEWERS_API),
+        Probe(
+            "post",
+            lambda w: {"image_id": w.mine.image_id},
+            body=lambda w: {"action": "exclude-bad", "note": "probe"},
+            expected=REVIEWERS_WRITE,
+        ),
+    ],  # fmt: skip
+    "review:api-more": [
+        Probe("post", lambda w: {"image_id": w.mine.image_id}, body=lambda w: {}, expected=REVIEWERS_WRITE)
     ],
 }
 # Django's admin wraps every view of its namespace in admin_view: anyone but staff is sent to the admin's

@@ -1,0 +1,139 @@
+// The review screen: one plain module on the review API (see README, "Review and adjudication").
+// Keyboard first: number keys toggle classes, B/A/M/R choose another decision, Enter carries it out and
+// opens the next image of the queue; J/K (or arrows) move through the queue without deciding.
+
+import { apiClient, el } from "./workbench/api.js";
+import { vocabularySearch } from "./workbench/search.js";
+
+const root = document.getElementById("review");
+const $ = (id) => document.getElementById(id);
+const api = apiClient(root.dataset.csrf);
+const rows = [...document.querySelectorAll(".rv-class")];
+
+const state = {
+  chosen: new Set(rows.filter((r) => r.getAttribute("aria-pressed") === "true").map((r) => Number(r.dataset.class))),
+  added: [], // classes found through the search, not listed in the table: {id, name}
+  decision: "set", // set | exclude-bad | exclude-ambiguous | more | revert
+  busy: false,
+};
+
+const DESCRIPTIONS = {
+  "exclude-bad": "mark it a bad image (excluded from metrics and releases)",
+  "exclude-ambiguous": "mark it ambiguous (excluded from metrics and releases)",
+  more: "ask for one more annotation (it goes to the front of the annotation queue)",
+  revert: "revert to the consensus computed from the votes",
+};
+
+function nameOf(id) {
+  const row = rows.find((r) => Number(r.dataset.class) === id);
+  if (row) return row.querySelector(".rv-name").textContent;
+  return state.added.find((a) => a.id === id)?.name || `class ${id}`;
+}
+
+function render() {
+  for (const row of rows) row.setAttribute("aria-pressed", String(state.chosen.has(Number(row.dataset.class))));
+  for (const button of document.querySelectorAll("[data-decision]")) {
+    button.setAttribute("aria-pressed", String(state.decision === button.dataset.decision));
+  }
+  const names = [...state.chosen].map(nameOf);
+  const text =
+    state.decision === "set"
+      ? `set the label set to ${names.length ? names.join(" · ") : "∅ (no valid class)"}`
+      : DESCRIPTIONS[state.decision];
+  $("rv-summary").replaceChildren(el("span", { class: "wb-summary-label", text: "Enter will" }), el("span", { text }));
+  $("rv-save").disabled = state.busy;
+}
+
+function toggleClass(id) {
+  if (state.busy) return;
+  if (state.chosen.has(id)) state.chosen.delete(id);
+  else state.chosen.add(id);
+  state.decision = "set";
+  render();
+}
+
+function choose(decision) {
+  if (state.busy || !document.querySelector(`[data-decision="${decision}"]`)) return;
+  state.decision = state.decision === decision ? "set" : decision;
+  render();
+}
+
+function addClass(id) {
+  if (!rows.some((r) => Number(r.dataset.class) === id) && !state.added.some((a) => a.id === id)) {
+    state.added.push({ id, name: vocabulary.entry(id)?.name || `class ${id}` });
+  }
+  state.chosen.add(id);
+  state.decision = "set";
+  render();
+}
+
+async function save() {
+  if (state.busy) return;
+  state.busy = true;
+  $("rv-error").textContent = "";
+  render();
+  const note = $("rv-note").value;
+  try {
+    if (state.decision === "more") await api("POST", root.dataset.moreUrl, { extra: 1, note });
+    else await api("POST", root.dataset.adjudicationsUrl, { action: state.decision, labels: [...state.chosen], note });
+    root.dataset.saved = state.decision;
+    location.assign(root.dataset.nextUrl || root.dataset.queueUrl);
+  } catch (error) {
+    state.busy = false;
+    $("rv-error").textContent = error.message;
+    render();
+  }
+}
+
+function go(url) {
+  if (url && !state.busy) location.assign(url);
+}
+
+function onKey(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.id === "rv-search") return;
+  if (event.target.id === "rv-note") {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      save();
+    } else if (event.key === "Escape") event.target.blur();
+    return;
+  }
+  const key = event.key;
+  let handled = true;
+  if (/^[0-9]$/.test(key)) {
+    const row = rows[key === "0" ? 9 : Number(key) - 1];
+    if (row) toggleClass(Number(row.dataset.class));
+  } else if (key === "Enter") save();
+  else if (key === "/") $("rv-search").focus();
+  else if (key === "j" || key === "ArrowRight") go(root.dataset.nextUrl);
+  else if (key === "k" || key === "ArrowLeft") go(root.dataset.previousUrl);
+  else if (key === "n") $("rv-note").focus();
+  else if (key === "h") go(document.querySelector(".rv-history-link").href);
+  else if (key === "Escape") go(root.dataset.queueUrl);
+  else {
+    const decision = { b: "exclude-bad", a: "exclude-ambiguous", m: "more", r: "revert" }[key.toLowerCase()];
+    if (decision) choose(decision);
+    else handled = false;
+  }
+  if (handled) event.preventDefault();
+}
+
+const vocabulary = vocabularySearch({
+  input: $("rv-search"),
+  list: $("rv-results"),
+  onPick: addClass,
+  onEmptyEnter: save,
+});
+
+for (const row of rows) row.addEventListener("click", () => toggleClass(Number(row.dataset.class)));
+for (const button of document.querySelectorAll("[data-decision]")) {
+  button.addEventListener("click", () => choose(button.dataset.decision));
+}
+$("rv-save").addEventListener("click", save);
+document.addEventListener("keydown", onKey);
+api("GET", root.dataset.vocabularyUrl)
+  .then((entries) => vocabulary.setVocabulary(entries))
+  .catch((error) => ($("rv-error").textContent = `The class list could not be loaded: ${error.message}`));
+render();
+root.dataset.ready = "true";
