@@ -10,6 +10,11 @@ RESEARCHER = "researcher"
 ROLES = (ANNOTATOR, REVIEWER, RESEARCHER)
 
 
+def prime_roles(user: AbstractBaseUser, names: list[str]) -> None:
+    """Cache the user's group names for this request (annotator.authentication loads them with the user)."""
+    user._relabel_roles = set(names)
+
+
 def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
     """Staff hold every role. Group names are cached on the user object for the request."""
     if not user.is_authenticated or not user.is_active:

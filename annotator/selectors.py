@@ -39,13 +39,22 @@ def annotates_dataset(user: AbstractBaseUser, dataset_id: int) -> bool:
 
 
 def candidate_order(*, image_id: int, original_label_id: int | None, annotator_id: int) -> list[int]:
-    """The class ids to show this annotator for this image, in their display order.
+    """The class ids to show this annotator for this image, in their display order (see
+    `shuffled_candidates`), reading the image's stored candidates."""
+    ids = list(Candidate.objects.filter(image_id=image_id).values_list("label_class_id", flat=True))
+    return shuffled_candidates(
+        image_id=image_id, candidate_ids=ids, original_label_id=original_label_id, annotator_id=annotator_id
+    )
 
-    The image's stored candidates (the original label and model proposals), or the original label alone
+
+def shuffled_candidates(
+    *, image_id: int, candidate_ids: list[int], original_label_id: int | None, annotator_id: int
+) -> list[int]:
+    """The image's stored candidates (the original label and model proposals), or the original label alone
     until there are any. Shuffled with a seed made of both ids: the same annotator sees the same order on
     every reload, different annotators see different orders, and the order says nothing about the source.
     """
-    ids = sorted(Candidate.objects.filter(image_id=image_id).values_list("label_class_id", flat=True))
+    ids = sorted(candidate_ids)
     if not ids and original_label_id is not None:
         ids = [original_label_id]
     random.Random(f"relabel:{image_id}:{annotator_id}").shuffle(ids)
@@ -66,8 +75,8 @@ class ItemImage:
     height: int | None
 
 
-def item_image(image_id: int) -> ItemImage:
-    image = Image.objects.only("key", "original", "display", "width", "height").get(pk=image_id)
+def item_image(image: Image) -> ItemImage:
+    """Needs the image's key, files and size loaded (the lease hand-out returns them with the pick)."""
     return ItemImage(
         id=image.pk,
         file_name=image.key,
@@ -78,61 +87,60 @@ def item_image(image_id: int) -> ItemImage:
     )
 
 
-# Up to REFERENCES_PER_CLASS + 1 images per class, by position, from the index on (dataset, original_label).
-_REFERENCES_SQL = f"""
-SELECT c.id, r.id, r.thumbnail FROM unnest(%(classes)s::bigint[]) AS c(id)
+# Each class shown, with up to REFERENCES_PER_CLASS + 1 images whose original label it is, by position
+# (from the index on (dataset, original_label)).
+_CLASSES_SQL = f"""
+SELECT c.id, c.key, c.name, c.synonyms, c.gloss, r.ids, r.thumbnails
+FROM unnest(%(classes)s::bigint[]) AS u(id)
+JOIN {LabelClass._meta.db_table} c ON c.id = u.id
 CROSS JOIN LATERAL (
-    SELECT i.id, i.thumbnail, i.position FROM {Image._meta.db_table} i
-    WHERE i.dataset_id = %(dataset)s AND i.original_label_id = c.id AND i.thumbnail <> ''
-    ORDER BY i.position LIMIT {REFERENCES_PER_CLASS + 1}
+    SELECT array_agg(x.id ORDER BY x.position) AS ids, array_agg(x.thumbnail ORDER BY x.position) AS thumbnails
+    FROM (
+        SELECT i.id, i.thumbnail, i.position FROM {Image._meta.db_table} i
+        WHERE i.dataset_id = %(dataset)s AND i.original_label_id = c.id AND i.thumbnail <> ''
+        ORDER BY i.position LIMIT {REFERENCES_PER_CLASS + 1}
+    ) x
 ) r
-ORDER BY c.id, r.position
 """
 
 
-def reference_thumbnails(*, dataset_id: int, class_ids: list[int], image_id: int) -> dict[int, list[str]]:
-    """Thumbnail URLs of other images whose original label is each class, in one query.
-
-    Every class shows at most one image fewer than it has, whether or not the image being annotated is
-    among them: otherwise a small class with one thumbnail missing would give the original label away.
-    """
-    found: dict[int, list[tuple[int, str]]] = {class_id: [] for class_id in class_ids}
-    if class_ids:
-        with connection.cursor() as cursor:
-            cursor.execute(_REFERENCES_SQL, {"classes": list(class_ids), "dataset": dataset_id})
-            for class_id, ref_id, thumbnail in cursor.fetchall():
-                found[class_id].append((ref_id, thumbnail))
-    references = {}
-    for class_id, rows in found.items():
-        others = [name for ref_id, name in rows if ref_id != image_id][: max(len(rows) - 1, 0)]
-        references[class_id] = [default_storage.url(name) for name in others[:REFERENCES_PER_CLASS]]
-    return references
+def _references(image_id: int, ref_ids: list[int], thumbnails: list[str]) -> list[str]:
+    """Every class shows at most one image fewer than it has, whether or not the image being annotated is
+    among them: otherwise a small class with one thumbnail missing would give the original label away."""
+    others = [name for ref_id, name in zip(ref_ids, thumbnails, strict=True) if ref_id != image_id]
+    return [default_storage.url(name) for name in others[: max(len(ref_ids) - 1, 0)][:REFERENCES_PER_CLASS]]
 
 
 def classes_for_display(*, dataset_id: int, class_ids: list[int], image_id: int) -> list[dict]:
-    """Name, synonyms, gloss and reference thumbnails of each class, in the order given (two queries)."""
-    by_id = {c.pk: c for c in LabelClass.objects.filter(pk__in=class_ids).only("key", "name", "synonyms", "gloss")}
-    references = reference_thumbnails(dataset_id=dataset_id, class_ids=class_ids, image_id=image_id)
+    """Name, synonyms, gloss and reference thumbnails (of other images) of each class, in the order given
+    (one query)."""
+    if not class_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_CLASSES_SQL, {"classes": list(class_ids), "dataset": dataset_id})
+        rows = {row[0]: row for row in cursor.fetchall()}
     return [
         {
             "id": class_id,
-            "key": by_id[class_id].key,
-            "name": by_id[class_id].name,
-            "synonyms": by_id[class_id].synonyms,
-            "gloss": by_id[class_id].gloss,
-            "references": references[class_id],
+            "key": key,
+            "name": name,
+            "synonyms": synonyms,
+            "gloss": gloss,
+            "references": _references(image_id, ref_ids or [], thumbnails or []),
         }
         for class_id in class_ids
-        if class_id in by_id
+        if class_id in rows
+        for _, key, name, synonyms, gloss, ref_ids, thumbnails in [rows[class_id]]
     ]
 
 
-def item_for(*, image_id: int, dataset_id: int, shown: list[int], lease_expires_at: datetime | None) -> dict:
-    """What the workbench shows for one image: the image and its candidates in display order (3 queries).
-    Nothing in it tells a candidate's source, the original label, or another annotator's answer."""
+def item_for(*, image: Image, shown: list[int], lease_expires_at: datetime | None) -> dict:
+    """What the workbench shows for one image: the image and its candidates in display order (one query;
+    `image` needs its key, files and size loaded). Nothing in it tells a candidate's source, the original
+    label, or another annotator's answer."""
     return {
-        "image": item_image(image_id),
-        "candidates": classes_for_display(dataset_id=dataset_id, class_ids=shown, image_id=image_id),
+        "image": item_image(image),
+        "candidates": classes_for_display(dataset_id=image.dataset_id, class_ids=shown, image_id=image.pk),
         "lease_expires_at": lease_expires_at,
     }
 

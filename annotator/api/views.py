@@ -74,11 +74,7 @@ class NextImageApi(AnnotationApiView):
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(
-            io.ItemOutput(
-                item_for(
-                    image_id=lease.image_id, dataset_id=dataset.pk, shown=lease.shown, lease_expires_at=lease.expires_at
-                )
-            ).data
+            io.ItemOutput(item_for(image=lease.image, shown=lease.shown, lease_expires_at=lease.expires_at)).data
         )
 
 
@@ -133,10 +129,7 @@ class AnnotationDetailReviseApi(AnnotationApiView):
     @extend_schema(responses={200: io.AnnotationDetailOutput, 404: io.MessageOutput})
     def get(self, request: Request, pk: int) -> Response:
         annotation = get_object_or_404(annotations_of(annotator=request.user), pk=pk)
-        annotation.item = item_for(
-            image_id=annotation.image_id, dataset_id=annotation.dataset_id, shown=annotation.shown,
-            lease_expires_at=None,
-        )  # fmt: skip
+        annotation.item = item_for(image=annotation.image, shown=annotation.shown, lease_expires_at=None)
         return Response(io.AnnotationDetailOutput(annotation).data)
 
     @extend_schema(

@@ -11,10 +11,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 
-from annotator.models import Annotation, AnnotationRevision, Image, LabelClass, Lease, Vote
+from annotator.models import Annotation, AnnotationRevision, Dataset, Image, LabelClass, Lease, Vote
 from annotator.selectors import annotates_dataset
 from annotator.services.consensus import consensus_refresh_image
 
@@ -43,6 +42,28 @@ def vote_answers(*, shown: list[int], answer: Answer) -> dict[int, str]:
     return votes
 
 
+# The image row locked, with everything the submit checks about it and this annotator, in one statement.
+# The lease needs no lock of its own: every writer of leases holds the image row first.
+_LOCK_FOR_SUBMIT_SQL = f"""
+SELECT i.dataset_id, i.key,
+       EXISTS (SELECT 1 FROM {Dataset.annotators.through._meta.db_table} m
+               WHERE m.dataset_id = i.dataset_id AND m.user_id = %(user)s),
+       l.id, l.shown,
+       (SELECT a.id FROM {Annotation._meta.db_table} a WHERE a.image_id = i.id AND a.annotator_id = %(user)s)
+FROM {Image._meta.db_table} i
+LEFT JOIN {Lease._meta.db_table} l ON l.image_id = i.id AND l.annotator_id = %(user)s
+WHERE i.id = %(image)s
+FOR UPDATE OF i
+"""
+
+# The lease becomes the annotation: its slot turns from a held one into a completed one.
+_LEASE_TO_ANNOTATION_SQL = f"""
+WITH gone AS (DELETE FROM {Lease._meta.db_table} WHERE id = %(lease)s RETURNING image_id)
+UPDATE {Image._meta.db_table} i SET annotation_count = i.annotation_count + 1, lease_count = i.lease_count - 1
+FROM gone WHERE i.id = gone.image_id
+"""
+
+
 @transaction.atomic
 def annotation_submit(
     *, annotator: AbstractBaseUser, image_id: int, answer: Answer, client_uuid: uuid.UUID
@@ -51,34 +72,36 @@ def annotation_submit(
 
     Idempotent: a retry with the same `client_uuid` writes nothing and returns the first result.
     The lease becomes the annotation (its slot becomes a completed one) and records what was shown.
-    Locking: takes the image row first, so retries and concurrent submits of the image serialise.
+    Locking: takes the image row first, so retries and concurrent submits of the image serialise; the
+    replay check runs after the lock, so it sees a concurrent retry that committed while we waited.
     """
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_FOR_SUBMIT_SQL, {"image": image_id, "user": annotator.pk})
+        row = cursor.fetchone()
     if replay := _replay(annotator, client_uuid, image_id):
         return replay, False
-    image = Image.objects.select_for_update().filter(pk=image_id).first()
-    if replay := _replay(annotator, client_uuid, image_id):  # a concurrent retry committed while we waited
-        return replay, False
-    if image is None or not annotates_dataset(annotator, image.dataset_id):
+    if row is None or not row[2]:
         raise AnnotationInputError(f"image {image_id} is not in a dataset you annotate")
-    lease = Lease.objects.filter(image=image, annotator=annotator).first()
-    if lease is None:
-        if existing := Annotation.objects.filter(image=image, annotator=annotator).first():
+    dataset_id, key, _, lease_id, shown, existing_id = row
+    if lease_id is None:
+        if existing_id is not None:
             raise AnnotationInputError(
-                f"you already annotated image {image_id}; revise annotation {existing.pk} instead"
+                f"you already annotated image {image_id}; revise annotation {existing_id} instead"
             )
         raise AnnotationInputError(
             f"image {image_id} is not leased to you (the lease expired and was handed out again, or it was "
             "never handed to you); ask for the next image"
         )
-    _validate(answer, image.dataset_id)
+    _validate(answer, dataset_id)
+    image = Image.from_db(
+        connection.alias, ["id", "dataset_id", "key"], [image_id, dataset_id, key]
+    )  # the rest deferred
     annotation = Annotation(
-        image=image, annotator=annotator, dataset_id=image.dataset_id, shown=lease.shown, client_uuid=client_uuid
+        image=image, annotator=annotator, dataset_id=dataset_id, shown=shown, client_uuid=client_uuid
     )
     _answer_store(annotation, answer, client_uuid, number=1)
-    lease.delete()
-    Image.objects.filter(pk=image.pk).update(
-        annotation_count=F("annotation_count") + 1, lease_count=F("lease_count") - 1
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_LEASE_TO_ANNOTATION_SQL, {"lease": lease_id})
     return annotation, True
 
 
@@ -151,7 +174,8 @@ def _answer_store(annotation: Annotation, answer: Answer, client_uuid: uuid.UUID
         seconds=answer.seconds,
         client_uuid=client_uuid,
     )
-    Vote.objects.filter(image_id=annotation.image_id, annotator_id=annotation.annotator_id).delete()
+    if number > 1:  # a first answer has no votes to replace (every vote belongs to an annotation)
+        Vote.objects.filter(image_id=annotation.image_id, annotator_id=annotation.annotator_id).delete()
     Vote.objects.bulk_create(
         Vote(
             image_id=annotation.image_id,

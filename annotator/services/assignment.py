@@ -22,8 +22,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from annotator.models import Dataset, Image, Lease, Skip
-from annotator.selectors import candidate_order
+from annotator.models import Candidate, Dataset, Image, Lease, Skip
+from annotator.selectors import shuffled_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,13 @@ class AssignmentError(ValueError):
     """A request the assignment rules refuse; the message says why."""
 
 
+# What the workbench shows of the picked image comes back with it (see annotator.selectors.item_for).
+# (Model.from_db takes the values in the model's field order.)
+_IMAGE_COLUMNS = tuple(
+    f.attname
+    for f in Image._meta.concrete_fields
+    if f.attname in {"id", "dataset_id", "key", "original_label_id", "original", "display", "width", "height"}
+)
 _PICK_SQL = f"""
 WITH picked AS (
     SELECT i.id FROM {Image._meta.db_table} i
@@ -51,7 +58,8 @@ WITH picked AS (
 )
 UPDATE {Image._meta.db_table} i SET lease_count = i.lease_count + 1
 FROM picked WHERE i.id = picked.id
-RETURNING i.id, i.original_label_id
+RETURNING {", ".join(f"i.{column}" for column in _IMAGE_COLUMNS)},
+          ARRAY(SELECT c.label_class_id FROM {Candidate._meta.db_table} c WHERE c.image_id = i.id)
 """
 
 # Lock the images of expired leases (skipping those another transaction holds: they are reclaimed on a
@@ -106,7 +114,11 @@ def lease_next(
     """
     now = _now(now)
     _reclaim(dataset, now)
-    held = list(Lease.objects.filter(annotator=annotator, dataset=dataset, expires_at__gt=now).order_by("created_at"))
+    held = list(
+        Lease.objects.filter(annotator=annotator, dataset=dataset, expires_at__gt=now)
+        .select_related("image")
+        .order_by("created_at")
+    )
     for lease in held:
         if lease.image_id not in exclude:
             lease.expires_at = now + settings.RELABEL_LEASE_DURATION
@@ -121,14 +133,18 @@ def lease_next(
         row = cursor.fetchone()
     if row is None:
         return None
-    image_id, original_label_id = row
+    *image_values, candidate_ids = row
+    image = Image.from_db(connection.alias, _IMAGE_COLUMNS, image_values)  # other fields deferred
     return Lease.objects.create(
-        image_id=image_id,
+        image=image,
         annotator=annotator,
         dataset=dataset,
-        shown=candidate_order(image_id=image_id, original_label_id=original_label_id, annotator_id=annotator.pk),
+        shown=shuffled_candidates(
+            image_id=image.pk, candidate_ids=candidate_ids, original_label_id=image.original_label_id,
+            annotator_id=annotator.pk,
+        ),
         expires_at=now + settings.RELABEL_LEASE_DURATION,
-    )
+    )  # fmt: skip
 
 
 @transaction.atomic

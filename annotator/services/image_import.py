@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 
 from annotator.image_files import ImageFileError, ProcessedImage, process_image_bytes
@@ -73,8 +73,20 @@ def images_import(
     finally:
         if pool is not None:
             pool.shutdown()
+    if report.created >= ANALYZE_AFTER:
+        _analyze_images()
     report.seconds = time.monotonic() - started
     return report
+
+
+# Fresh statistics after a big import: on stale ones the planner read the whole dataset for each
+# "next image" pick (90 ms instead of 1 ms at 50,000 images) until autovacuum caught up.
+ANALYZE_AFTER = 1000
+
+
+def _analyze_images() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Image._meta.db_table}")
 
 
 def _import_batch(

@@ -198,8 +198,9 @@ def test_handing_out_an_image_takes_a_fixed_number_of_queries(annotator, django_
     dataset = workbench_dataset(images=30, candidates_per_image=3, annotators=[annotator])
     for _ in range(5):
         _annotate(dataset, annotator)
-    # reclaim, held leases, pick + count, candidates, insert; plus the savepoint pair of @atomic in a test.
-    with django_assert_max_num_queries(7):
+    # reclaim, held leases, pick (with the image and its candidates), insert; plus the savepoint pair of
+    # @atomic in a test.
+    with django_assert_max_num_queries(6):
         lease_next(dataset=dataset, annotator=annotator)
 
 
