@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import secrets
 import signal
 import socket
@@ -91,7 +92,10 @@ class Gunicorn:
         self._log.close()
 
 
-async def _annotator_loop(client: httpx.AsyncClient, slug: str, token: str, stop_at: float, samples: Samples) -> None:
+async def _annotator_loop(
+    client: httpx.AsyncClient, slug: str, token: str, stop_at: float, samples: Samples, think: float, rng: random.Random
+) -> None:
+    """next → look at the image for a think time (uniform around `think` seconds) → submit, until `stop_at`."""
     headers = {"Authorization": f"Token {token}"}
     while time.monotonic() < stop_at:
         started = time.perf_counter()
@@ -102,6 +106,8 @@ async def _annotator_loop(client: httpx.AsyncClient, slug: str, token: str, stop
                 return
             continue
         item = response.json()
+        if think:
+            await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
         chosen = [c["id"] for c in item["candidates"][:2]]
         body = {"image": item["image"]["id"], "classes": chosen, "seconds": 2.0, "client_uuid": str(uuid.uuid4())}
         started = time.perf_counter()
@@ -111,14 +117,33 @@ async def _annotator_loop(client: httpx.AsyncClient, slug: str, token: str, stop
             samples.acknowledged += 1
 
 
-async def _floor_loop(client: httpx.AsyncClient, stop_at: float, samples: Samples) -> None:
+async def _floor_loop(client: httpx.AsyncClient, stop_at: float, samples: Samples, interval: float = 0.0) -> None:
     while time.monotonic() < stop_at:
         started = time.perf_counter()
         response = await client.get("/ping")
         samples.add("floor", time.perf_counter() - started, response.status_code)
+        if interval:
+            await asyncio.sleep(interval)
 
 
-async def run_load(base_url: str, slug: str, tokens: list[str], seconds: float, *, floor: bool = False) -> Samples:
+# The floor is measured under the same load: a prober asks the trivial view this often while the
+# annotators work, so its latency shows the server's queueing at that moment, without the API's work.
+PROBE_INTERVAL = 0.05
+
+
+async def run_load(
+    base_url: str,
+    slug: str,
+    tokens: list[str],
+    seconds: float,
+    *,
+    floor: bool = False,
+    think: float = 0.0,
+    probe: bool = False,
+    seed: int = 0,
+) -> Samples:
+    """Annotators (one per token) for `seconds`; with `floor`, clients asking the trivial view instead;
+    with `probe`, one more client measuring the trivial view alongside the annotators."""
     samples = Samples()
     limits = httpx.Limits(max_connections=len(tokens) + 2, max_keepalive_connections=len(tokens) + 2)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
@@ -126,7 +151,13 @@ async def run_load(base_url: str, slug: str, tokens: list[str], seconds: float, 
         if floor:
             await asyncio.gather(*(_floor_loop(client, stop_at, samples) for _ in tokens))
         else:
-            await asyncio.gather(*(_annotator_loop(client, slug, t, stop_at, samples) for t in tokens))
+            loops = [
+                _annotator_loop(client, slug, t, stop_at, samples, think, random.Random(f"{seed}:{i}"))
+                for i, t in enumerate(tokens)
+            ]
+            if probe:
+                loops.append(_floor_loop(client, stop_at, samples, PROBE_INTERVAL))
+            await asyncio.gather(*loops)
     return samples
 
 
@@ -136,30 +167,56 @@ def percentiles(values: list[float]) -> dict[str, float]:
             "p99": float(np.percentile(array, 99)), "n": int(array.size)}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class LoadLevel:
+    label: str
+    annotators: int
+    think: float  # mean seconds between receiving an image and submitting it; 0 = back-to-back
+    targeted: bool  # whether issue 8's latency targets apply
+
+
+# A fast human annotator needs about a second per image; 16 of them offer ~16 annotations/s, twice what
+# Label Studio serves at most. Back-to-back clients (no think time) show the saturation throughput.
+LOAD_LEVELS = (
+    LoadLevel("1 annotator back-to-back", 1, 0.0, False),
+    LoadLevel("16 annotators, ~1 s per image", 16, 1.0, True),
+    LoadLevel("8 annotators back-to-back", 8, 0.0, False),
+    LoadLevel("16 annotators back-to-back", 16, 0.0, False),
+)
+TARGET_P95_MS = 25.0
+LABEL_STUDIO_RATE, LABEL_STUDIO_ANNOTATORS = 7.0, 8
+TARGET_FLOOR_RATIO = 3.0
+
+
 def bench_annotation_api(report: Report, *, base_url: str, slug: str, tokens: list[str], seconds: float) -> None:
     # Warm-up: every gunicorn thread opens its database connection and imports lazily-loaded code.
     asyncio.run(run_load(base_url, slug, tokens, 3.0))
     asyncio.run(run_load(base_url, slug, tokens, 2.0, floor=True))
-    for concurrency in (1, 16):
-        users = tokens[:concurrency]
-        floor = asyncio.run(run_load(base_url, slug, users, seconds, floor=True))
-        load = asyncio.run(run_load(base_url, slug, users, seconds))
-        floor_p = percentiles(floor.latencies["floor"])
+    for level in LOAD_LEVELS:
+        load = asyncio.run(run_load(base_url, slug, tokens[: level.annotators], seconds, think=level.think, probe=True))
+        floor_p = percentiles(load.latencies["floor"])
         errors = sum(n for status, n in load.statuses.items() if status >= 500)
         for name in ("next", "submit"):
             p = percentiles(load.latencies.get(name, [0.0]))
-            throughput = p["n"] / seconds
-            within = p["p95"] <= 25 and p["p95"] <= 3 * floor_p["p95"]
             report.add(Figure(
-                "annotation API", f"{name} p95, {concurrency} annotator(s)", p["p95"], "ms",
-                floor=floor_p["p95"], floor_note=f"trivial view /ping p95 (p50 {floor_p['p50']:.1f} ms)",
-                target="≤ 25 ms and ≤ 3× floor" if concurrency == 16 else "",
-                passed=within if concurrency == 16 else None,
-                note=f"p50 {p['p50']:.1f} ms, p99 {p['p99']:.1f} ms, {throughput:.0f} req/s, {errors} 5xx",
+                "annotation API", f"{name} p95, {level.label}", p["p95"], "ms",
+                floor=floor_p["p95"], floor_note=f"/ping p95 under the same load (p50 {floor_p['p50']:.1f} ms)",
+                target=f"≤ {TARGET_P95_MS:.0f} ms and ≤ {TARGET_FLOOR_RATIO:.0f}× floor" if level.targeted else "",
+                passed=_within(p["p95"], floor_p["p95"]) if level.targeted else None,
+                note=(
+                    f"p50 {p['p50']:.1f} ms, p99 {p['p99']:.1f} ms, {p['n'] / seconds:.1f} req/s, {errors} 5xx; "
+                    f"{'≤' if p['p95'] <= TARGET_P95_MS else '>'} 25 ms, {p['p95'] / floor_p['p95']:.1f}× floor"
+                ),
             ))  # fmt: skip
+        rate = load.acknowledged / seconds
+        versus_label_studio = level.annotators == LABEL_STUDIO_ANNOTATORS and not level.think
         report.add(Figure(
-            "annotation API", f"annotations acknowledged per second, {concurrency} annotator(s)",
-            load.acknowledged / seconds, "annotations/s",
-            floor=len(floor.latencies["floor"]) / seconds, floor_note="trivial view requests/s",
-            note="Label Studio: 7 submissions/s with 8 annotators",
+            "annotation API", f"annotations acknowledged per second, {level.label}", rate, "annotations/s",
+            target=f"≥ {10 * LABEL_STUDIO_RATE:.0f}/s (10× Label Studio)" if versus_label_studio else "",
+            passed=rate >= 10 * LABEL_STUDIO_RATE if versus_label_studio else None,
+            note=f"Label Studio on this machine size: {LABEL_STUDIO_RATE:.0f} submissions/s with 8 annotators",
         ))  # fmt: skip
+
+
+def _within(p95: float, floor_p95: float) -> bool:
+    return p95 <= TARGET_P95_MS and p95 <= TARGET_FLOOR_RATIO * floor_p95
