@@ -1,0 +1,156 @@
+"""A reviewer resolves two disputed images by keyboard and asks for more annotations on a third; the
+consensus, the audit trail, the agreement dashboard's counts and the annotation queue follow."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from annotator.models import Adjudication, Candidate, Consensus, Image
+from annotator.roles import ANNOTATOR
+from annotator.services.annotations import Answer
+from annotator.services.assignment import dataset_overlap_raise, lease_next
+from tests.browser.conftest import fits_viewport, has_horizontal_scroll, screenshot
+from tests.conftest import _user
+from tests.review_data import answer_images
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def disputed_photos(photo_dataset, team):
+    """Photos with N = 3: the first three images disputed (a split plus an unsure), the fourth agreed."""
+    dataset_overlap_raise(dataset=photo_dataset, annotations_per_image=3)
+    photo_dataset.annotators.add(*team)
+    candidates = {p: [] for p in range(4)}
+    for position, class_id in (
+        Candidate.objects.filter(image__dataset=photo_dataset, image__position__lt=4)
+        .order_by("image__position", "source", "id")
+        .values_list("image__position", "label_class_id")
+    ):
+        candidates[position].append(class_id)
+    for number, user in enumerate(team):
+        answers = {}
+        for position, (first, second, *_rest) in candidates.items():
+            disputed = [Answer(classes=[first, second]), Answer(classes=[first]), Answer(classes=[first], unsure=True)]
+            answers[position] = disputed[number] if position < 3 else Answer(classes=[first])
+        answer_images(photo_dataset, user, answers)
+    return photo_dataset
+
+
+def _tile(page, label: str) -> int:
+    return int(page.inner_text(f".tile:has(.tile-label:text-is('{label}')) .tile-value"))
+
+
+def _open(page, url, path: str) -> None:
+    page.goto(url(path))
+    page.wait_for_selector("#review[data-ready=true]")
+
+
+def test_a_reviewer_resolves_two_images_by_keyboard_and_asks_for_more_on_a_third(
+    signed_in, url, reviewer, disputed_photos
+):
+    dataset = disputed_photos
+    assert Consensus.objects.filter(dataset=dataset, status="disputed").count() == 3
+    page = signed_in(reviewer)
+    page.goto(url("/datasets/photos/agreement/"))
+    before = {label: _tile(page, label) for label in ("Disputed", "Adjudicated", "Pending")}
+    assert before["Disputed"] == 3 and before["Adjudicated"] == 0
+
+    page.goto(url("/review/photos/"))
+    assert page.locator("#rv-queue tbody tr[data-image]").count() == 3
+    screenshot(page, "review-queue")
+    order = [
+        int(i) for i in page.eval_on_selector_all("#rv-queue tr[data-image]", "rows => rows.map(r => r.dataset.image)")
+    ]
+
+    # 1. The most contested image: toggle the first class row, leave a note, save with Enter.
+    _open(page, url, f"/review/photos/images/{order[0]}/?status=open")
+    assert not has_horizontal_scroll(page) and fits_viewport(page, "#rv-image")
+    screenshot(page, "review-screen")
+    rows = page.eval_on_selector_all(
+        ".rv-class", "rows => rows.map(r => [Number(r.dataset.class), r.getAttribute('aria-pressed')])"
+    )
+    chosen = {c for c, pressed in rows if pressed == "true"} ^ {rows[0][0]}
+    keys = page.keyboard
+    keys.press("1")
+    assert page.get_attribute(".rv-class >> nth=0", "aria-pressed") == ("true" if rows[0][0] in chosen else "false")
+    keys.press("n")
+    keys.type("checked the ears")
+    keys.press("Escape")
+    with page.expect_navigation():
+        keys.press("Enter")
+    page.wait_for_selector("#review[data-ready=true]")
+    assert f"/images/{order[1]}/" in page.url  # the next image of the queue opened
+
+    # 2. The next one is a bad image: B, then Enter.
+    keys.press("b")
+    assert page.get_attribute("[data-decision=exclude-bad]", "aria-pressed") == "true"
+    assert "bad image" in page.inner_text("#rv-summary")
+    with page.expect_navigation():
+        keys.press("Enter")
+    page.wait_for_selector("#review[data-ready=true]")
+    assert f"/images/{order[2]}/" in page.url
+
+    # 3. The third needs more annotators: M, then Enter; nothing is left, so the queue opens again.
+    keys.press("m")
+    with page.expect_navigation():
+        keys.press("Enter")
+    assert "/review/photos/" in page.url and "/images/" not in page.url
+    assert page.locator("#rv-queue tbody tr[data-image]").count() == 0
+    assert page.inner_text(".rv-tab[data-status=adjudicated] b") == "1"
+    assert page.inner_text(".rv-tab[data-status=excluded] b") == "1"
+    assert page.inner_text(".rv-tab[data-status=pending] b") == "1"
+
+    # The consensus follows the decisions.
+    first, second, third = (Consensus.objects.get(image_id=i) for i in order)
+    assert (first.status, first.adjudicated, first.excluded, sorted(first.labels)) == (
+        "adjudicated", True, False, sorted(chosen)
+    )  # fmt: skip
+    assert (second.status, second.excluded, second.labels) == ("adjudicated", True, [])
+    assert third.status == "pending" and not third.adjudicated
+    assert Image.objects.get(pk=order[2]).annotations_needed == 4
+
+    # The audit trail names the reviewer, the actions, the sets and the note, and the history page shows it.
+    trail = list(
+        Adjudication.objects.order_by("created_at", "id").values_list("image_id", "reviewer", "action", "note")
+    )
+    assert trail == [
+        (order[0], reviewer.pk, "set", "checked the ears"),
+        (order[1], reviewer.pk, "exclude-bad", ""),
+        (order[2], reviewer.pk, "more", ""),
+    ]
+    page.goto(url(f"/images/{order[0]}/history/"))
+    assert "checked the ears" in page.inner_text("#rv-adjudications")
+    assert page.locator("#rv-revisions tbody tr").count() == 3
+    screenshot(page, "review-history")
+
+    # The agreement dashboard counts moved: two adjudicated, one back to pending.
+    page.goto(url("/datasets/photos/agreement/"))
+    after = {label: _tile(page, label) for label in ("Disputed", "Adjudicated", "Pending")}
+    assert after == {"Disputed": 0, "Adjudicated": 2, "Pending": before["Pending"] + 1}
+
+    # And the image asked about is the first another annotator gets.
+    newcomer = _user("dora", ANNOTATOR)
+    assert Group.objects.get(name=ANNOTATOR).user_set.filter(pk=newcomer.pk).exists()
+    dataset.annotators.add(newcomer)
+    assert lease_next(dataset=dataset, annotator=newcomer).image_id == order[2]
+
+
+def test_the_review_screen_shows_its_keys_and_reverts_by_keyboard(signed_in, url, reviewer, disputed_photos):
+    from annotator.services.review import adjudication_set
+
+    image = Consensus.objects.filter(dataset=disputed_photos, status="disputed").first()
+    computed = list(image.labels)
+    adjudication_set(image_id=image.image_id, reviewer=reviewer, labels=[])
+    page = signed_in(reviewer)
+    _open(page, url, f"/review/photos/images/{image.image_id}/")
+    legend = page.inner_text(".rv-legend")
+    for key in ("Enter", "B", "A", "M", "R", "J", "K", "/"):
+        assert key in legend
+    page.keyboard.press("r")
+    assert "revert" in page.inner_text("#rv-summary")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    consensus = Consensus.objects.get(pk=image.pk)
+    assert (consensus.adjudicated, consensus.status, consensus.labels) == (False, "disputed", computed)
