@@ -56,7 +56,9 @@ def _from_class_info(data: list, filename: str) -> list[ClassSpec]:
         if not isinstance(index, int):
             raise VocabularyError(f"{filename}: entry {position} has a non-integer 'cid'")
         classes.append(
-            ClassSpec(index=index, key=entry["wnid"], name=names[0], synonyms=list(names[1:]), gloss=entry.get("gloss", ""))
+            ClassSpec(
+                index=index, key=entry["wnid"], name=names[0], synonyms=list(names[1:]), gloss=entry.get("gloss", "")
+            )
         )
     return sorted(classes, key=lambda c: c.index)
 
@@ -65,15 +67,15 @@ def _from_keras_index(data: dict, filename: str) -> list[ClassSpec]:
     classes = []
     for raw_index, value in data.items():
         if not str(raw_index).isdigit() or not isinstance(value, list) or len(value) < 2:
-            raise VocabularyError(f"{filename}: entry {raw_index!r} is not of the form \"0\": [\"n01440764\", \"tench\"]")
+            raise VocabularyError(f'{filename}: entry {raw_index!r} is not of the form "0": ["n01440764", "tench"]')
         classes.append(ClassSpec(index=int(raw_index), key=value[0], name=value[1].replace("_", " ")))
     return sorted(classes, key=lambda c: c.index)
 
 
 def _from_lines(lines: list[str], filename: str) -> list[ClassSpec]:
     classes = []
-    for line_number, line in enumerate(lines, start=1):
-        line = line.strip()
+    for raw in lines:
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         first, _, rest = line.partition(" ")
@@ -91,7 +93,9 @@ def _check_unique(classes: list[ClassSpec], filename: str) -> None:
     seen_keys: set[str] = set()
     for expected, spec in enumerate(classes):
         if spec.index != expected:
-            raise VocabularyError(f"{filename}: class indices must run 0..{len(classes) - 1}; found {spec.index} at {expected}")
+            raise VocabularyError(
+                f"{filename}: class indices must run 0..{len(classes) - 1}; found {spec.index} at {expected}"
+            )
         if spec.key in seen_keys:
             raise VocabularyError(f"{filename}: class key {spec.key!r} appears twice")
         seen_keys.add(spec.key)

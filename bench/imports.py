@@ -45,21 +45,28 @@ def bench_metadata_import(report: Report, count: int) -> None:
     images_import(dataset=dataset, specs=specs, with_files=False, batch_size=2000)
     seconds = time.perf_counter() - started
     floor = _copy_floor(dataset.id, count)
-    report.add(Figure("import", "metadata import", count / seconds, "images/s", floor=count / floor,
-                      floor_note="COPY FROM STDIN of the same rows into a temp table", note=f"{count:,} file-less records"))
+    report.add(
+        Figure(
+            "import",
+            "metadata import",
+            count / seconds,
+            "images/s",
+            floor=count / floor,
+            floor_note="COPY FROM STDIN of the same rows into a temp table",
+            note=f"{count:,} file-less records",
+        )
+    )
     Dataset.objects.filter(id=dataset.id).delete()
 
 
 def _copy_floor(dataset_id: int, count: int) -> float:
     rows = "".join(f"{dataset_id}\tbench_{i + 1:08d}.JPEG\t{i}\t\t\t\t\t\\N\t\\N\tnow\n" for i in range(count))
     with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE image_floor (LIKE annotator_image INCLUDING ALL)"
-        )
+        cursor.execute("CREATE TEMP TABLE image_floor (LIKE annotator_image INCLUDING ALL)")
         started = time.perf_counter()
         cursor.copy_expert(
-            "COPY image_floor (dataset_id, key, position, original, display, thumbnail, sha256, width, height, created_at)"
-            " FROM STDIN WITH (FORMAT text)",
+            "COPY image_floor (dataset_id, key, position, original, display, thumbnail, sha256, width, height,"
+            " created_at) FROM STDIN WITH (FORMAT text)",
             io.StringIO(rows),
         )
         seconds = time.perf_counter() - started
@@ -95,9 +102,17 @@ def bench_file_import(report: Report, count: int) -> None:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             list(pool.map(_decode_only, paths, chunksize=8))
         floor = time.perf_counter() - started
-        report.add(Figure("import", "file import (original + display + thumbnail)", count / seconds, "images/s",
-                          floor=count / floor, floor_note=f"Pillow decode + resize + encode alone, {workers} processes",
-                          note=f"{count:,} JPEGs of 500×375, {workers} workers"))
+        report.add(
+            Figure(
+                "import",
+                "file import (original + display + thumbnail)",
+                count / seconds,
+                "images/s",
+                floor=count / floor,
+                floor_note=f"Pillow decode + resize + encode alone, {workers} processes",
+                note=f"{count:,} JPEGs of 500×375, {workers} workers",
+            )
+        )
         for image in dataset.images.all():
             for field in (image.original, image.display, image.thumbnail):
                 field.delete(save=False)

@@ -33,7 +33,10 @@ class Report:
         self.figures.append(figure)
         floor = f" (floor {figure.floor:.4g} {figure.unit}: {figure.floor_note})" if figure.floor is not None else ""
         verdict = "" if figure.passed is None else (" PASS" if figure.passed else " MISS")
-        print(f"[{figure.section}] {figure.name}: {figure.value:.4g} {figure.unit}{floor} {figure.target}{verdict}", flush=True)
+        print(
+            f"[{figure.section}] {figure.name}: {figure.value:.4g} {figure.unit}{floor} {figure.target}{verdict}",
+            flush=True,
+        )
         return figure
 
     def write(self, out_dir: Path) -> tuple[Path, Path]:
@@ -60,7 +63,9 @@ class Report:
             floor = f"{f.floor:.4g} {f.unit} — {f.floor_note}" if f.floor is not None else "—"
             verdict = "—" if f.passed is None else ("pass" if f.passed else "**miss**")
             note = f" ({f.note})" if f.note else ""
-            lines.append(f"| {f.section} | {f.name}{note} | {f.value:.4g} {f.unit} | {floor} | {f.target or '—'} | {verdict} |")
+            lines.append(
+                f"| {f.section} | {f.name}{note} | {f.value:.4g} {f.unit} | {floor} | {f.target or '—'} | {verdict} |"
+            )
         return "\n".join(lines) + "\n"
 
 

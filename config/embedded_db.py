@@ -8,6 +8,7 @@ running. The server stops when the last of those processes exits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -39,10 +40,9 @@ def _ensure_database(socket_dir: str, name: str) -> None:
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
             if cur.fetchone() is None:
-                try:
+                # another process may create it between our check and create
+                with contextlib.suppress(psycopg2.errors.DuplicateDatabase):
                     cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                except psycopg2.errors.DuplicateDatabase:
-                    pass  # another process created it between our check and create
     finally:
         conn.close()
 

@@ -51,7 +51,12 @@ def test_make_demo_serves_the_login_page_and_the_admin_and_stops_on_ctrl_c():
         _create_database(database)
     process = subprocess.Popen(
         [sys.executable, "manage.py", "demo", "--addr", f"127.0.0.1:{port}"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -64,7 +69,9 @@ def test_make_demo_serves_the_login_page_and_the_admin_and_stops_on_ctrl_c():
             password = re.search(r"admin\s+password: (\S+)", output_so_far).group(1)
             # Keep draining the servers' logs: a full pipe would block them (and their shutdown).
             threading.Thread(target=process.stdout.read, daemon=True).start()
-            client.post("/accounts/login/", data={"username": "admin", "password": password, "csrfmiddlewaretoken": token})
+            client.post(
+                "/accounts/login/", data={"username": "admin", "password": password, "csrfmiddlewaretoken": token}
+            )
             admin = client.get("/admin/annotator/image/")
             assert admin.status_code == 200 and "chelsea.jpg" in admin.text
             assert page.status_code == 200
@@ -100,8 +107,11 @@ def _wait_for(url: str, process: subprocess.Popen) -> httpx.Response:
 def _admin_connection():
     settings = connection.settings_dict
     return psycopg2.connect(
-        host=settings["HOST"], port=settings["PORT"] or None, user=settings["USER"],
-        password=settings["PASSWORD"] or None, dbname="postgres",
+        host=settings["HOST"],
+        port=settings["PORT"] or None,
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        dbname="postgres",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage

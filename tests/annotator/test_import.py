@@ -20,7 +20,9 @@ from tests.conftest import IMAGENET_DATA
 
 pytestmark = pytest.mark.django_db
 
-CLASSES = [ClassSpec(index=i, key=k, name=n) for i, (k, n) in enumerate([("n0001", "cat"), ("n0002", "dog"), ("n0003", "car")])]
+CLASSES = [
+    ClassSpec(index=i, key=k, name=n) for i, (k, n) in enumerate([("n0001", "cat"), ("n0002", "dog"), ("n0003", "car")])
+]
 
 
 @pytest.fixture
@@ -54,7 +56,14 @@ def test_flat_folder_with_wnid_csv_imports_every_readable_file_and_reports_the_c
     labels = _write_csv(
         tmp_path / "gt.csv",
         ["image", "wnid"],
-        [["a.jpg", "n0001"], ["b.jpg", "n0002"], ["c.jpg", "n0003"], ["d.png", "n0001"], ["e.png", "n0002"], ["f.jpg", "n0003"]],
+        [
+            ["a.jpg", "n0001"],
+            ["b.jpg", "n0002"],
+            ["c.jpg", "n0003"],
+            ["d.png", "n0001"],
+            ["e.png", "n0002"],
+            ["f.jpg", "n0003"],
+        ],
     )
     report = images_import(dataset=dataset, specs=discover("flat", root=root, labels_csv=labels))
     assert report.created == 5
@@ -85,7 +94,9 @@ def test_kaggle_loc_val_solution_rows_match_files_by_stem(dataset, tmp_path):
     root.mkdir()
     fx.write_jpeg(root / "ILSVRC2012_val_00000001.JPEG")
     labels = _write_csv(
-        tmp_path / "LOC_val_solution.csv", ["ImageId", "PredictionString"], [["ILSVRC2012_val_00000001", "n0002 1 2 3 4 n0002 5 6 7 8"]]
+        tmp_path / "LOC_val_solution.csv",
+        ["ImageId", "PredictionString"],
+        [["ILSVRC2012_val_00000001", "n0002 1 2 3 4 n0002 5 6 7 8"]],
     )
     images_import(dataset=dataset, specs=discover("flat", root=root, labels_csv=labels))
     assert Image.objects.get(key="ILSVRC2012_val_00000001.JPEG").original_label.key == "n0002"
@@ -119,10 +130,14 @@ def test_manifest_paths_are_relative_to_the_manifest_and_labels_optional(dataset
     fx.write_jpeg(tmp_path / "imgs" / "sub" / "one.jpg")
     fx.write_jpeg(tmp_path / "imgs" / "two.jpg")
     if kind == "csv":
-        manifest = _write_csv(tmp_path / "manifest.csv", ["path", "label"], [["imgs/sub/one.jpg", "n0002"], ["imgs/two.jpg", ""]])
+        manifest = _write_csv(
+            tmp_path / "manifest.csv", ["path", "label"], [["imgs/sub/one.jpg", "n0002"], ["imgs/two.jpg", ""]]
+        )
     else:
         manifest = tmp_path / "manifest.jsonl"
-        manifest.write_text(json.dumps({"path": "imgs/sub/one.jpg", "label": 1}) + "\n" + json.dumps({"path": "imgs/two.jpg"}) + "\n")
+        manifest.write_text(
+            json.dumps({"path": "imgs/sub/one.jpg", "label": 1}) + "\n" + json.dumps({"path": "imgs/two.jpg"}) + "\n"
+        )
     images_import(dataset=dataset, specs=discover("manifest", manifest=manifest))
     assert dict(Image.objects.values_list("key", "original_label__key")) == {"one.jpg": "n0002", "two.jpg": None}
 
@@ -153,7 +168,12 @@ def test_re_running_an_import_skips_images_already_present_and_fills_gaps(datase
     second = images_import(dataset=dataset, specs=discover("flat", root=root))
     assert (second.created, second.skipped_existing, second.failed) == (1, 5, [])
     assert list(Image.objects.order_by("position").values_list("key", flat=True)) == [
-        "a.jpg", "b.jpg", "c.jpg", "d.png", "e.png", "f.jpg"
+        "a.jpg",
+        "b.jpg",
+        "c.jpg",
+        "d.png",
+        "e.png",
+        "f.jpg",
     ]
     assert list(Image.objects.order_by("position").values_list("position", flat=True)) == [0, 1, 2, 3, 4, 5]
 

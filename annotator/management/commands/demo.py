@@ -42,13 +42,38 @@ class Command(BaseCommand):
     def _serve(self, addr: str) -> None:
         call_command("collectstatic", interactive=False, verbosity=0)
         python = sys.executable
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local")}
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
+        }
         commands = {
-            "web": [python, "-m", "gunicorn", "config.wsgi", "--bind", addr, "--workers", "2", "--threads", "4",
-                    "--access-logfile", "-"],
+            "web": [
+                python,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                addr,
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+            ],
             "worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2"],
-            "beat": [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
-                     "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            "beat": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            ],
         }
         processes = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
         try:

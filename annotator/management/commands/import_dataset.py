@@ -31,11 +31,17 @@ class Command(BaseCommand):
             help="class_info.json, imagenet_class_index.json, LOC_synset_mapping.txt or a plain list. "
             "Default for a new dataset: the built-in ImageNet-1k vocabulary.",
         )
-        parser.add_argument("--layout", choices=LAYOUTS, default=None, help="Guessed from the other options if omitted.")
+        parser.add_argument(
+            "--layout", choices=LAYOUTS, default=None, help="Guessed from the other options if omitted."
+        )
         parser.add_argument("--images", type=Path, help="The image folder (or tree root, or manifest root).")
-        parser.add_argument("--labels", type=Path, help="Ground-truth CSV: image,wnid | image,index | ImageId,PredictionString.")
+        parser.add_argument(
+            "--labels", type=Path, help="Ground-truth CSV: image,wnid | image,index | ImageId,PredictionString."
+        )
         parser.add_argument("--manifest", type=Path, help="Manifest CSV (path[,label]) or JSONL.")
-        parser.add_argument("--no-files", action="store_true", help="Create file-less image records from --labels alone.")
+        parser.add_argument(
+            "--no-files", action="store_true", help="Create file-less image records from --labels alone."
+        )
         parser.add_argument("--annotations-per-image", type=int, default=None)
         parser.add_argument("--workers", type=int, default=1, help="Processes decoding images.")
         parser.add_argument("--batch-size", type=int, default=256)
