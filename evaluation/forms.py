@@ -6,9 +6,7 @@ from django import forms
 
 from evaluation.models import PredictionSet
 
-FORMAT_HELP = (
-    "CSV (image,top5), JSONL ({\"image\", \"classes\", \"scores\"}), .npy (N×k classes or N×C scores) or .npz."
-)
+FORMAT_HELP = 'CSV (image,top5), JSONL ({"image", "classes", "scores"}), .npy (N×k classes or N×C scores) or .npz.'
 
 
 class PredictionSetUploadForm(forms.Form):
@@ -28,3 +26,21 @@ class CandidateSourcesForm(forms.Form):
     def __init__(self, *args: object, dataset_id: int, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.fields["prediction_sets"].queryset = PredictionSet.objects.filter(dataset_id=dataset_id)
+
+
+class ReleaseForm(forms.Form):
+    """Parameters of a new release; blank fields take the dataset's settings."""
+
+    aggregation = forms.ChoiceField(
+        choices=[("", "Dataset's setting"), ("majority", "Majority vote"), ("dawid_skene", "Dawid–Skene")],
+        required=False,
+    )
+    threshold = forms.FloatField(
+        required=False, min_value=0.01, max_value=1.0, help_text="Majority: yes-share τ. Dawid–Skene: posterior cut."
+    )
+    min_annotations = forms.IntegerField(
+        required=False, min_value=1, max_value=100, help_text="Images with fewer annotations are released as pending."
+    )
+    apply_adjudications = forms.BooleanField(
+        required=False, initial=True, help_text="Reviewers' final label sets (and exclusions) replace the crowd's."
+    )

@@ -36,6 +36,17 @@ def access_candidate_selection(user: User) -> bool:
     return has_role(user, RESEARCHER)
 
 
+def access_releases(user: User) -> bool:
+    """Listing, downloading, creating and comparing releases: researchers and staff (the issue's "researchers
+    and admins"). Reviewers as such see the live consensus already; annotators must stay blind to it."""
+    return has_role(user, RESEARCHER)
+
+
+class CanUseReleases(BasePermission):
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return access_releases(request.user)
+
+
 class CanViewEvaluation(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         return access_evaluation(request.user)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from evaluation import api, views
+from evaluation import api, release_api, release_views, views
 
 app_name = "evaluation"
 
@@ -16,4 +16,18 @@ urlpatterns = [
         name="api-prediction-sets",
     ),
     path("api/prediction-sets/<int:pk>/snapshots/", api.SnapshotListApi.as_view(), name="api-snapshots"),
+    # Releases (issue 7)
+    path("releases/", release_views.releases_index, name="releases-index"),
+    path("datasets/<slug:slug>/releases/", release_views.release_list, name="releases"),
+    path("datasets/<slug:slug>/releases/compare/", release_views.release_compare_page, name="release-compare"),
+    path("releases/<int:pk>/", release_views.release_detail, name="release"),
+    path("api/datasets/<slug:slug>/releases/", release_api.ReleaseListCreateApi.as_view(), name="api-releases"),
+    path("api/releases/<int:pk>/", release_api.ReleaseDetailApi.as_view(), name="api-release"),
+    path("api/releases/<int:pk>/progress/", release_api.ReleaseProgressApi.as_view(), name="api-release-progress"),
+    path("api/releases/<int:pk>/files/<str:kind>/", release_api.ReleaseFileApi.as_view(), name="api-release-file"),
+    path(
+        "api/releases/<int:pk>/compare/<int:other>/",
+        release_api.ReleaseCompareApi.as_view(),
+        name="api-release-compare",
+    ),
 ]

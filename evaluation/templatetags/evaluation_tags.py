@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from evaluation.permissions import access_evaluation
+from evaluation.permissions import access_evaluation, access_releases
 
 register = template.Library()
 
@@ -37,3 +37,8 @@ def get(mapping: dict | None, key: str) -> object:
 @register.filter
 def absolute(value: int | None) -> int | None:
     return None if value is None else abs(value)
+
+
+@register.filter
+def can_see_releases(user: object) -> bool:
+    return access_releases(user)  # type: ignore[arg-type]
