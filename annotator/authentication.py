@@ -10,8 +10,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AbstractBaseUser, Group
-from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import OuterRef
+from django.core.exceptions import ValidationError
+from django.db import connection
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -19,30 +19,59 @@ from rest_framework.authtoken.models import Token
 from annotator.roles import prime_roles
 
 
-def _role_names(user_ref: str) -> ArraySubquery:
-    return ArraySubquery(Group.objects.filter(user=OuterRef(user_ref)).order_by().values("name"))
+def _user_with_roles_sql(where: str, extra_columns: str = "") -> str:
+    user_model = get_user_model()
+    columns = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in user_model._meta.concrete_fields)
+    membership = user_model.groups.through._meta.db_table
+    return f"""
+SELECT {columns},
+       ARRAY(SELECT g.name FROM {Group._meta.db_table} g JOIN {membership} m ON m.group_id = g.id
+             WHERE m.user_id = u.id){extra_columns}
+FROM {user_model._meta.db_table} u {where}
+"""
+
+
+def _load(sql: str, params: list[object]) -> tuple[AbstractBaseUser, tuple] | None:
+    """The user row (and any extra columns after the roles) with its role names primed; raw SQL because
+    composing the ORM query cost more than running it, on every request."""
+    user_model = get_user_model()
+    fields = user_model._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user = user_model.from_db(connection.alias, [f.attname for f in fields], row[: len(fields)])
+    prime_roles(user, row[len(fields)])
+    return user, row[len(fields) + 1 :]
 
 
 class RoleModelBackend(ModelBackend):
     """Django's model backend; `get_user` (run on each request with a session) also loads the roles."""
 
     def get_user(self, user_id: object) -> AbstractBaseUser | None:
-        user_model = get_user_model()
-        user = user_model._default_manager.annotate(role_names=_role_names("pk")).filter(pk=user_id).first()
-        if user is None or not self.user_can_authenticate(user):
+        try:
+            user_pk = get_user_model()._meta.pk.to_python(user_id)
+        except ValidationError:
             return None
-        prime_roles(user, user.role_names)
-        return user
+        loaded = _load(_user_with_roles_sql("WHERE u.id = %s"), [user_pk])
+        if loaded is None or not self.user_can_authenticate(loaded[0]):
+            return None
+        return loaded[0]
 
 
 class RoleTokenAuthentication(TokenAuthentication):
     """DRF token authentication that loads the user, with their roles, in one query."""
 
     def authenticate_credentials(self, key: str) -> tuple[AbstractBaseUser, Token]:
-        token = Token.objects.select_related("user").annotate(role_names=_role_names("user_id")).filter(key=key).first()
-        if token is None:
+        sql = _user_with_roles_sql(
+            f"JOIN {Token._meta.db_table} t ON t.user_id = u.id WHERE t.key = %s", extra_columns=", t.created"
+        )
+        loaded = _load(sql, [key])
+        if loaded is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        if not token.user.is_active:
+        user, (created,) = loaded
+        if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        prime_roles(token.user, token.role_names)
-        return token.user, token
+        token = Token.from_db(connection.alias, ["key", "user_id", "created"], [key, user.pk, created])
+        return user, token
