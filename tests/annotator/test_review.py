@@ -195,3 +195,15 @@ def test_concurrent_adjudications_of_one_image_serialise_into_a_consistent_trail
     for earlier, later in zip(trail, trail[1:], strict=False):
         assert later.labels_before == earlier.labels_after
     assert _consensus(image).labels == trail[-1].labels_after
+
+
+def test_an_image_nobody_annotated_yet_can_be_adjudicated_and_reverted_to_pending(pets, reviewer):
+    from tests.factories import ImageFactory
+
+    image = ImageFactory(dataset=pets, position=99, original_label=class_at(pets, 0))
+    assert not Consensus.objects.filter(image=image).exists()
+    adjudication = adjudication_set(image_id=image.pk, reviewer=reviewer, labels=[class_at(pets, 0).pk])
+    assert (adjudication.status_before, adjudication.labels_before) == ("pending", [])
+    assert _consensus(image).labels == [class_at(pets, 0).pk]
+    adjudication_revert(image_id=image.pk, reviewer=reviewer)
+    assert (_consensus(image).status, _consensus(image).labels) == ("pending", [])

@@ -64,8 +64,14 @@ def test_a_reviewer_resolves_two_images_by_keyboard_and_asks_for_more_on_a_third
         int(i) for i in page.eval_on_selector_all("#rv-queue tr[data-image]", "rows => rows.map(r => r.dataset.image)")
     ]
 
-    # 1. The most contested image: toggle the first class row, leave a note, save with Enter.
-    _open(page, url, f"/review/photos/images/{order[0]}/?status=open")
+    # 1. Enter opens the most contested image: toggle the first class row, leave a note, save with Enter.
+    page.wait_for_selector("#rv-queue[data-ready=true]")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.wait_for_selector("#review[data-ready=true]")
+    assert f"/review/photos/images/{order[0]}/?status=open" in page.url
     assert not has_horizontal_scroll(page) and fits_viewport(page, "#rv-image")
     screenshot(page, "review-screen")
     rows = page.eval_on_selector_all(
