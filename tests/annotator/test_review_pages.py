@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from annotator.models import Consensus
 from annotator.review_selectors import QueueFilter, queue_rows
+from annotator.services.dawid_skene import dawid_skene_run
 from annotator.services.review import adjudication_exclude, adjudication_set, review_request_more
 from tests.review_data import class_at, image_at, review_dataset
 
@@ -112,6 +113,15 @@ def test_the_review_screen_shows_names_counts_posteriors_original_and_proposals(
     assert by_name[c1.name]["model_rank"] == 2 and by_name[class_at(pets, 2).name]["model_rank"] == 3
     assert sorted(a["annotator"] for a in body["annotations"]) == ["anna", "bert", "carl"]
     assert body["consensus"]["status"] == "disputed" and body["original_label"]["id"] == c0.pk
+    assert by_name[c0.name]["ds_posterior"] is None  # no Dawid–Skene run yet
+
+    dawid_skene_run(dataset=pets)
+    body = detail.get(f"/api/images/{image.pk}/review/").json()
+    posterior = Consensus.objects.get(image=image).ds_posterior
+    assert {c["id"]: c["ds_posterior"] for c in body["classes"] if str(c["id"]) in posterior} == {
+        int(k): v for k, v in posterior.items()
+    }
+    assert len(posterior) == 3
 
 
 def test_j_and_k_neighbours_follow_the_queue_order(pets, reviewer, client):
@@ -152,3 +162,13 @@ def test_the_review_link_shows_only_for_reviewers_and_staff(request, client, pet
     for persona, shown in (("annotator", False), ("researcher", False), ("reviewer", True), ("staff", True)):
         client.force_login(request.getfixturevalue(persona))
         assert ('href="/review/"' in client.get("/").content.decode()) == shown, persona
+
+
+def test_the_review_api_is_in_the_openapi_schema(reviewer):
+    client = APIClient()
+    client.force_login(reviewer)
+    paths = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
+    assert set(paths["/api/images/{image_id}/adjudications/"]) == {"get", "post"}
+    for path in ("/api/datasets/{slug}/review-queue/", "/api/images/{image_id}/review/",
+                 "/api/images/{image_id}/more-annotations/"):  # fmt: skip
+        assert path in paths, path
