@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from django.db import connection
@@ -121,6 +122,16 @@ def _vote_data(images: np.ndarray, votes: np.ndarray, annotations: np.ndarray) -
 def latest_ds_run(dataset: Dataset) -> DawidSkeneRun | None:
     """The run whose parameters score new votes (`Dataset.ds_run`, kept by the DS service)."""
     return dataset.ds_run
+
+
+@lru_cache(maxsize=16)
+def ds_params_of_run(run_id: int | None) -> DsParams | None:
+    """`ds_params` of a stored run by id, cached per process: a run's parameters never change once
+    written, and the live update of every submit needs them."""
+    if run_id is None:
+        return None
+    fields = ("prior_mode", "annotators", "default_llr", "group_prior")
+    return ds_params(DawidSkeneRun.objects.only(*fields).get(pk=run_id))
 
 
 def ds_params(run: DawidSkeneRun | None) -> DsParams | None:

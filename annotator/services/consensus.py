@@ -19,6 +19,7 @@ from annotator.consensus_selectors import (
     consensus_settings,
     dataset_vote_data,
     ds_params,
+    ds_params_of_run,
     image_vote_data,
     latest_ds_run,
 )
@@ -53,17 +54,29 @@ _CASTS = {
 }  # fmt: skip
 
 
+# The dataset fields the live update reads (consensus_settings and the run that scores new votes).
+_SETTINGS_FIELDS = (
+    "consensus_threshold", "dispute_band", "annotations_per_image", "aggregation", "ds_threshold", "ds_prior",
+    "ds_run",
+)  # fmt: skip
+
+
 @transaction.atomic(savepoint=False)  # part of the submit: no savepoint round trips
 def consensus_refresh_image(*, image_id: int) -> ConsensusRow | None:
     """Recount one image's consensus from its own votes and annotations (a few rows; never the dataset).
 
     Locking: call with the image row locked (`annotation_submit` / `annotation_revise` hold it), so two
-    submits of one image cannot interleave their recounts. Three queries: the image with its dataset
-    and latest Dawid–Skene run, its annotations with their votes, the upsert.
+    submits of one image cannot interleave their recounts. Three queries: the image with its dataset's
+    settings, its annotations with their votes, the upsert (plus the latest Dawid–Skene run's parameters
+    the first time a process sees that run).
     """
-    image = Image.objects.select_related("dataset__ds_run").get(pk=image_id)
+    image = (
+        Image.objects.select_related("dataset")
+        .only("annotations_needed", "original_label_id", "dataset_id", *(f"dataset__{f}" for f in _SETTINGS_FIELDS))
+        .get(pk=image_id)
+    )
     dataset = image.dataset
-    params = ds_params(latest_ds_run(dataset))
+    params = ds_params_of_run(dataset.ds_run_id)
     rows = consensus_compute(image_vote_data(image), consensus_settings(dataset), params)
     row = rows[0] if rows else _empty_row(image)
     values = _row_values(row, dataset.pk, timezone.now())
