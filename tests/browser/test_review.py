@@ -156,6 +156,7 @@ def test_the_review_screen_shows_its_keys_and_reverts_by_keyboard(signed_in, url
         assert key in legend
     page.keyboard.press("r")
     assert "revert" in page.inner_text("#rv-summary")
+    screenshot(page, "review-adjudicated")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     consensus = Consensus.objects.get(pk=image.pk)
