@@ -1,0 +1,64 @@
+"""A lost database connection answers 503 with Retry-After instead of a 500, and is closed so the retry
+reconnects."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+MESSAGE = "The database is unavailable for a moment; nothing was saved. Please retry."
+
+
+class DatabaseUnavailableMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError) or not connection_lost(exception):
+            return None
+        logger.warning("database connection lost during %s %s: %s", request.method, request.path, exception)
+        _close_broken_connections()
+        if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+            response: HttpResponse = JsonResponse({"detail": MESSAGE}, status=503)
+        else:
+            # Standalone template: base.html would read the user (and so the database) again.
+            response = HttpResponse(render_to_string("503.html", {"message": MESSAGE}), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+
+# SQLSTATEs of a lost or refused connection: class 08, and the server shutting down or terminating the backend.
+_CONNECTION_STATES = {"57P01", "57P02", "57P03"}
+
+
+def connection_lost(exception: Exception) -> bool:
+    """Whether a database error means the connection is gone. psycopg reports a connection that broke
+    without a server message with no SQLSTATE. Other operational errors (a deadlock, a serialization
+    failure, a statement timeout) on a live connection stay 500s: they are bugs to see."""
+    cause = exception.__cause__ or exception
+    code = getattr(cause, "pgcode", None)
+    return code is None or code.startswith("08") or code in _CONNECTION_STATES
+
+
+def _close_broken_connections() -> None:
+    """Close connections that no longer work, so the next request opens a new one (gunicorn's request
+    signals would do so too; the test client disconnects them)."""
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is None:
+            continue
+        try:
+            usable = connection.is_usable()
+        except DatabaseError:
+            usable = False
+        if not usable:
+            connection.close()
