@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
 import zipfile
 from collections.abc import Callable, Iterable
@@ -51,8 +52,25 @@ class HashingWriter:
     def sha256(self) -> str:
         return self._sha.hexdigest()
 
+    @classmethod
+    def of_file(cls, path: str | os.PathLike[str]) -> HashingWriter:
+        """The size and hash of a file already written, as if it had been written through a HashingWriter."""
+        hashed = cls(_Discard())
+        with open(path, "rb") as handle:
+            while chunk := handle.read(ZIP_CHUNK):
+                hashed.write(chunk)
+        return hashed
 
-@dataclass(frozen=True)
+
+class _Discard:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs twice as much, 50,000 times
 class ImageRecord:
     key: str
     position: int
@@ -149,8 +167,36 @@ class StatusJsonWriter(RealJsonWriter):
 
 
 class JsonlWriter(_Buffered):
-    def add(self, record: ImageRecord) -> None:
-        self._push(json.dumps(image_record_dict(record), ensure_ascii=False) + "\n")
+    """One JSON object per line, as `image_record_dict` gives it, assembled from fragments each class encodes
+    once: twice as fast as `json.dumps` per record, the writer's main cost at 50k images."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        super().__init__(out)
+        self._class_json: dict[ClassRef, str] = {}
+
+    def _ref(self, c: ClassRef) -> str:
+        fragment = self._class_json.get(c)
+        if fragment is None:
+            fragment = self._class_json[c] = f'"index": {c[0]}, "wnid": {_dumps(c[1])}, "name": {_dumps(c[2])}'
+        return fragment
+
+    def add(self, r: ImageRecord) -> None:
+        original = "{" + self._ref(r.original) + "}" if r.original else "null"
+        classes = ", ".join(
+            "{" + self._ref(c) + ', "support": ' + _number(s) + "}" for c, s in zip(r.classes, r.support, strict=True)
+        )
+        self._push(
+            f'{{"key": {_dumps(r.key)}, "position": {r.position}, "original": {original}, "classes": [{classes}], '
+            f'"annotators": {r.annotators}, "agreement": {_number(r.agreement)}, "status": {_dumps(r.status)}, '
+            f'"adjudicated": {"true" if r.adjudicated else "false"}}}\n'
+        )
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _number(value: float | None) -> str:
+    return "null" if value is None else _dumps(value)
 
 
 class CsvWriter(_Buffered):

@@ -34,7 +34,7 @@ class ReleaseParameters:
     apply_adjudications: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ConsensusFacts:
     """One image's stored consensus; class ids are LabelClass primary keys (JSON keys as strings)."""
 
@@ -49,7 +49,7 @@ class ConsensusFacts:
     excluded: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ImageOutcome:
     status: str
     classes: list[int]  # LabelClass ids

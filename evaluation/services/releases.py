@@ -180,9 +180,10 @@ def _write_files(release: Release, tmp: Path, stored: list[str], progress: _Prog
                 handle.close()
         progress.update("votes", 0.6)
         pseudonyms = annotator_pseudonyms(dataset, secrets.token_bytes(32))
+        # COPY writes row by row: into the buffered file directly, hashed afterwards in 1 MiB reads.
         with local[Kind.VOTES_CSV].open("wb") as handle:
-            hashes[Kind.VOTES_CSV] = HashingWriter(handle)
-            n_votes = votes_copy(dataset, pseudonyms, hashes[Kind.VOTES_CSV])
+            n_votes = votes_copy(dataset, pseudonyms, handle)
+        hashes[Kind.VOTES_CSV] = HashingWriter.of_file(local[Kind.VOTES_CSV])
     snapshot = latest_agreement_snapshot(dataset)
     agreement = {**snapshot.figures, "created_at": f"{snapshot.created_at:%Y-%m-%d %H:%M UTC}"} if snapshot else None
     names = {kind: name for kind, name, _ in FILES}
@@ -213,7 +214,8 @@ def _write_files(release: Release, tmp: Path, stored: list[str], progress: _Prog
     zip_path = tmp / zip_name
     with zip_path.open("wb") as handle:
         zipped = HashingWriter(handle)
-        write_zip(zipped, [(f.filename, _opener(storage, f.storage_name)) for f in files])
+        # Level 1: about three times faster than the default 6, for a zip some 10% larger.
+        write_zip(zipped, [(f.filename, _opener(storage, f.storage_name)) for f in files], compresslevel=1)
     storage_name = _store(storage, f"{prefix}/{zip_name}", zip_path, stored)
     files.append(_file_row(release, Kind.ZIP, zip_name, storage_name, ZIP_CONTENT_TYPE, zipped))
     return _Built(counts=writers.counts, n_votes=n_votes, n_annotators=len(pseudonyms), files=files)

@@ -15,7 +15,9 @@ from evaluation.release_formats import (
     HashingWriter,
     ImageFileWriters,
     ImageRecord,
+    JsonlWriter,
     RealJsonWriter,
+    image_record_dict,
     write_zip,
 )
 from evaluation.release_rules import ConsensusFacts, ReleaseParameters, image_outcome
@@ -107,6 +109,8 @@ def test_the_per_image_writers_stream_many_batches_and_count_as_they_go():
     lines = outs[2].out.getvalue().decode().splitlines()
     assert len(lines) == n and json.loads(lines[0])["classes"][1] == {"index": 7, "wnid": "n00000007",
                                                                         "name": "class 7", "support": 0.57}  # fmt: skip
+    records = [_record(p, [p % 5, 7] if p % 3 == 0 else []) for p in range(3)]
+    assert [json.loads(line) for line in lines[:3]][0] == image_record_dict(records[0])
     rows = list(csv.DictReader(io.StringIO(outs[3].out.getvalue().decode())))
     assert len(rows) == n and rows[0]["key"] == "k,0.jpg" and rows[0]["original_name"] == "crane, bird"
     counts = writers.counts
@@ -132,3 +136,15 @@ def test_the_zip_is_written_to_an_unseekable_stream_from_openers():
     write_zip(out, [("a.json", lambda: io.BytesIO(b"[[1]]")), ("b.csv", lambda: io.BytesIO(b"x\n" * 100_000))])
     archive = zipfile.ZipFile(io.BytesIO(out.buffer.getvalue()))
     assert archive.read("a.json") == b"[[1]]" and archive.read("b.csv") == b"x\n" * 100_000
+
+
+def test_jsonl_lines_are_exactly_the_record_dicts_including_escapes_and_missing_values():
+    out = io.BytesIO()
+    writer = JsonlWriter(out)
+    record = ImageRecord(
+        key='odd "name"\\ ünï.jpg', position=3, original=None, classes=[(4, "n4", 'a "quoted", name')],
+        support=[None], annotators=0, agreement=None, status="adjudicated", adjudicated=True, companion="labelled",
+    )  # fmt: skip
+    writer.add(record)
+    writer.flush()
+    assert json.loads(out.getvalue()) == image_record_dict(record)
