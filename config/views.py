@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.views.static import serve
 
 from annotator.permissions import User
-from evaluation.permissions import access_evaluation
+from evaluation.permissions import access_evaluation, access_releases
 
 
 def ping(request: HttpRequest) -> HttpResponse:
@@ -42,6 +42,8 @@ def _staff(user: User) -> bool:
 MEDIA_ACCESS: dict[str, Callable[[User], bool]] = {
     "datasets": _signed_in,
     "evaluation": access_evaluation,
+    # Release files are downloaded through the API; the folder follows the same rule.
+    "releases": access_releases,
 }
 
 

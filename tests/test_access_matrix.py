@@ -20,9 +20,12 @@ from rest_framework.test import APIClient
 from annotator.models import Annotation, Dataset, Lease
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
+from config.celery import app as celery_app
 from evaluation.models import PredictionSet
+from evaluation.release_models import Release
 from evaluation.services.prediction_sets import prediction_set_create
 from tests.conftest import PASSWORD, _user
+from tests.evaluation.release_data import built_release
 from tests.workbench_data import workbench_dataset
 
 pytestmark = pytest.mark.django_db
@@ -42,10 +45,13 @@ class World:
     leased: Lease  # an image the annotator holds
     theirs_leased: Lease  # an image the third annotator holds
     prediction_set: PredictionSet
+    releases: list[Release]  # two ready releases of pets
 
 
 @pytest.fixture
-def world(annotator, second_annotator, reviewer, researcher, staff, settings, tmp_path) -> World:
+def world(
+    annotator, second_annotator, reviewer, researcher, staff, settings, tmp_path, django_capture_on_commit_callbacks
+) -> World:
     settings.MEDIA_ROOT = tmp_path / "media"
     cleo = _user("cleo", "annotator")
     pets = workbench_dataset(slug="pets", candidates_per_image=2, annotators=[annotator, cleo])
@@ -71,7 +77,12 @@ def world(annotator, second_annotator, reviewer, researcher, staff, settings, tm
     theirs_first = lease_next(dataset=pets, annotator=cleo)
     theirs_leased = lease_next(dataset=pets, annotator=cleo, exclude={theirs_first.image_id})
     assert theirs_leased.image_id != leased.image_id
-    return World(pets, mine, theirs, leased, theirs_leased, prediction_set)
+    celery_app.conf.task_always_eager = True
+    try:
+        releases = [built_release(pets, django_capture_on_commit_callbacks) for _ in range(2)]
+    finally:
+        celery_app.conf.task_always_eager = False
+    return World(pets, mine, theirs, leased, theirs_leased, prediction_set, releases)
 
 
 def _answer(**fields) -> dict:
@@ -103,6 +114,8 @@ ANNOTATORS_OF_PETS_PAGE = (302, 403, 200, 403, 403, 403)
 ANNOTATORS_OF_PETS_API = (403, 403, 200, 403, 403, 403)
 VIEWERS_PAGE = (302, 403, 403, 200, 200, 200)  # reviewers, researchers, staff
 VIEWERS_API = (403, 403, 403, 200, 200, 200)
+RESEARCHERS_PAGE = (302, 403, 403, 403, 200, 200)  # researchers and staff
+RESEARCHERS_API = (403, 403, 403, 403, 200, 200)
 REVIEWERS_PAGE = (302, 403, 403, 200, 403, 200)  # reviewers and staff
 REVIEWERS_API = (403, 403, 403, 200, 403, 200)
 REVIEWERS_WRITE = (403, 403, 403, 201, 403, 201)
@@ -123,6 +136,12 @@ EXPECTED: dict[str, list[Probe]] = {
             lambda w: {"path": w.prediction_set.source_file.name},
             expected=VIEWERS_PAGE,
             label="a prediction set's file",
+        ),
+        Probe(
+            "get",
+            lambda w: {"path": w.releases[0].files.get(kind="real").storage_name},
+            expected=RESEARCHERS_PAGE,
+            label="a release file",
         ),
         Probe("get", lambda w: {"path": "elsewhere/x.txt"}, expected=(302, 403, 403, 403, 403, 404), label="other"),
     ],  # fmt: skip
@@ -218,6 +237,29 @@ EXPECTED: dict[str, list[Probe]] = {
     ],  # fmt: skip
     "review:api-more": [
         Probe("post", lambda w: {"image_id": w.mine.image_id}, body=lambda w: {}, expected=REVIEWERS_WRITE)
+    ],
+    # Releases (issue 7): researchers and staff only.
+    "evaluation:releases-index": [Probe("get", expected=RESEARCHERS_PAGE)],
+    "evaluation:releases": [
+        Probe("get", **PETS, expected=RESEARCHERS_PAGE),
+        Probe(
+            "post", **PETS, body=lambda w: {"threshold": "0.6"}, multipart=True, expected=(302, 403, 403, 403, 302, 302)
+        ),
+    ],
+    "evaluation:release-compare": [Probe("get", **PETS, expected=RESEARCHERS_PAGE)],
+    "evaluation:release": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_PAGE)],
+    "evaluation:api-releases": [
+        Probe("get", **PETS, expected=RESEARCHERS_API),
+        Probe("post", **PETS, body=lambda w: {"threshold": 0.6}, expected=(403, 403, 403, 403, 202, 202)),
+    ],
+    "evaluation:api-release": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_API)],
+    "evaluation:api-release-progress": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_API)],
+    "evaluation:api-release-file": [
+        Probe("get", lambda w, kind=kind: {"pk": w.releases[0].pk, "kind": kind}, expected=RESEARCHERS_API, label=kind)
+        for kind in ("real", "zip")
+    ],
+    "evaluation:api-release-compare": [
+        Probe("get", lambda w: {"pk": w.releases[0].pk, "other": w.releases[1].pk}, expected=RESEARCHERS_API)
     ],
 }
 # Django's admin wraps every view of its namespace in admin_view: anyone but staff is sent to the admin's
