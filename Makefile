@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-smoke lint clean-db
+.PHONY: demo test bench bench-smoke load-check lint clean-db
 
 demo: $(STAMP)
 	$(PY) manage.py demo
@@ -17,6 +17,11 @@ bench: $(STAMP)
 
 # Every section at ~2,000 images with a few seconds of API load (about a minute): run by CI so the benchmark
 # never rots. It fails only if the benchmark crashes; missed targets are printed, not fatal.
+# Issue 9: 32 annotators for 60 s with a graceful reload and a kill -9 of gunicorn; exits 1 if any
+# annotation is lost or duplicated, an image exceeds its overlap, a 5xx or a deadlock shows up.
+load-check: $(STAMP)
+	$(PY) scripts/load_check.py
+
 bench-smoke: $(STAMP)
 	RELABEL_DATABASE_NAME=relabel_bench_smoke $(PY) -m bench --images 2000 --file-images 20 --api-seconds 2 \
 		--out var/bench-smoke

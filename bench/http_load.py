@@ -47,8 +47,10 @@ def free_port() -> int:
 class Gunicorn:
     """gunicorn on 127.0.0.1 with config.settings.production and the bench database."""
 
-    def __init__(self, database_name: str, workers: int = 4, threads: int = 4, log: Path | None = None) -> None:
-        self.port = free_port()
+    def __init__(
+        self, database_name: str, workers: int = 4, threads: int = 4, log: Path | None = None, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
@@ -81,6 +83,16 @@ class Gunicorn:
             except httpx.TransportError:
                 time.sleep(0.2)
         raise RuntimeError("gunicorn did not answer within 60 s")
+
+    def kill(self) -> None:
+        """SIGKILL the master and its workers at once: requests in flight get no answer."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=20)
+        self._log.close()
+
+    def reload(self) -> None:
+        """SIGHUP: gunicorn starts new workers and retires the old ones gracefully."""
+        self.process.send_signal(signal.SIGHUP)
 
     def stop(self) -> None:
         if self.process.poll() is None:
