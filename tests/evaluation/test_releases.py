@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.db import InternalError, transaction
 
 from annotator.models import Consensus, Image
+from annotator.services.agreement_figures import agreement_compute
 from evaluation.models import MetricSnapshot, ReferenceLabelSet
 from evaluation.release_models import Release, ReleaseFile
 from evaluation.release_selectors import ready_releases
@@ -110,8 +111,11 @@ def test_raw_votes_carry_pseudonyms_that_differ_between_releases_and_never_the_u
 def test_the_datasheet_states_parameters_counts_agreement_and_the_other_files_hashes(
     dataset, django_capture_on_commit_callbacks
 ):
+    figures = agreement_compute(dataset=dataset).figures
     release = built_release(dataset, django_capture_on_commit_callbacks)
     sheet = _read(release, "datasheet").decode()
+    assert f"| binary Krippendorff α over questions | {figures['binary_alpha']:.3f} |" in sheet
+    assert f"(this release) | {release.mean_agreement:.3f} |" in sheet
     assert "# Tiny — release v1" in sheet and "| aggregation | majority |" in sheet
     assert (
         "| with at least one valid class | 5 (62.5%) |" in sheet and "| pending (not enough annotations) | 2" in sheet
@@ -223,3 +227,16 @@ def test_a_dawid_skene_release_needs_a_dawid_skene_run_and_a_threshold_in_range(
     with pytest.raises(ReleaseInputError, match="threshold"):
         release_create(dataset=dataset, threshold=1.5)
     assert not Release.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_is_written_where_other_connections_see_it_while_the_build_transaction_is_open(tmp_path):
+    from evaluation.services.releases import _Progress
+
+    dataset = voted_dataset(tmp_path, slug="progress")
+    release = Release.objects.create(dataset=dataset, version=1, aggregation="majority", threshold=0.5,
+                                     min_annotations=3)  # fmt: skip
+    with transaction.atomic(), _Progress(release.pk) as progress:
+        Image.objects.select_for_update().filter(dataset=dataset).first()  # the build's own open transaction
+        progress.update("votes", 0.6)
+        assert Release.objects.filter(pk=release.pk).values_list("phase", "progress").get() == ("votes", 0.6)
