@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -12,8 +13,10 @@ from django.db import transaction
 from django.db.models import Q
 
 from annotator.import_sources import ImageSpec
-from annotator.models import Candidate, Dataset, Image, LabelClass
+from annotator.models import Annotation, Candidate, Dataset, Image, LabelClass
 from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER
+from annotator.services.annotations import Answer, annotation_submit
+from annotator.services.assignment import image_skip, lease_next
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import ImportReport, images_import
 from annotator.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
@@ -78,6 +81,63 @@ def demo_annotators_assign(*, dataset: Dataset) -> None:
     """Every demo user who annotates, and the admin, may annotate the demo dataset."""
     User = get_user_model()
     dataset.annotators.add(*User.objects.filter(Q(groups__name=ANNOTATOR) | Q(is_staff=True), username__in=DEMO_USERS))
+
+
+# Three simulated raters answer four of the photos through the real services, so the agreement dashboard,
+# the review queue (two disputed, one flagged) and the consensus have something to show; the other three
+# photos are left for the demo annotators. Answers: wnids chosen, or a flag.
+DEMO_RATER_ANSWERS: dict[str, dict[str, dict]] = {
+    "demo-rater-1": {
+        "astronaut.jpg": {"classes": ["n04266014", "n03127747"]},
+        "chelsea.jpg": {"classes": ["n02123045", "n02123159"]},
+        "coffee.jpg": {"classes": ["n07920052", "n07930864"]},
+        "hubble_deep_field.jpg": {"none_fits": True},
+    },
+    "demo-rater-2": {
+        "astronaut.jpg": {"classes": ["n04266014"]},
+        "chelsea.jpg": {"classes": ["n02123159"], "unsure": True},
+        "coffee.jpg": {"classes": ["n07920052", "n07930864"]},
+        "hubble_deep_field.jpg": {"bad_image": True},
+    },
+    "demo-rater-3": {
+        "astronaut.jpg": {"classes": ["n04266014"], "unsure": True},
+        "chelsea.jpg": {"classes": ["n02123045"]},
+        "coffee.jpg": {"classes": ["n07920052", "n07930864"]},
+        "hubble_deep_field.jpg": {"none_fits": True},
+    },
+}
+
+
+def demo_answers_simulate(*, dataset: Dataset) -> int:
+    """The simulated raters answer their photos (skipping the rest) through lease_next and annotation_submit;
+    safe to run again (a rater who already answered is left alone). Returns the annotations written."""
+    User = get_user_model()
+    classes = dict(LabelClass.objects.filter(dataset=dataset).values_list("key", "id"))
+    written = 0
+    for username, answers in DEMO_RATER_ANSWERS.items():
+        rater, created = User.objects.get_or_create(username=username)
+        if created:
+            rater.set_unusable_password()
+            rater.save(update_fields=["password"])
+        rater.groups.add(Group.objects.get(name=ANNOTATOR))
+        dataset.annotators.add(rater)
+        if Annotation.objects.filter(dataset=dataset, annotator=rater).exists():
+            continue
+        while (lease := lease_next(dataset=dataset, annotator=rater)) is not None:
+            answer = answers.get(lease.image.key)
+            if answer is None:
+                image_skip(image_id=lease.image_id, annotator=rater)
+                continue
+            chosen = [classes[key] for key in answer.get("classes", [])]
+            flags = {flag: answer.get(flag, False) for flag in ("none_fits", "unsure", "bad_image")}
+            annotation_submit(
+                annotator=rater,
+                image_id=lease.image_id,
+                answer=Answer(classes=chosen, seconds=4.0, **flags),
+                client_uuid=uuid.uuid5(uuid.NAMESPACE_URL, f"relabel-demo:{username}:{lease.image.key}"),
+            )
+            written += 1
+    return written
 
 
 @transaction.atomic

@@ -12,7 +12,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from annotator.services.demo import DEMO_USERS, demo_annotators_assign, demo_dataset_load, demo_users_create
+from annotator.services.demo import (
+    DEMO_USERS,
+    demo_annotators_assign,
+    demo_answers_simulate,
+    demo_dataset_load,
+    demo_users_create,
+)
 
 
 class Command(BaseCommand):
@@ -28,6 +34,9 @@ class Command(BaseCommand):
         self.stdout.write(f"demo dataset '{dataset.slug}': {report.summary()}")
         credentials = demo_users_create()
         demo_annotators_assign(dataset=dataset)
+        answered = demo_answers_simulate(dataset=dataset)
+        if answered:
+            self.stdout.write(f"{answered} answers by simulated raters (see the agreement dashboard and review queue)")
         self._print_credentials(credentials, str(options["addr"]))
         if not options["no_serve"]:
             self._serve(str(options["addr"]))
