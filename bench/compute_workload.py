@@ -3,7 +3,7 @@
 `compute_dataset(n)` builds the dataset `bench-compute-<n>` through the product's own services, or reuses
 it when its images, annotations and prediction sets are all there (so a second run measures only).
 Image i is named `bench_<i+1>.JPEG` and carries the original label of ImageNet val image i mod 50,000, so
-the three real prediction sets (`tests/data/predictions/`, row i mod 50,000) score as they do on ImageNet.
+the three real prediction sets (`data/predictions/`, row i mod 50,000) score as they do on ImageNet.
 Votes: `bench.synthetic_votes` (5 annotators of a pool of 40 per image, 3 candidates, ~20% multi-label)
 through the `import_votes` path (CSV → `read_csv_votes` → `votes_import`). The 7 synthetic sets are
 noisier copies of the real ones, two "accuracy q" models, and one with a full N×1000 score matrix so
@@ -33,7 +33,7 @@ from evaluation.services.prediction_sets import prediction_set_create
 
 REPO = Path(__file__).resolve().parent.parent
 VAL_LABELS = REPO / "data" / "imagenet" / "val_ground_truth.csv"
-REAL_PREDICTIONS = REPO / "tests" / "data" / "predictions"
+REAL_PREDICTIONS = REPO / "data" / "predictions"
 REAL_SETS = ("resnet50", "resnet18", "vgg16")
 ANNOTATIONS_PER_IMAGE = 5
 N_PREDICTION_SETS = 10

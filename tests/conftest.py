@@ -10,8 +10,9 @@ from django.contrib.auth.models import Group
 from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER
 
 REPO = Path(__file__).resolve().parent.parent
-TEST_DATA = REPO / "tests" / "data"
 IMAGENET_DATA = REPO / "data" / "imagenet"
+REAL_DATA = REPO / "data" / "real"
+PREDICTIONS_DATA = REPO / "data" / "predictions"
 PASSWORD = "correct horse battery staple"
 
 

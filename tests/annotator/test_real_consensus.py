@@ -23,9 +23,9 @@ from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.dawid_skene import dawid_skene_run
 from annotator.services.image_import import images_import
 from annotator.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
-from tests.conftest import IMAGENET_DATA, TEST_DATA
+from tests.conftest import IMAGENET_DATA, REAL_DATA
 
-REAL = TEST_DATA / "real"
+REAL = REAL_DATA
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from annotator.agreement import per_annotator_agreement
 from annotator.real_raters import gold_answers, imagenet_val_position, read_real_raters, real_prior_groups
 
 REPO = Path(__file__).resolve().parents[2]
-REAL = REPO / "tests" / "data" / "real"
+REAL = REPO / "data" / "real"
 IMAGENET = REPO / "data" / "imagenet"
 
 

@@ -24,9 +24,9 @@ from evaluation.services.candidates import candidates_recompute
 from evaluation.services.prediction_sets import candidate_sources_select, prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
 from evaluation.services.snapshots import metric_snapshots_refresh
-from tests.conftest import IMAGENET_DATA, TEST_DATA
+from tests.conftest import IMAGENET_DATA, PREDICTIONS_DATA, REAL_DATA
 
-PREDICTIONS = TEST_DATA / "predictions"
+PREDICTIONS = PREDICTIONS_DATA
 MODELS = ("resnet18", "resnet50", "vgg16")
 
 
@@ -46,7 +46,7 @@ def imagenet_val(django_db_setup, django_db_blocker):
             specs = discover("flat", labels_csv=IMAGENET_DATA / "val_ground_truth.csv")
             images_import(dataset=dataset, specs=specs, with_files=False, batch_size=5000)
             _analyze()
-            real_json = ContentFile((TEST_DATA / "real" / "real.json").read_bytes(), "real.json")
+            real_json = ContentFile((REAL_DATA / "real.json").read_bytes(), "real.json")
             real = reference_label_set_create(dataset=dataset, name="ReaL", source=real_json)
             started = time.monotonic()
             sets = {
@@ -73,9 +73,7 @@ def _analyze() -> None:
 
 
 def _latest(prediction_set: PredictionSet, reference) -> dict:
-    return (
-        MetricSnapshot.objects.filter(prediction_set=prediction_set, reference_set=reference).latest().values
-    )
+    return MetricSnapshot.objects.filter(prediction_set=prediction_set, reference_set=reference).latest().values
 
 
 @pytest.mark.django_db
@@ -144,8 +142,6 @@ def test_candidates_for_50k_images_are_written_in_bulk_and_deduplicated(imagenet
 @pytest.mark.django_db
 def test_the_import_predictions_command_refuses_a_second_set_of_the_same_name(imagenet_val):
     with pytest.raises(CommandError, match="already has a prediction set named 'vgg16'") as error:
-        call_command(
-            "import_predictions", "imagenet-val-e2e", str(PREDICTIONS / "vgg16_top5.csv"), "--name", "vgg16"
-        )
+        call_command("import_predictions", "imagenet-val-e2e", str(PREDICTIONS / "vgg16_top5.csv"), "--name", "vgg16")
     assert error.value.returncode == 2
     assert PredictionSet.objects.filter(dataset=imagenet_val["dataset"]).count() == 3

@@ -19,8 +19,8 @@ from evaluation.prediction_formats import parse_predictions
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGENET = REPO / "data" / "imagenet"
-REAL_LABELS = REPO / "tests" / "data" / "real" / "real.json"
-PREDICTIONS = REPO / "tests" / "data" / "predictions"
+REAL_LABELS = REPO / "data" / "real" / "real.json"
+PREDICTIONS = REPO / "data" / "predictions"
 
 # Percent, three decimals. resnet50 and resnet18 top-1 / ReaL@1 / resnet50 ReaL@5 are the known values from
 # the data README; top-1 and top-5 of resnet50 and vgg16 equal torchvision's published figures. The rest
