@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 
+from annotator.roles import ROLES
 from evaluation.release_models import Release
 from evaluation.services.releases import release_create
 from tests.evaluation.conftest import build_dataset
@@ -38,6 +40,10 @@ def votes_csv(path: Path, votes: dict[int, dict[int, str]] = VOTES, rater_prefix
 
 
 def voted_dataset(tmp_path: Path, slug: str = "tiny"):
+    # Transactional tests run after a flush that empties the role groups the migrations made; the import
+    # puts its raters in the annotator group.
+    for role in ROLES:
+        Group.objects.get_or_create(name=role)
     dataset = build_dataset(slug)
     call_command("import_votes", dataset.slug, str(votes_csv(tmp_path / f"{slug}-votes.csv")), verbosity=0)
     return dataset
