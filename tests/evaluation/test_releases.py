@@ -15,6 +15,7 @@ from django.db import InternalError, transaction
 
 from annotator.models import Consensus, Image
 from annotator.services.agreement_figures import agreement_compute
+from annotator.services.dawid_skene import dawid_skene_run
 from evaluation.models import MetricSnapshot, ReferenceLabelSet
 from evaluation.release_models import Release, ReleaseFile
 from evaluation.release_selectors import ready_releases
@@ -240,3 +241,28 @@ def test_progress_is_written_where_other_connections_see_it_while_the_build_tran
         Image.objects.select_for_update().filter(dataset=dataset).first()  # the build's own open transaction
         progress.update("votes", 0.6)
         assert Release.objects.filter(pk=release.pk).values_list("phase", "progress").get() == ("votes", 0.6)
+
+
+def test_a_dawid_skene_release_holds_the_classes_whose_posterior_exceeds_the_threshold(
+    dataset, django_capture_on_commit_callbacks
+):
+    dawid_skene_run(dataset=dataset)
+    dataset.refresh_from_db()
+    release = built_release(dataset, django_capture_on_commit_callbacks, aggregation="dawid_skene", threshold=0.8)
+    index_of = dict(dataset.classes.values_list("id", "index"))
+    consensus = {c.image.position: c for c in Consensus.objects.filter(dataset=dataset).select_related("image")}
+    expected = [
+        sorted(index_of[int(k)] for k, p in consensus[i].ds_posterior.items() if p > 0.8)
+        if i in consensus and consensus[i].annotation_count >= 3
+        else []
+        for i in range(8)
+    ]
+    real = json.loads(_read(release, "real"))
+    assert real == expected and real[0] == [0] and real[6] == real[7] == []
+    records = [json.loads(line) for line in _read(release, "jsonl").decode().splitlines()]
+    assert records[0]["classes"][0]["support"] == pytest.approx(
+        consensus[0].ds_posterior[str(dataset.classes.get(index=0).pk)]
+    )
+    assert (
+        release.aggregation == "dawid_skene" and "Dawid–Skene posterior > 0.8" in _read(release, "datasheet").decode()
+    )
