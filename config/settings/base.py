@@ -162,9 +162,19 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
-# Redis redelivers unacknowledged (acks_late) tasks after this; the SQLAlchemy transport passes its
-# options to create_engine(), which refuses unknown keys, so it gets none.
-CELERY_BROKER_TRANSPORT_OPTIONS = {} if CELERY_BROKER_URL.startswith("sqla+") else {"visibility_timeout": 3600}
+# Redis redelivers unacknowledged (acks_late) tasks, such as those of a killed worker, once they are older
+# than the visibility timeout; every worker sweeps for them every few seconds. The SQLAlchemy transport
+# passes its options to create_engine(), which refuses unknown keys, so it gets none (and never redelivers).
+_VISIBILITY_TIMEOUT = env.int("RELABEL_BROKER_VISIBILITY_TIMEOUT", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {}
+    if CELERY_BROKER_URL.startswith("sqla+")
+    else {
+        "visibility_timeout": _VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": min(10, _VISIBILITY_TIMEOUT),
+        "unacked_restore_throttle": 1,
+    }
+)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 RELABEL_METRICS_INTERVAL = timedelta(seconds=env.int("RELABEL_METRICS_INTERVAL_SECONDS", default=300))
 RELABEL_DAWID_SKENE_INTERVAL = timedelta(seconds=env.int("RELABEL_DAWID_SKENE_INTERVAL_SECONDS", default=600))

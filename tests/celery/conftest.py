@@ -18,8 +18,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import connection
 
+from annotator.roles import ROLES
 from config.celery import app as celery_app
 from tests.conftest import REPO
 
@@ -51,6 +53,8 @@ def _route_default_queue_to(queue: str) -> None:
 @pytest.fixture
 def celery_worker_process(transactional_db, settings, tmp_path) -> Iterator[subprocess.Popen]:
     settings.MEDIA_ROOT = tmp_path / "media"
+    for name in ROLES:  # an earlier transactional test's flush emptied the groups the migrations create
+        Group.objects.get_or_create(name=name)
     queue = f"relabel-test-{uuid.uuid4().hex[:12]}"
     log_path = tmp_path / "worker.log"
     previous_queue = celery_app.conf.task_default_queue
@@ -67,15 +71,20 @@ def celery_worker_process(transactional_db, settings, tmp_path) -> Iterator[subp
         _route_default_queue_to(queue)
         yield worker
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_worker(worker)
         _route_default_queue_to(previous_queue)
         celery_app.conf.task_always_eager = previous_eager
         _delete_queue(queue)
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    """Warm shutdown, or a kill when it takes longer than 20 s."""
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
 
 
 def _wait_until_ready(worker: subprocess.Popen, log_path: Path) -> None:

@@ -1,0 +1,151 @@
+"""A Celery worker SIGKILLed in the middle of a metrics recompute: nothing half-written is visible, and the
+task (acks_late, never acknowledged) is redelivered to the next worker, which completes it once.
+
+The worker is stopped at a known point by a real lock: a second connection holds an EXCLUSIVE lock on the
+snapshot table, so the task computes its metrics and then waits on its INSERT. Redelivery of unacknowledged
+messages needs a broker with a visibility timeout (Redis; CI sets CELERY_BROKER_URL); the SQLAlchemy
+transport used when nothing is configured hides a delivered message for good, and the periodic refresh
+(evaluation.refresh_all_metrics) is then what recomputes the metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from django.core.files.base import ContentFile
+from django.db import connection
+
+from evaluation.models import MetricSnapshot
+from evaluation.services.prediction_sets import prediction_set_create
+from tests.celery.conftest import (
+    _delete_queue,
+    _route_default_queue_to,
+    _wait_until_ready,
+    _worker_environment,
+    stop_worker,
+    wait_for,
+)
+from tests.conftest import REPO
+from tests.evaluation.conftest import TOP3, build_dataset, csv_bytes
+
+pytestmark = [pytest.mark.celery, pytest.mark.timeout(240), pytest.mark.django_db(transaction=True)]
+
+REDELIVER_AFTER_SECONDS = 2
+
+
+class Workers:
+    """Workers started one after another on one private queue, with the visibility timeout each is given."""
+
+    def __init__(self, media_root: Path, log_dir: Path) -> None:
+        self.queue = f"relabel-test-{uuid.uuid4().hex[:12]}"
+        self.media_root, self.log_dir, self.started = media_root, log_dir, []
+
+    def start(self, visibility_timeout: int) -> subprocess.Popen:
+        log_path = self.log_dir / f"worker-{len(self.started)}.log"
+        env = {
+            **_worker_environment(self.media_root),
+            "RELABEL_BROKER_VISIBILITY_TIMEOUT": str(visibility_timeout),
+        }
+        with log_path.open("w") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--queues", self.queue,
+                 "--loglevel", "INFO", "--without-mingle", "--without-gossip",
+                 "--hostname", f"{self.queue}-{len(self.started)}@%h"],
+                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        self.started.append(worker)
+        _wait_until_ready(worker, log_path)
+        return worker
+
+    def stop_all(self) -> None:
+        for worker in self.started:
+            if worker.poll() is None:
+                stop_worker(worker)
+
+
+@pytest.fixture
+def workers(settings, tmp_path) -> Iterator[Workers]:
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.skip(
+            "redelivery after SIGKILL needs a broker with a visibility timeout: set CELERY_BROKER_URL=redis://…"
+        )
+    from config.celery import app as celery_app
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    pool = Workers(settings.MEDIA_ROOT, tmp_path)
+    previous_queue, previous_eager = celery_app.conf.task_default_queue, celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    _route_default_queue_to(pool.queue)
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+        _route_default_queue_to(previous_queue)
+        celery_app.conf.task_always_eager = previous_eager
+        _delete_queue(pool.queue)
+
+
+def _side_connection():
+    side = psycopg2.connect(**connection.get_connection_params())
+    side.autocommit = False
+    return side
+
+
+def _backend_waiting_on(side, table: str) -> int | None:
+    with side.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND query LIKE %s AND pid <> pg_backend_pid()",
+            [f'INSERT INTO "{table}"%'],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _backend_alive(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+        return cursor.fetchone()[0] == 1
+
+
+def test_a_worker_killed_mid_recompute_leaves_no_snapshot_and_the_task_is_redelivered_and_completes(workers):
+    dataset = build_dataset("killed")
+    first = workers.start(visibility_timeout=3600)
+    side = _side_connection()
+    watcher = psycopg2.connect(**connection.get_connection_params())
+    watcher.autocommit = True
+    try:
+        with side.cursor() as cursor:
+            cursor.execute(f'LOCK TABLE "{MetricSnapshot._meta.db_table}" IN EXCLUSIVE MODE')
+        prediction_set = prediction_set_create(
+            dataset=dataset, name="model", source=ContentFile(csv_bytes(TOP3), name="model.csv")
+        )  # enqueued on commit: the evaluation task
+        blocked = wait_for(
+            lambda: _backend_waiting_on(watcher, MetricSnapshot._meta.db_table),
+            what="the worker's INSERT of the snapshot waiting on the lock",
+        )
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=20)
+        assert first.returncode == -signal.SIGKILL
+        side.rollback()  # the dead worker's backend gets its lock, then finds its client gone: rolled back
+        wait_for(lambda: not _backend_alive(blocked), what="the dead worker's backend to end")
+    finally:
+        side.close()
+        watcher.close()
+    snapshots = MetricSnapshot.objects.filter(prediction_set=prediction_set)
+    assert not snapshots.exists(), "a killed task committed a snapshot"
+
+    workers.start(visibility_timeout=REDELIVER_AFTER_SECONDS)
+    snapshot = wait_for(lambda: snapshots.first(), timeout=90, what="the redelivered task's snapshot")
+    assert snapshot.values["top1"] == 4 / 8
+    assert snapshots.count() == 1
+    logs = "".join(path.read_text() for path in sorted(workers.log_dir.glob("worker-*.log")))
+    assert logs.count("evaluation.evaluate_prediction_set") >= 2, "received by both workers"
