@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from evaluation.models import MetricSnapshot, PredictionSet, ReferenceLabelSet
+from evaluation.models import MetricSnapshot, PredictionSet, ReferenceLabelSet, Release
 
 
 @admin.register(PredictionSet)
@@ -30,4 +30,23 @@ class MetricSnapshotAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin):
+    """Read-only: releases are built by the service, immutable once ready (the database refuses updates), and
+    not deleted here, since that would leave their stored files behind."""
+
+    list_display = ["dataset", "version", "state", "aggregation", "threshold", "n_labelled", "n_pending", "created_at"]
+    list_filter = ["state", "dataset"]
+    list_select_related = ["dataset"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -145,3 +145,11 @@ def test_the_index_lists_datasets_with_their_latest_release(signed_in, dataset, 
     with django_assert_max_num_queries(6):
         html = signed_in.get(reverse("evaluation:releases-index")).content.decode()
     assert "v1" in html and reverse("evaluation:releases", args=[dataset.slug]) in html
+
+
+def test_the_admin_lists_releases_read_only(admin_client, dataset, django_capture_on_commit_callbacks):
+    release = built_release(dataset, django_capture_on_commit_callbacks)
+    assert "Ready" in admin_client.get("/admin/evaluation/release/").content.decode()
+    assert admin_client.get(f"/admin/evaluation/release/{release.pk}/delete/").status_code == 403
+    changed = admin_client.post(f"/admin/evaluation/release/{release.pk}/change/", {"threshold": "0.1"})
+    assert changed.status_code == 403 and Release.objects.get(pk=release.pk).threshold == 0.5
