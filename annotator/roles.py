@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 
 ANNOTATOR = "annotator"
 REVIEWER = "reviewer"
 RESEARCHER = "researcher"
 ROLES = (ANNOTATOR, REVIEWER, RESEARCHER)
+
+
+def role_groups(*names: str) -> list[Group]:
+    """The groups of these roles. Migration 0002 creates them; a database flushed since (as transactional
+    tests do) gets them back here instead of failing or silently granting nothing."""
+    unknown = set(names) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown role(s): {', '.join(sorted(unknown))}")
+    return [Group.objects.get_or_create(name=name)[0] for name in names]
 
 
 def prime_roles(user: AbstractBaseUser, names: list[str]) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 
 from annotator.models import Dataset
-from annotator.roles import ANNOTATOR
+from annotator.roles import ANNOTATOR, role_groups
 from annotator.services.image_import import images_import
 from bench.imports import fresh_dataset, synthetic_specs
 
@@ -21,7 +20,7 @@ def api_dataset(images: int, *, slug: str = "bench-api", overlap: int = 5) -> Da
 
 def annotator_tokens(dataset: Dataset, count: int) -> list[str]:
     User = get_user_model()
-    group = Group.objects.get(name=ANNOTATOR)
+    (group,) = role_groups(ANNOTATOR)
     tokens = []
     for i in range(count):
         user, _ = User.objects.get_or_create(username=f"bench-annotator-{i:02d}")

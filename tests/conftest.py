@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 
-from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER
+from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER, role_groups
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGENET_DATA = REPO / "data" / "imagenet"
@@ -20,7 +19,7 @@ def _user(username: str, *roles: str, is_staff: bool = False):
     from tests.factories import UserFactory
 
     user = UserFactory(username=username, is_staff=is_staff)
-    user.groups.set(Group.objects.filter(name__in=roles))
+    user.groups.set(role_groups(*roles))
     return user
 
 

@@ -8,13 +8,12 @@ import uuid
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Q
 
 from annotator.import_sources import ImageSpec
 from annotator.models import Annotation, Candidate, Dataset, Image, LabelClass
-from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER
+from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER, role_groups
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import image_skip, lease_next
 from annotator.services.datasets import dataset_create, vocabulary_import
@@ -119,7 +118,7 @@ def demo_answers_simulate(*, dataset: Dataset) -> int:
         if created:
             rater.set_unusable_password()
             rater.save(update_fields=["password"])
-        rater.groups.add(Group.objects.get(name=ANNOTATOR))
+        rater.groups.add(*role_groups(ANNOTATOR))
         dataset.annotators.add(rater)
         if Annotation.objects.filter(dataset=dataset, annotator=rater).exists():
             continue
@@ -151,6 +150,6 @@ def demo_users_create() -> dict[str, str]:
         user.set_password(password)
         user.is_staff = user.is_superuser = is_staff
         user.save()
-        user.groups.set(Group.objects.filter(name__in=roles))
+        user.groups.set(role_groups(*roles))
         credentials[username] = password
     return credentials

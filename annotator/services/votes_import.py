@@ -16,14 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
 
 from annotator.aggregation import NO, YES
 from annotator.models import Annotation, AnnotationRevision, Dataset, GoldAnswer, Image, LabelClass, Vote
 from annotator.pg_copy import copy_text, pg_array
-from annotator.roles import ANNOTATOR
+from annotator.roles import ANNOTATOR, role_groups
 from annotator.services.consensus import consensus_recompute_dataset
 from annotator.vote_formats import GoldTable, VoteTable
 
@@ -158,7 +157,7 @@ def _accounts(dataset: Dataset, rater_ids: np.ndarray) -> tuple[np.ndarray, int]
     unusable = make_password(None)
     User.objects.bulk_create([User(username=name, is_active=False, password=unusable) for name in missing])
     ids = dict(User.objects.filter(username__in=names).values_list("username", "id"))
-    group = Group.objects.get(name=ANNOTATOR)
+    (group,) = role_groups(ANNOTATOR)
     User.groups.through.objects.bulk_create(
         [User.groups.through(user_id=pk, group_id=group.pk) for pk in ids.values()], ignore_conflicts=True
     )
