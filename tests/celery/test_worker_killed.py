@@ -1,8 +1,9 @@
-"""A Celery worker SIGKILLed in the middle of a metrics recompute: nothing half-written is visible, and the
-task (acks_late, never acknowledged) is redelivered to the next worker, which completes it once.
+"""A Celery worker SIGKILLed in the middle of a metrics recompute or a release build: nothing half-written is
+visible, and the task (acks_late, never acknowledged) is redelivered to the next worker, which completes it once.
 
 The worker is stopped at a known point by a real lock: a second connection holds an EXCLUSIVE lock on the
-snapshot table, so the task computes its metrics and then waits on its INSERT. Redelivery of unacknowledged
+table the task writes last (snapshots; release file rows), so the task does its work and then waits on its
+INSERT. Redelivery of unacknowledged
 messages needs a broker with a visibility timeout (Redis; CI sets CELERY_BROKER_URL); the SQLAlchemy
 transport used when nothing is configured hides a delivered message for good, and the periodic refresh
 (evaluation.refresh_all_metrics) is then what recomputes the metrics.
@@ -10,12 +11,15 @@ transport used when nothing is configured hides a delivered message for good, an
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg2
@@ -24,7 +28,10 @@ from django.core.files.base import ContentFile
 from django.db import connection
 
 from evaluation.models import MetricSnapshot
+from evaluation.release_models import Release, ReleaseFile
+from evaluation.release_selectors import ready_releases
 from evaluation.services.prediction_sets import prediction_set_create
+from evaluation.services.releases import STALE_CLAIM, release_create, release_storage
 from tests.celery.conftest import (
     _delete_queue,
     _route_default_queue_to,
@@ -35,6 +42,7 @@ from tests.celery.conftest import (
 )
 from tests.conftest import REPO
 from tests.evaluation.conftest import TOP3, build_dataset, csv_bytes
+from tests.evaluation.release_data import EXPECTED_REAL, voted_dataset
 
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(240), pytest.mark.django_db(transaction=True)]
 
@@ -64,6 +72,11 @@ class Workers:
         self.started.append(worker)
         _wait_until_ready(worker, log_path)
         return worker
+
+    def received(self, task_name: str) -> int:
+        """How many of the workers logged receiving `task_name`."""
+        logs = [path.read_text() for path in sorted(self.log_dir.glob("worker-*.log"))]
+        return sum(f"Task {task_name}[" in log and "received" in log for log in logs)
 
     def stop_all(self) -> None:
         for worker in self.started:
@@ -147,5 +160,44 @@ def test_a_worker_killed_mid_recompute_leaves_no_snapshot_and_the_task_is_redeli
     snapshot = wait_for(lambda: snapshots.first(), timeout=90, what="the redelivered task's snapshot")
     assert snapshot.values["top1"] == 4 / 8
     assert snapshots.count() == 1
-    logs = "".join(path.read_text() for path in sorted(workers.log_dir.glob("worker-*.log")))
-    assert logs.count("evaluation.evaluate_prediction_set") >= 2, "received by both workers"
+    assert workers.received("evaluation.evaluate_prediction_set") == 2, "received by both workers"
+
+
+def test_a_worker_killed_while_publishing_a_release_shows_nothing_and_a_later_delivery_builds_it(workers, tmp_path):
+    """Killed after every file is stored, while publishing: the release stays invisible (building, no file rows).
+    In production the task comes back after the visibility timeout (an hour), when the dead worker's claim is
+    stale (16 minutes); here both are compressed: the claim is aged and the next worker's timeout is short."""
+    dataset = voted_dataset(tmp_path, slug="killed-release")
+    first = workers.start(visibility_timeout=3600)
+    side = _side_connection()
+    watcher = psycopg2.connect(**connection.get_connection_params())
+    watcher.autocommit = True
+    try:
+        with side.cursor() as cursor:
+            cursor.execute(f'LOCK TABLE "{ReleaseFile._meta.db_table}" IN EXCLUSIVE MODE')
+        release = release_create(dataset=dataset)  # the build is enqueued on commit
+        blocked = wait_for(
+            lambda: _backend_waiting_on(watcher, ReleaseFile._meta.db_table),
+            what="the worker publishing the release, waiting on the lock",
+        )
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=20)
+        side.rollback()
+        wait_for(lambda: not _backend_alive(blocked), what="the dead worker's backend to end")
+    finally:
+        side.close()
+        watcher.close()
+    stalled = Release.objects.get(pk=release.pk)
+    assert stalled.state == Release.State.BUILDING and stalled.claimed_at is not None
+    assert not ReleaseFile.objects.filter(release=release).exists()
+    assert not ready_releases(dataset).exists(), "a half-built release is listed"
+
+    Release.objects.filter(pk=release.pk).update(claimed_at=stalled.claimed_at - STALE_CLAIM - timedelta(minutes=1))
+    workers.start(visibility_timeout=REDELIVER_AFTER_SECONDS)
+    ready = wait_for(lambda: ready_releases(dataset).filter(pk=release.pk).first(), timeout=90, what="the rebuild")
+    real = ready.files.get(kind="real")
+    with release_storage().open(real.storage_name, "rb") as handle:
+        data = handle.read()
+    assert json.loads(data) == EXPECTED_REAL and hashlib.sha256(data).hexdigest() == real.sha256
+    assert Release.objects.filter(dataset=dataset).count() == 1
+    assert workers.received("evaluation.build_release") == 2, "received by both workers"
