@@ -49,7 +49,11 @@ class Release(models.Model):
     progress = models.FloatField(default=0.0)
     phase = models.CharField(max_length=40, default="queued")
     error = models.TextField(blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker started the build.")
+    claimed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Heartbeat of the build holding the release: set on claim and with every progress update.",
+    )
     build_seconds = models.FloatField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

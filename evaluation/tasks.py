@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from annotator.models import Dataset
 from evaluation.services.candidates import candidates_recompute
 from evaluation.services.demo import demo_imagenet_val_load
-from evaluation.services.releases import release_build
+from evaluation.services.releases import STALE_CLAIM, release_build, release_build_held_elsewhere
 from evaluation.services.snapshots import metric_snapshots_refresh
 
 # Evaluating one set takes well under a minute even with a 50k × 1000 score matrix; a refresh of
 # every set of every dataset runs in bounded per-set transactions.
 EVALUATE_LIMITS = {"soft_time_limit": 10 * 60, "time_limit": 12 * 60}
-# A 50k-image release builds in seconds; the hard limit also bounds how long a dead worker's claim blocks a retry
-# (evaluation.services.releases.STALE_CLAIM).
+# A 50k-image release builds in seconds. A delivery that finds the release held by a live build (a redelivery
+# racing it) looks again after STALE_CLAIM, when a dead worker's claim may be retaken.
 RELEASE_LIMITS = {"soft_time_limit": 14 * 60, "time_limit": 15 * 60}
 REFRESH_LIMITS = {"soft_time_limit": 25 * 60, "time_limit": 30 * 60}
 # The demo's ImageNet val load takes about a minute on 2 cores; generous for a busy machine.
@@ -46,10 +46,17 @@ def candidates_recompute_task(dataset_id: int) -> int:
     return candidates_recompute(dataset=dataset).candidates
 
 
-@shared_task(name="evaluation.build_release", acks_late=True, ignore_result=True, **RELEASE_LIMITS)
-def release_build_task(release_id: int) -> bool:
-    """Safe to run twice: the build claims the release with a conditional update, a second run finds it taken."""
-    return release_build(release_id=release_id) is not None
+@shared_task(
+    bind=True, name="evaluation.build_release", acks_late=True, ignore_result=True, max_retries=3, **RELEASE_LIMITS
+)
+def release_build_task(self: Task, release_id: int) -> bool:
+    """Safe to run twice: the build claims the release with a conditional update, a second run finds it taken.
+    When the holder may have died (its heartbeat is recent but it could stop), look again later."""
+    if release_build(release_id=release_id) is not None:
+        return True
+    if release_build_held_elsewhere(release_id=release_id):
+        raise self.retry(countdown=STALE_CLAIM.total_seconds() + 30)
+    return False
 
 
 @shared_task(name="evaluation.demo_imagenet_val_load", acks_late=True, ignore_result=True, **DEMO_LIMITS)

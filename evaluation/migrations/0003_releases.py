@@ -106,7 +106,7 @@ class Migration(migrations.Migration):
                 ("error", models.TextField(blank=True)),
                 (
                     "claimed_at",
-                    models.DateTimeField(blank=True, help_text="When a worker started the build.", null=True),
+                    models.DateTimeField(blank=True, help_text="Heartbeat of the build holding the release: set on claim and with every progress update.", null=True),
                 ),
                 ("build_seconds", models.FloatField(blank=True, null=True)),
                 ("created_at", models.DateTimeField(default=django.utils.timezone.now)),

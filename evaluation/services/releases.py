@@ -53,8 +53,9 @@ FILES = [
     (Kind.DATASHEET, "DATASHEET.md", "text/markdown"),
 ]
 ZIP_CONTENT_TYPE = "application/zip"
-# A claim older than the task's hard time limit belongs to a worker that died: the build may be retaken.
-STALE_CLAIM = timedelta(minutes=16)
+# A live build beats (claimed_at) at every batch of images and every phase; a claim this old belongs to a
+# worker that died (the broker redelivers its task, acks_late), and the build may be retaken.
+STALE_CLAIM = timedelta(minutes=5)
 
 
 class ReleaseInputError(ValueError):
@@ -204,7 +205,8 @@ def _write_files(release: Release, tmp: Path, stored: list[str], progress: _Prog
         hashes[Kind.DATASHEET] = HashingWriter(handle)
         hashes[Kind.DATASHEET].write(datasheet_markdown(facts).encode())
     files: list[ReleaseFile] = []
-    prefix = f"releases/{dataset.slug}/{release.pk}"
+    # A folder of this build's own: a build retaken from a dead worker never touches the files it left.
+    prefix = f"releases/{dataset.slug}/{release.pk}-{secrets.token_hex(4)}"
     for number, (kind, name, content_type) in enumerate(FILES):
         progress.update("storing", 0.75 + 0.1 * number / len(FILES))
         storage_name = _store(storage, f"{prefix}/{name}", local[kind], stored)
@@ -227,8 +229,6 @@ def _repeatable_read() -> None:
 
 
 def _store(storage: Storage, name: str, path: Path, stored: list[str]) -> str:
-    if storage.exists(name):  # left by a worker that died mid-build; this release is not ready, so not in use
-        storage.delete(name)
     with path.open("rb") as handle:
         saved = storage.save(name, File(handle, name=name))
     stored.append(saved)
@@ -293,9 +293,15 @@ def _fail(release_id: int, stored: list[str], error: BaseException) -> None:
     logger.error("release %s failed: %s", release_id, message)
 
 
+def release_build_held_elsewhere(*, release_id: int) -> bool:
+    """Whether another build holds this release with a fresh heartbeat (the caller may try again later)."""
+    fresh = timezone.now() - STALE_CLAIM
+    return Release.objects.filter(pk=release_id, state=Release.State.BUILDING, claimed_at__gte=fresh).exists()
+
+
 class _Progress:
-    """Phase and fraction done, written through a connection of its own: visible while the build's
-    reading transaction is still open, and never rolled back with it."""
+    """Phase and fraction done, and the heartbeat, written through a connection of its own: visible while
+    the build's reading transaction is still open, and never rolled back with it."""
 
     def __init__(self, release_id: int) -> None:
         self.release_id = release_id
@@ -310,6 +316,7 @@ class _Progress:
     def update(self, phase: str, fraction: float) -> None:
         with self.connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {Release._meta.db_table} SET phase = %s, progress = %s WHERE id = %s AND state = 'building'",
+                f"UPDATE {Release._meta.db_table} SET phase = %s, progress = %s, claimed_at = now() "
+                f"WHERE id = %s AND state = 'building'",
                 [phase, round(min(max(fraction, 0.0), 1.0), 4), self.release_id],
             )

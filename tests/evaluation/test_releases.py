@@ -7,11 +7,13 @@ import hashlib
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import InternalError, transaction
+from django.utils import timezone
 
 from annotator.models import Consensus, Image
 from annotator.services.agreement_figures import agreement_compute
@@ -21,7 +23,14 @@ from evaluation.release_models import Release, ReleaseFile
 from evaluation.release_selectors import ready_releases
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
-from evaluation.services.releases import ReleaseInputError, release_build, release_create, release_storage
+from evaluation.services.releases import (
+    STALE_CLAIM,
+    ReleaseInputError,
+    release_build,
+    release_build_held_elsewhere,
+    release_create,
+    release_storage,
+)
 from evaluation.services.snapshots import metric_snapshots_refresh
 from evaluation.tasks import release_build_task
 from tests.evaluation.conftest import TOP3, csv_bytes
@@ -266,3 +275,16 @@ def test_a_dawid_skene_release_holds_the_classes_whose_posterior_exceeds_the_thr
     assert (
         release.aggregation == "dawid_skene" and "Dawid–Skene posterior > 0.8" in _read(release, "datasheet").decode()
     )
+
+
+def test_a_build_held_by_a_live_worker_is_left_alone_and_one_whose_worker_died_is_retaken(
+    dataset, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        release = release_create(dataset=dataset)
+    Release.objects.filter(pk=release.pk).update(claimed_at=timezone.now() - timedelta(minutes=1))
+    assert release_build(release_id=release.pk) is None and release_build_held_elsewhere(release_id=release.pk)
+    Release.objects.filter(pk=release.pk).update(claimed_at=timezone.now() - STALE_CLAIM - timedelta(seconds=1))
+    assert not release_build_held_elsewhere(release_id=release.pk)
+    assert release_build_task.apply(args=[release.pk]).get() is True
+    assert Release.objects.get(pk=release.pk).state == "ready"
