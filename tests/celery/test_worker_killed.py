@@ -18,9 +18,10 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg2
 import pytest
@@ -47,6 +48,7 @@ from tests.evaluation.release_data import EXPECTED_REAL, voted_dataset
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(240), pytest.mark.django_db(transaction=True)]
 
 REDELIVER_AFTER_SECONDS = 2
+T = TypeVar("T")
 
 
 class Workers:
@@ -106,14 +108,14 @@ def workers(settings, tmp_path) -> Iterator[Workers]:
         _delete_queue(pool.queue)
 
 
-def _side_connection():
+def _connect(autocommit: bool):
     side = psycopg2.connect(**connection.get_connection_params())
-    side.autocommit = False
+    side.autocommit = autocommit
     return side
 
 
-def _backend_waiting_on(side, table: str) -> int | None:
-    with side.cursor() as cursor:
+def _backend_waiting_on(watcher, table: str) -> int | None:
+    with watcher.cursor() as cursor:
         cursor.execute(
             "SELECT pid FROM pg_stat_activity"
             " WHERE wait_event_type = 'Lock' AND query LIKE %s AND pid <> pg_backend_pid()",
@@ -123,36 +125,42 @@ def _backend_waiting_on(side, table: str) -> int | None:
     return row[0] if row else None
 
 
-def _backend_alive(pid: int) -> bool:
-    with connection.cursor() as cursor:
+def _backend_alive(watcher, pid: int) -> bool:
+    with watcher.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
         return cursor.fetchone()[0] == 1
 
 
-def test_a_worker_killed_mid_recompute_leaves_no_snapshot_and_the_task_is_redelivered_and_completes(workers):
-    dataset = build_dataset("killed")
-    first = workers.start(visibility_timeout=3600)
-    side = _side_connection()
-    watcher = psycopg2.connect(**connection.get_connection_params())
-    watcher.autocommit = True
+def kill_when_blocked(worker: subprocess.Popen, table: str, enqueue: Callable[[], T]) -> T:
+    """Hold an EXCLUSIVE lock on `table` from a second connection, run `enqueue`, and SIGKILL `worker` once its
+    INSERT into `table` waits on the lock; then drop the lock and wait for the dead worker's backend to end
+    (it gets the lock, finds its client gone and rolls back)."""
+    side, watcher = _connect(autocommit=False), _connect(autocommit=True)
     try:
         with side.cursor() as cursor:
-            cursor.execute(f'LOCK TABLE "{MetricSnapshot._meta.db_table}" IN EXCLUSIVE MODE')
-        prediction_set = prediction_set_create(
-            dataset=dataset, name="model", source=ContentFile(csv_bytes(TOP3), name="model.csv")
-        )  # enqueued on commit: the evaluation task
-        blocked = wait_for(
-            lambda: _backend_waiting_on(watcher, MetricSnapshot._meta.db_table),
-            what="the worker's INSERT of the snapshot waiting on the lock",
-        )
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait(timeout=20)
-        assert first.returncode == -signal.SIGKILL
-        side.rollback()  # the dead worker's backend gets its lock, then finds its client gone: rolled back
-        wait_for(lambda: not _backend_alive(blocked), what="the dead worker's backend to end")
+            cursor.execute(f'LOCK TABLE "{table}" IN EXCLUSIVE MODE')
+        result = enqueue()
+        blocked = wait_for(lambda: _backend_waiting_on(watcher, table), what=f"the worker's INSERT into {table}")
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=20)
+        assert worker.returncode == -signal.SIGKILL
+        side.rollback()
+        wait_for(lambda: not _backend_alive(watcher, blocked), what="the dead worker's backend to end")
     finally:
         side.close()
         watcher.close()
+    return result
+
+
+def test_a_worker_killed_mid_recompute_leaves_no_snapshot_and_the_task_is_redelivered_and_completes(workers):
+    dataset = build_dataset("killed")
+    prediction_set = kill_when_blocked(
+        workers.start(visibility_timeout=3600),
+        MetricSnapshot._meta.db_table,
+        lambda: prediction_set_create(  # the evaluation task is enqueued on commit
+            dataset=dataset, name="model", source=ContentFile(csv_bytes(TOP3), name="model.csv")
+        ),
+    )
     snapshots = MetricSnapshot.objects.filter(prediction_set=prediction_set)
     assert not snapshots.exists(), "a killed task committed a snapshot"
 
@@ -168,25 +176,11 @@ def test_a_worker_killed_while_publishing_a_release_shows_nothing_and_a_later_de
     In production the task comes back after the visibility timeout (an hour), when the dead worker's claim is
     stale (16 minutes); here both are compressed: the claim is aged and the next worker's timeout is short."""
     dataset = voted_dataset(tmp_path, slug="killed-release")
-    first = workers.start(visibility_timeout=3600)
-    side = _side_connection()
-    watcher = psycopg2.connect(**connection.get_connection_params())
-    watcher.autocommit = True
-    try:
-        with side.cursor() as cursor:
-            cursor.execute(f'LOCK TABLE "{ReleaseFile._meta.db_table}" IN EXCLUSIVE MODE')
-        release = release_create(dataset=dataset)  # the build is enqueued on commit
-        blocked = wait_for(
-            lambda: _backend_waiting_on(watcher, ReleaseFile._meta.db_table),
-            what="the worker publishing the release, waiting on the lock",
-        )
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait(timeout=20)
-        side.rollback()
-        wait_for(lambda: not _backend_alive(blocked), what="the dead worker's backend to end")
-    finally:
-        side.close()
-        watcher.close()
+    release = kill_when_blocked(
+        workers.start(visibility_timeout=3600),
+        ReleaseFile._meta.db_table,
+        lambda: release_create(dataset=dataset),  # the build is enqueued on commit
+    )
     stalled = Release.objects.get(pk=release.pk)
     assert stalled.state == Release.State.BUILDING and stalled.claimed_at is not None
     assert not ReleaseFile.objects.filter(release=release).exists()
