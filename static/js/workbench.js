@@ -2,6 +2,7 @@
 // Keyboard first, mouse everywhere. The next image is prefetched so it appears as soon as a submit returns.
 
 import { apiClient, el, uuid4 } from "./workbench/api.js";
+import { progressPanel } from "./workbench/progress.js";
 import { vocabularySearch } from "./workbench/search.js";
 
 const root = document.getElementById("workbench");
@@ -235,14 +236,15 @@ async function submit() {
     if (view.annotationId !== null) {
       await api("PUT", urls.annotation(view.annotationId), answer);
       state.busy = false;
+      progress.revised();
       forward();
     } else {
       const saved = await api("POST", urls.annotations, { image: view.item.image.id, ...answer });
       state.history.unshift({ id: saved.id, file_name: saved.file_name });
       state.busy = false;
+      progress.answered();
       await advance();
     }
-    refreshProgress();
   } catch (error) {
     state.busy = false;
     if (error.status === 400 && /not leased to you/.test(error.message)) {
@@ -406,20 +408,12 @@ function closeZoom() {
 
 // ---------- progress and start ----------
 
-async function refreshProgress() {
-  try {
-    const p = await api("GET", urls.progress);
-    const percent = p.annotations_needed ? Math.floor((100 * p.annotations_done) / p.annotations_needed) : 100;
-    for (const [key, value] of Object.entries({ ...p, percent: `${percent}%` })) {
-      const node = document.querySelector(`[data-progress="${key}"]`);
-      if (node) node.textContent = value;
-    }
-    $("wb-bar-fill").style.width = `${percent}%`;
-    document.querySelector(".wb-dataset-progress").title = `${p.annotations_done} of ${p.annotations_needed} annotations, ${p.images_complete} of ${p.images} images complete`;
-  } catch {
-    /* progress is informative only */
-  }
-}
+const progress = progressPanel({
+  api,
+  url: urls.progress,
+  bar: $("wb-bar-fill"),
+  summary: document.querySelector(".wb-dataset-progress"),
+});
 
 const vocabulary = vocabularySearch({
   input: $("wb-search-input"),
@@ -446,7 +440,7 @@ async function start() {
     button.addEventListener("click", () => toggleFlag(button.dataset.flag));
   }
   loadVocabulary().catch((error) => showError(`The class list could not be loaded: ${error.message}`));
-  refreshProgress();
+  progress.refresh();
   const history = await api("GET", `${urls.annotations}?dataset=${encodeURIComponent(root.dataset.dataset)}&limit=200`).catch(() => []);
   state.history = history.map((a) => ({ id: a.id, file_name: a.file_name }));
   state.prefetch = fetchNext([]);
