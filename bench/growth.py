@@ -45,15 +45,20 @@ def _sizeless(name: str) -> str:
 
 
 def _shape(x: np.ndarray, y: np.ndarray) -> str:
-    """Cost per image at the largest size relative to the smallest: ≈1 linear, <1 fixed costs dominate."""
-    if len(x) < 2 or y[0] <= 0:
+    """Flat when the figure barely moves; else the marginal cost of the last size step against the first."""
+    if len(x) < 2 or y.min() <= 0:
         return "—"
-    ratio = (y[-1] / x[-1]) / (y[0] / x[0])
-    if ratio < 0.7:
-        return f"sub-linear (per-image cost ×{ratio:.2f})"
-    if ratio <= 1.4:
-        return f"linear (per-image cost ×{ratio:.2f})"
-    return f"super-linear (per-image cost ×{ratio:.2f})"
+    if y.max() / y.min() < 1.5:
+        return "flat (does not grow with the images)"
+    marginal = np.diff(y) / np.diff(x)
+    if marginal[0] <= 0:
+        return "—"
+    ratio = marginal[-1] / marginal[0]
+    if ratio < 0.67:
+        return f"sub-linear (marginal cost ×{ratio:.2f})"
+    if ratio <= 1.5:
+        return f"linear (marginal cost ×{ratio:.2f})"
+    return f"super-linear (marginal cost ×{ratio:.2f})"
 
 
 def write_growth(reports: list[Report], out_dir: Path) -> tuple[Path, Path]:

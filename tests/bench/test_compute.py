@@ -82,4 +82,4 @@ def test_growth_gives_the_slope_per_10k_images_and_matches_figures_named_by_thei
     assert ds["slope_per_10k"] == pytest.approx(1.0) and ds["r2"] == pytest.approx(1.0)
     assert ds["shape"].startswith("linear")
     assert rows["pages"]["slope_per_10k"] == pytest.approx(0.0, abs=1e-9)
-    assert rows["pages"]["shape"].startswith("sub-linear")
+    assert rows["pages"]["shape"].startswith("flat")
