@@ -50,7 +50,9 @@ def test_make_demo_serves_the_login_page_and_the_admin_and_stops_on_ctrl_c():
         env["DATABASE_URL"] = re.sub(r"/[^/?]+(\?|$)", rf"/{database}\1", env["DATABASE_URL"])
         _create_database(database)
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "demo", "--addr", f"127.0.0.1:{port}"],
+        # The ImageNet val load (about a minute of the worker's time) is covered by
+        # tests/evaluation/test_imagenet_val_end_to_end.py; here it would only slow the servers down.
+        [sys.executable, "manage.py", "demo", "--addr", f"127.0.0.1:{port}", "--no-imagenet"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

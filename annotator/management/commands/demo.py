@@ -19,6 +19,8 @@ from annotator.services.demo import (
     demo_dataset_load,
     demo_users_create,
 )
+from evaluation.services.demo import IMAGENET_VAL_NAME, IMAGENET_VAL_SLUG, demo_imagenet_val_load
+from evaluation.tasks import demo_imagenet_val_load_task
 
 
 class Command(BaseCommand):
@@ -27,6 +29,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000")
         parser.add_argument("--no-serve", action="store_true", help="Load the demo data and exit.")
+        parser.add_argument(
+            "--no-imagenet",
+            action="store_true",
+            help="Skip the ImageNet val dataset (50,000 images with ReaL's raters, loaded in the background).",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         call_command("migrate", interactive=False, verbosity=0)
@@ -38,8 +45,24 @@ class Command(BaseCommand):
         if answered:
             self.stdout.write(f"{answered} answers by simulated raters (see the agreement dashboard and review queue)")
         self._print_credentials(credentials, str(options["addr"]))
+        if not options["no_imagenet"]:
+            self._imagenet_val_load(str(options["addr"]), foreground=bool(options["no_serve"]))
         if not options["no_serve"]:
             self._serve(str(options["addr"]))
+
+    def _imagenet_val_load(self, addr: str, *, foreground: bool) -> None:
+        """Enqueued before the worker starts (the broker keeps the message), so serving starts at once;
+        without a worker (--no-serve) it runs here."""
+        where = f"http://{addr}/datasets/{IMAGENET_VAL_SLUG}/evaluation/ and /datasets/{IMAGENET_VAL_SLUG}/agreement/"
+        if foreground:
+            report = demo_imagenet_val_load()
+            self.stdout.write(f"'{IMAGENET_VAL_NAME}' ready ({report.seconds:.0f} s): {where}")
+            return
+        demo_imagenet_val_load_task.delay()
+        self.stdout.write(
+            f"'{IMAGENET_VAL_NAME}' (50,000 images, ReaL's raters, 3 models) is loading in the background "
+            f"(about a minute, see the worker's log); then see {where} (as researcher or reviewer)"
+        )
 
     def _print_credentials(self, credentials: dict[str, str], addr: str) -> None:
         self.stdout.write(self.style.SUCCESS(f"\nReLabel demo on http://{addr}/  (admin: http://{addr}/admin/)"))
