@@ -7,7 +7,12 @@ from celery import Task, shared_task
 from annotator.models import Dataset
 from evaluation.services.candidates import candidates_recompute
 from evaluation.services.demo import demo_imagenet_val_load
-from evaluation.services.releases import STALE_CLAIM, release_build, release_build_held_elsewhere
+from evaluation.services.releases import (
+    STALE_CLAIM,
+    release_build,
+    release_build_held_elsewhere,
+    releases_needing_a_build,
+)
 from evaluation.services.snapshots import metric_snapshots_refresh
 
 # Evaluating one set takes well under a minute even with a 50k × 1000 score matrix; a refresh of
@@ -63,3 +68,13 @@ def release_build_task(self: Task, release_id: int) -> bool:
 def demo_imagenet_val_load_task() -> bool:
     """`manage.py demo` enqueues it; safe to run twice: every step checks whether its result is there."""
     return demo_imagenet_val_load().wrote
+
+
+@shared_task(name="evaluation.resume_release_builds", ignore_result=True, soft_time_limit=60, time_limit=90)
+def releases_resume_task() -> int:
+    """Periodic (CELERY_BEAT_SCHEDULE): enqueue again every release whose build task was lost or whose worker
+    died; the build's claim makes a duplicate delivery harmless."""
+    pending = releases_needing_a_build()
+    for release_id in pending:
+        release_build_task.delay(release_id)
+    return len(pending)

@@ -193,6 +193,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": RELABEL_DAWID_SKENE_INTERVAL,
         "options": {"expires": RELABEL_DAWID_SKENE_INTERVAL.total_seconds()},
     },
+    # Release builds whose task was lost or whose worker died are enqueued again (any broker).
+    "evaluation-resume-release-builds": {
+        "task": "evaluation.resume_release_builds",
+        "schedule": timedelta(minutes=2),
+        "options": {"expires": 120},
+    },
 }
 
 # Annotation

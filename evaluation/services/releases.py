@@ -15,7 +15,7 @@ import secrets
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -56,6 +56,8 @@ ZIP_CONTENT_TYPE = "application/zip"
 # A live build beats (claimed_at) at every batch of images and every phase; a claim this old belongs to a
 # worker that died (the broker redelivers its task, acks_late), and the build may be retaken.
 STALE_CLAIM = timedelta(minutes=5)
+# A release whose build task has not started this long after creation lost its task message.
+UNCLAIMED_GRACE = timedelta(minutes=2)
 
 
 class ReleaseInputError(ValueError):
@@ -140,6 +142,7 @@ def release_build(*, release_id: int) -> Release | None:
         _fail(release_id, stored, error)
         raise
     logger.info("release %s built in %.2f s", release_id, time.perf_counter() - started)
+    _remove_abandoned_attempts(release, keep=built.files[0].storage_name.rsplit("/", 1)[0])
     return Release.objects.get(pk=release_id)
 
 
@@ -291,6 +294,34 @@ def _fail(release_id: int, stored: list[str], error: BaseException) -> None:
         state=Release.State.FAILED, phase="failed", error=message
     )
     logger.error("release %s failed: %s", release_id, message)
+
+
+def _remove_abandoned_attempts(release: Release, *, keep: str) -> None:
+    """Delete the folders earlier builds of this release left when their worker died mid-way (each build
+    writes to a folder of its own, `<pk>-<token>`); best effort, the release is published already."""
+    storage = release_storage()
+    parent = f"releases/{release.dataset.slug}"
+    try:
+        folders, _ = storage.listdir(parent)
+    except (FileNotFoundError, NotImplementedError):
+        return
+    for folder in folders:
+        path = f"{parent}/{folder}"
+        if not folder.startswith(f"{release.pk}-") or path == keep:
+            continue
+        for name in storage.listdir(path)[1]:
+            storage.delete(f"{path}/{name}")
+        logger.info("release %s: removed the files of an abandoned build in %s", release.pk, path)
+
+
+def releases_needing_a_build(*, now: datetime | None = None) -> list[int]:
+    """Releases still `building` with no live build: never claimed a while after creation (the task was
+    lost) or claimed by a worker whose heartbeat stopped (it died). The periodic sweep enqueues them again,
+    so a build survives a lost worker on any broker, even one that never redelivers."""
+    now = now or timezone.now()
+    stale = now - STALE_CLAIM
+    orphaned = Q(claimed_at__isnull=True, created_at__lt=now - UNCLAIMED_GRACE) | Q(claimed_at__lt=stale)
+    return list(Release.objects.filter(orphaned, state=Release.State.BUILDING).values_list("pk", flat=True))
 
 
 def release_build_held_elsewhere(*, release_id: int) -> bool:

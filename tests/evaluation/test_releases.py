@@ -25,14 +25,16 @@ from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
 from evaluation.services.releases import (
     STALE_CLAIM,
+    UNCLAIMED_GRACE,
     ReleaseInputError,
     release_build,
     release_build_held_elsewhere,
     release_create,
     release_storage,
+    releases_needing_a_build,
 )
 from evaluation.services.snapshots import metric_snapshots_refresh
-from evaluation.tasks import release_build_task
+from evaluation.tasks import release_build_task, releases_resume_task
 from tests.evaluation.conftest import TOP3, csv_bytes
 from tests.evaluation.release_data import EXPECTED_REAL, EXPECTED_STATUS, built_release, voted_dataset, votes_csv
 
@@ -288,3 +290,26 @@ def test_a_build_held_by_a_live_worker_is_left_alone_and_one_whose_worker_died_i
     assert not release_build_held_elsewhere(release_id=release.pk)
     assert release_build_task.apply(args=[release.pk]).get() is True
     assert Release.objects.get(pk=release.pk).state == "ready"
+
+
+def test_the_periodic_sweep_finds_lost_and_dead_builds_and_a_rebuild_removes_the_dead_builds_files(
+    dataset, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):  # the task message is "lost": never delivered
+        lost = release_create(dataset=dataset)
+        dead = release_create(dataset=dataset)
+        live = release_create(dataset=dataset)
+    now = timezone.now()
+    assert releases_needing_a_build(now=now) == []  # just created: their tasks may still arrive
+    Release.objects.filter(pk=dead.pk).update(claimed_at=now - STALE_CLAIM - timedelta(seconds=1))
+    Release.objects.filter(pk=live.pk).update(claimed_at=now - timedelta(seconds=30))
+    later = now + UNCLAIMED_GRACE + timedelta(seconds=1)
+    assert sorted(releases_needing_a_build(now=later)) == [lost.pk, dead.pk]
+
+    # The dead worker had stored a file in its own folder before it died.
+    storage = release_storage()
+    leftover = storage.save(f"releases/{dataset.slug}/{dead.pk}-deadbeef/real.json", ContentFile(b"[[1]"))
+    assert releases_resume_task.apply().get() == 1  # `lost` was never claimed at `now`; the dead one was
+    assert Release.objects.get(pk=dead.pk).state == "ready"
+    assert not storage.exists(leftover)
+    assert all(storage.exists(f.storage_name) for f in ReleaseFile.objects.filter(release=dead))
