@@ -174,7 +174,7 @@ def test_a_worker_killed_mid_recompute_leaves_no_snapshot_and_the_task_is_redeli
 def test_a_worker_killed_while_publishing_a_release_shows_nothing_and_a_later_delivery_builds_it(workers, tmp_path):
     """Killed after every file is stored, while publishing: the release stays invisible (building, no file rows).
     In production the task comes back after the visibility timeout (an hour), when the dead worker's claim is
-    stale (16 minutes); here both are compressed: the claim is aged and the next worker's timeout is short."""
+    stale (STALE_CLAIM); here both are compressed: the claim is aged and the next worker's timeout is short."""
     dataset = voted_dataset(tmp_path, slug="killed-release")
     release = kill_when_blocked(
         workers.start(visibility_timeout=3600),
