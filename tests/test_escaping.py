@@ -13,10 +13,13 @@ from annotator.import_sources import ImageSpec
 from annotator.services.agreement_figures import agreement_compute
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import images_import
+from annotator.services.review import adjudication_set
 from annotator.vocabulary import ClassSpec
 from config.celery import app as celery_app
+from evaluation.release_models import Release
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
+from tests.evaluation.release_data import built_release
 
 pytestmark = pytest.mark.django_db
 
@@ -65,10 +68,19 @@ def hostile(settings, tmp_path, annotator, staff, django_capture_on_commit_callb
     votes.write_text("\n".join(lines) + "\n")
     call_command("import_votes", "hostile", str(votes))
     agreement_compute(dataset=dataset)
+    image = dataset.images.get(position=1)
+    adjudication_set(image_id=image.pk, reviewer=staff, labels=[image.original_label_id], note=f"note {HOSTILE}")
+    celery_app.conf.task_always_eager = True
+    try:
+        built_release(dataset, django_capture_on_commit_callbacks)
+    finally:
+        celery_app.conf.task_always_eager = False
     return dataset, model
 
 
 def _pages(dataset, model) -> dict[str, str]:
+    adjudicated = dataset.images.get(position=1)
+    release = Release.objects.get(dataset=dataset)
     return {
         "home": reverse("home"),
         "workbench": reverse("annotator:workbench", args=[dataset.slug]),
@@ -78,6 +90,14 @@ def _pages(dataset, model) -> dict[str, str]:
         "model page": reverse("evaluation:prediction-set", args=[model.pk]),
         "upload page": reverse("evaluation:upload", args=[dataset.slug]),
         "agreement dashboard": reverse("consensus:dashboard", args=[dataset.slug]),
+        "review index": reverse("review:index"),
+        "review queue": reverse("review:queue", args=[dataset.slug]) + "?status=all",
+        "review screen": reverse("review:image", args=[dataset.slug, adjudicated.pk]),
+        "image history": reverse("review:history", args=[adjudicated.pk]),
+        "releases index": reverse("evaluation:releases-index"),
+        "release list": reverse("evaluation:releases", args=[dataset.slug]),
+        "release page": reverse("evaluation:release", args=[release.pk]),
+        "release comparison": reverse("evaluation:release-compare", args=[dataset.slug]),
     }
 
 
@@ -94,6 +114,15 @@ def test_every_page_showing_hostile_names_escapes_them(client, staff, hostile):
     # Each page shows at least the dataset's name; the model page and the dashboard also class names and keys.
     assert all(count >= 1 for count in shown.values()), shown
     assert shown["model page"] >= 3 and shown["agreement dashboard"] >= 2, shown
+    assert shown["review screen"] >= 3 and shown["image history"] >= 2, "class names and the note"
+
+
+def test_the_note_of_an_adjudication_is_shown_as_text(client, staff, hostile):
+    dataset, _ = hostile
+    client.force_login(staff)
+    image = dataset.images.get(position=1)
+    for url in (reverse("review:history", args=[image.pk]), reverse("review:image", args=[dataset.slug, image.pk])):
+        assert f"note {ESCAPED}" in client.get(url).content.decode(), url
 
 
 def test_the_model_page_shows_hostile_class_names_and_image_keys_as_text(client, staff, hostile):
