@@ -1,11 +1,13 @@
-"""A lost database connection answers 503 with Retry-After instead of a 500, and is closed so the retry
-reconnects."""
+"""Failures that are the client's or the database's, not bugs: a lost database connection answers 503 with
+Retry-After (and is closed so the retry reconnects); an oversized request body answers 413 naming the limit."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -16,19 +18,27 @@ RETRY_AFTER_SECONDS = 5
 MESSAGE = "The database is unavailable for a moment; nothing was saved. Please retry."
 
 
-class DatabaseUnavailableMiddleware:
+class _ExceptionMiddleware:
+    """Answers some exceptions a view raises (process_exception); everything else passes through."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
 
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or "json" in request.headers.get("Accept", "")
+
+
+class DatabaseUnavailableMiddleware(_ExceptionMiddleware):
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, OperationalError | InterfaceError) or not connection_lost(exception):
             return None
         logger.warning("database connection lost during %s %s: %s", request.method, request.path, exception)
         _close_broken_connections()
-        if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+        if _wants_json(request):
             response: HttpResponse = JsonResponse({"detail": MESSAGE}, status=503)
         else:
             # Standalone template: base.html would read the user (and so the database) again.
@@ -62,3 +72,25 @@ def _close_broken_connections() -> None:
             usable = False
         if not usable:
             connection.close()
+
+
+class RequestTooLargeMiddleware(_ExceptionMiddleware):
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE (or with too many fields) answers 413 with the limit named,
+    instead of Django's bare 400 page. Files in multipart uploads do not count towards it."""
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 2**20
+            message = (
+                f"The request body is larger than the limit of {limit:.0f} MiB for fields and JSON "
+                "(files go up as multipart uploads, limited by RELABEL_MAX_UPLOAD_BYTES)."
+            )
+            status = 413
+        elif isinstance(exception, TooManyFieldsSent):
+            message = f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields."
+            status = 400
+        else:
+            return None
+        if _wants_json(request):
+            return JsonResponse({"detail": message}, status=status)
+        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
