@@ -61,7 +61,8 @@ class Command(BaseCommand):
         demo_imagenet_val_load_task.delay()
         self.stdout.write(
             f"'{IMAGENET_VAL_NAME}' (50,000 images, ReaL's raters, 3 models) is loading in the background "
-            f"(about a minute, see the worker's log); then see {where} (as researcher or reviewer)"
+            f"(about 45 s, one line per step in the worker's log); then see {where} as researcher or reviewer "
+            f"(Evaluate against 'ReaL' for the published figures)"
         )
 
     def _print_credentials(self, credentials: dict[str, str], addr: str) -> None:
