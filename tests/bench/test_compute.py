@@ -18,7 +18,8 @@ N = 150
 
 
 @pytest.fixture
-def workload(db):
+def workload(db, monkeypatch):
+    monkeypatch.setattr("bench.compute.REPEAT", 1)
     return compute_dataset(N, log=lambda _: None)
 
 
