@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.core.files.storage import default_storage
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.db.models.fields.json import KeyTransform
 
 from annotator.consensus_selectors import settled_consensus_labels
@@ -40,9 +40,7 @@ class DatasetOrder:
 
 def dataset_order(dataset: Dataset) -> DatasetOrder:
     rows = list(
-        Image.objects.filter(dataset=dataset)
-        .order_by("position")
-        .values_list("id", "key", "original_label__index")
+        Image.objects.filter(dataset=dataset).order_by("position").values_list("id", "key", "original_label__index")
     )
     n = len(rows)
     ids, keys, original = zip(*rows, strict=True) if rows else ((), (), ())
@@ -173,14 +171,22 @@ def label_source_choices(dataset: Dataset) -> list[LabelSourceChoice]:
 
 
 def label_source_pick(dataset: Dataset, choices: list[LabelSourceChoice], slug: str | None) -> LabelSourceChoice:
-    """The requested source, else the consensus once it has labels, else the first reference set."""
+    """The requested source, else the one whose snapshots cover the most images (the live consensus on a
+    tie, or when nothing is evaluated yet). A dataset whose annotators have settled only part of it, next
+    to a reference set covering all of it (the demo's ImageNet val: ReaL's raters saw 24,889 of 50,000
+    images), opens on the reference; once the consensus covers as much, on the consensus."""
     by_slug = {choice.slug: choice for choice in choices}
     if slug in by_slug:
         return by_slug[slug]
-    has_consensus_labels = MetricSnapshot.objects.filter(
-        prediction_set__dataset=dataset, label_source=CONSENSUS, pool_size__gt=0
-    ).exists()
-    return choices[0] if has_consensus_labels or len(choices) == 1 else choices[1]
+    pools = (
+        MetricSnapshot.objects.filter(prediction_set__dataset=dataset)
+        .order_by()
+        .values("label_source", "reference_set_id")
+        .annotate(pool=Max("pool_size"))
+        .values_list("label_source", "reference_set_id", "pool")
+    )
+    largest = {(source, reference): pool for source, reference, pool in pools}
+    return max(choices, key=lambda c: largest.get((c.label_source, c.reference_set_id), 0), default=choices[0])
 
 
 # --- leaderboard, history, model page ---------------------------------------------------------------------
