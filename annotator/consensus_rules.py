@@ -204,27 +204,34 @@ def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams 
     share_items = _items(ids, np.round(np.nan_to_num(vote.share), 6))
     post_items = _items(ids, np.round(posterior, 6)) if posterior is not None else None
     valid, ds_list, effective_list = valid.tolist(), ds_valid.tolist(), effective.tolist()
-    reason_lists = [[name for name, on in zip(REASONS, flags, strict=True) if on] for flags in reasons.tolist()]
+    # Python values once for all images (indexing numpy per row costs more than the rest of the loop), and
+    # one reason list per combination of flags present, looked up by its bit pattern.
+    bits = (reasons.astype(np.int64) << np.arange(len(REASONS))).sum(axis=1).tolist()
+    reasons_of = {b: [name for k, name in enumerate(REASONS) if b >> k & 1] for b in set(bits)}
+    image_ids, status_list, annotation_counts = data.image_id.tolist(), status.tolist(), annotations.tolist()
+    unsure_list, bad_list, none_fits_list = unsure.tolist(), bad.tolist(), none_fits.tolist()
+    agreement_list = [None if a != a else round(a, 6) for a in agreement.tolist()]  # a != a: NaN
+    run_id = ds.run_id if ds is not None else None
     starts = np.searchsorted(q.image, np.arange(n_img + 1)).tolist()
     rows = []
     for i in np.flatnonzero((annotations > 0) | (np.diff(starts) > 0)).tolist():
         lo, hi = starts[i], starts[i + 1]
         rows.append(
             ConsensusRow(
-                image_id=int(data.image_id[i]),
-                status=str(status[i]),
-                dispute_reasons=reason_lists[i],
-                annotation_count=int(annotations[i]),
+                image_id=image_ids[i],
+                status=status_list[i],
+                dispute_reasons=list(reasons_of[bits[i]]),
+                annotation_count=annotation_counts[i],
                 counts="{" + ", ".join(count_items[lo:hi]) + "}",
                 shares="{" + ", ".join(share_items[lo:hi]) + "}",
                 majority_labels=[ids[k] for k in range(lo, hi) if valid[k]],
-                unsure_count=int(unsure[i]),
-                bad_image_count=int(bad[i]),
-                none_fits_count=int(none_fits[i]),
-                agreement=None if np.isnan(agreement[i]) else round(float(agreement[i]), 6),
+                unsure_count=unsure_list[i],
+                bad_image_count=bad_list[i],
+                none_fits_count=none_fits_list[i],
+                agreement=agreement_list[i],
                 ds_posterior="{" + ", ".join(post_items[lo:hi]) + "}" if post_items is not None else None,
                 ds_labels=[ids[k] for k in range(lo, hi) if ds_list[k]],
-                ds_run_id=ds.run_id if ds is not None else None,
+                ds_run_id=run_id,
                 labels=[ids[k] for k in range(lo, hi) if effective_list[k]],
             )
         )
