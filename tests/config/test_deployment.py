@@ -52,7 +52,11 @@ def test_production_settings_pass_the_deployment_checks():
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -61,12 +65,16 @@ def test_production_settings_pass_the_deployment_checks():
 def test_an_s3_bucket_in_the_environment_switches_media_storage_to_s3():
     env = {**os.environ, "RELABEL_S3_BUCKET": "relabel-media", "RELABEL_S3_ENDPOINT_URL": "http://127.0.0.1:9000"}
     code = (
-        "import django; django.setup(); from django.core.files.storage import storages; s = storages[\"default\"]; "
+        'import django; django.setup(); from django.core.files.storage import storages; s = storages["default"]; '
         "print(type(s).__name__, s.bucket_name, s.endpoint_url)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings.local"},
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings.local"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.stdout.split() == ["S3Storage", "relabel-media", "http://127.0.0.1:9000"], result.stderr
 
