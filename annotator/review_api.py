@@ -53,11 +53,17 @@ class DecisionInput(serializers.Serializer):
         child=serializers.IntegerField(), default=list, help_text="The final label set (LabelClass ids), for `set`."
     )
     note = serializers.CharField(allow_blank=True, default="", max_length=2000)
+    client_uuid = serializers.UUIDField(
+        required=False, allow_null=True, default=None, help_text="Made by the client; a retry with it writes nothing."
+    )
 
 
 class MoreInput(serializers.Serializer):
     extra = serializers.IntegerField(default=1, min_value=1, max_value=10)
     note = serializers.CharField(allow_blank=True, default="", max_length=2000)
+    client_uuid = serializers.UUIDField(
+        required=False, allow_null=True, default=None, help_text="Made by the client; a retry with it writes nothing."
+    )
 
 
 class AdjudicationOutput(serializers.ModelSerializer):
@@ -129,11 +135,17 @@ class AdjudicationsApi(ReviewApiView):
     def get(self, request: Request, image_id: int) -> Response:
         return Response(adjudication_history(_image(image_id)))
 
-    @extend_schema(request=DecisionInput, responses={201: AdjudicationOutput})
+    @extend_schema(
+        request=DecisionInput,
+        responses={201: AdjudicationOutput, 200: AdjudicationOutput},
+        description="201 when recorded; 200 with the first decision when `client_uuid` was already used.",
+    )
     def post(self, request: Request, image_id: int) -> Response:
         image = _image(image_id)
         data = self.parsed(DecisionInput(data=request.data))
-        common = {"image_id": image.pk, "reviewer": request.user, "note": data["note"]}
+        common = {
+            "image_id": image.pk, "reviewer": request.user, "note": data["note"], "client_uuid": data["client_uuid"]
+        }  # fmt: skip
         action = data["action"]
         if action == "set":
             adjudication = adjudication_set(**common, labels=data["labels"])
@@ -141,15 +153,19 @@ class AdjudicationsApi(ReviewApiView):
             adjudication = adjudication_revert(**common)
         else:
             adjudication = adjudication_exclude(**common, reason=action.removeprefix("exclude-"))
-        return Response(AdjudicationOutput(adjudication).data, status=status.HTTP_201_CREATED)
+        return _decided(adjudication)
 
 
 class MoreAnnotationsApi(ReviewApiView):
     """Ask for `extra` more annotations of the image: it goes to the front of the annotation queue."""
 
-    @extend_schema(request=MoreInput, responses={201: AdjudicationOutput})
+    @extend_schema(request=MoreInput, responses={201: AdjudicationOutput, 200: AdjudicationOutput})
     def post(self, request: Request, image_id: int) -> Response:
         image = _image(image_id)
         data = self.parsed(MoreInput(data=request.data))
-        adjudication = review_request_more(image_id=image.pk, reviewer=request.user, **data)
-        return Response(AdjudicationOutput(adjudication).data, status=status.HTTP_201_CREATED)
+        return _decided(review_request_more(image_id=image.pk, reviewer=request.user, **data))
+
+
+def _decided(adjudication) -> Response:  # noqa: ANN001
+    replayed = getattr(adjudication, "replayed", False)
+    return Response(AdjudicationOutput(adjudication).data, status=200 if replayed else status.HTTP_201_CREATED)

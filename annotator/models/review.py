@@ -36,9 +36,12 @@ class Adjudication(models.Model):
     labels_before = ArrayField(models.BigIntegerField(), default=list, blank=True)
     labels_after = ArrayField(models.BigIntegerField(), default=list, blank=True)
     note = models.TextField(blank=True)
+    # Made by the client: a retry of the same decision (same reviewer and UUID) writes nothing.
+    client_uuid = models.UUIDField(null=True, blank=True)
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["reviewer", "client_uuid"], name="adjudication_unique_client_uuid"),
             models.CheckConstraint(
                 condition=Q(action__in=["set", "exclude-bad", "exclude-ambiguous", "revert", "more"]),
                 name="adjudication_action_known",

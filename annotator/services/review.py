@@ -17,6 +17,7 @@ its `labels_before`.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -60,10 +61,29 @@ def _validated(labels: Sequence[int], dataset_id: int) -> list[int]:
     return classes
 
 
+def _replay(image_id: int, reviewer: AbstractBaseUser, client_uuid: uuid.UUID | None) -> Adjudication | None:
+    """The decision this reviewer already made with this client UUID, if any. Call with the image locked, so
+    a concurrent retry of the same decision has committed or waits."""
+    if client_uuid is None:
+        return None
+    earlier = Adjudication.objects.filter(reviewer=reviewer, client_uuid=client_uuid).first()
+    if earlier is not None and earlier.image_id != image_id:
+        raise ReviewError(f"client_uuid {client_uuid} was already used for image {earlier.image_id}")
+    if earlier is not None:
+        earlier.replayed = True  # for the API's 200 instead of 201
+    return earlier
+
+
 def _record(
-    consensus: Consensus, reviewer: AbstractBaseUser, action: str, before: tuple[str, list[int]], note: str
+    consensus: Consensus,
+    reviewer: AbstractBaseUser,
+    action: str,
+    before: tuple[str, list[int]],
+    note: str,
+    client_uuid: uuid.UUID | None,
 ) -> Adjudication:
     return Adjudication.objects.create(
+        client_uuid=client_uuid,
         image_id=consensus.image_id,
         dataset_id=consensus.dataset_id,
         reviewer=reviewer,
@@ -77,9 +97,16 @@ def _record(
 
 
 def _decide(
-    image_id: int, reviewer: AbstractBaseUser, action: str, labels: Sequence[int] | None, note: str
+    image_id: int,
+    reviewer: AbstractBaseUser,
+    action: str,
+    labels: Sequence[int] | None,
+    note: str,
+    client_uuid: uuid.UUID | None,
 ) -> Adjudication:
     image, consensus = _locked(image_id)
+    if replay := _replay(image_id, reviewer, client_uuid):
+        return replay
     final = [] if labels is None else _validated(labels, image.dataset_id)
     before = (consensus.status, list(consensus.labels))
     consensus.adjudicated = True
@@ -89,30 +116,45 @@ def _decide(
     consensus.updated_at = timezone.now()
     consensus.save(update_fields=["adjudicated", "status", "labels", "excluded", "updated_at"])
     logger.info("image %s: %s by %s", image_id, action, reviewer.pk)
-    return _record(consensus, reviewer, action, before, note)
+    return _record(consensus, reviewer, action, before, note, client_uuid)
+
+
+# Every decision takes an optional `client_uuid`: a retry with the same one (same reviewer) returns the
+# first decision and writes nothing, like annotation submits.
 
 
 @transaction.atomic
 def adjudication_set(
-    *, image_id: int, reviewer: AbstractBaseUser, labels: Sequence[int], note: str = ""
+    *,
+    image_id: int,
+    reviewer: AbstractBaseUser,
+    labels: Sequence[int],
+    note: str = "",
+    client_uuid: uuid.UUID | None = None,
 ) -> Adjudication:
     """Make `labels` (LabelClass ids of the image's dataset; empty = no valid class) the image's final
     label set, overriding the computed consensus. Deciding again revises the decision."""
-    return _decide(image_id, reviewer, Action.SET, labels, note)
+    return _decide(image_id, reviewer, Action.SET, labels, note, client_uuid)
 
 
 @transaction.atomic
-def adjudication_exclude(*, image_id: int, reviewer: AbstractBaseUser, reason: str, note: str = "") -> Adjudication:
+def adjudication_exclude(
+    *, image_id: int, reviewer: AbstractBaseUser, reason: str, note: str = "", client_uuid: uuid.UUID | None = None
+) -> Adjudication:
     """Mark the image bad or ambiguous (`reason`): its label set is emptied and it leaves metrics and releases."""
     if reason not in EXCLUSIONS:
         raise ReviewError(f"exclude an image as {' or '.join(EXCLUSIONS)}, not {reason!r}")
-    return _decide(image_id, reviewer, EXCLUSIONS[reason], None, note)
+    return _decide(image_id, reviewer, EXCLUSIONS[reason], None, note, client_uuid)
 
 
 @transaction.atomic
-def adjudication_revert(*, image_id: int, reviewer: AbstractBaseUser, note: str = "") -> Adjudication:
+def adjudication_revert(
+    *, image_id: int, reviewer: AbstractBaseUser, note: str = "", client_uuid: uuid.UUID | None = None
+) -> Adjudication:
     """Drop the image's adjudication: its consensus is recomputed from the votes, as if never adjudicated."""
     _image, consensus = _locked(image_id)
+    if replay := _replay(image_id, reviewer, client_uuid):
+        return replay
     if not consensus.adjudicated:
         raise ReviewError(f"image {image_id} has no adjudication to revert")
     before = (consensus.status, list(consensus.labels))
@@ -121,17 +163,26 @@ def adjudication_revert(*, image_id: int, reviewer: AbstractBaseUser, note: str 
     consensus_refresh_image(image_id=image_id)
     consensus.refresh_from_db()
     logger.info("image %s: adjudication reverted by %s", image_id, reviewer.pk)
-    return _record(consensus, reviewer, Action.REVERT, before, note)
+    return _record(consensus, reviewer, Action.REVERT, before, note, client_uuid)
 
 
 @transaction.atomic
-def review_request_more(*, image_id: int, reviewer: AbstractBaseUser, extra: int = 1, note: str = "") -> Adjudication:
+def review_request_more(
+    *,
+    image_id: int,
+    reviewer: AbstractBaseUser,
+    extra: int = 1,
+    note: str = "",
+    client_uuid: uuid.UUID | None = None,
+) -> Adjudication:
     """Raise the image's overlap by `extra` and put it at the front of the annotation queue
     (`image_request_more`). Its consensus goes back to pending until the new annotations arrive, unless
     it is adjudicated (the decision stands; revert it to let the new votes decide)."""
     if not 1 <= extra <= MAX_EXTRA:
         raise ReviewError(f"ask for 1 to {MAX_EXTRA} more annotations, not {extra}")
     _image, consensus = _locked(image_id)
+    if replay := _replay(image_id, reviewer, client_uuid):
+        return replay
     before = (consensus.status, list(consensus.labels))
     try:
         image_request_more(image_id=image_id, extra=extra)
@@ -139,4 +190,4 @@ def review_request_more(*, image_id: int, reviewer: AbstractBaseUser, extra: int
         raise ReviewError(str(error)) from error
     consensus_refresh_image(image_id=image_id)
     consensus.refresh_from_db()
-    return _record(consensus, reviewer, Action.MORE, before, note)
+    return _record(consensus, reviewer, Action.MORE, before, note, client_uuid)

@@ -2,7 +2,7 @@
 // Keyboard first: number keys toggle classes, B/A/M/R choose another decision, Enter carries it out and
 // opens the next image of the queue; J/K (or arrows) move through the queue without deciding.
 
-import { apiClient, el } from "./workbench/api.js";
+import { apiClient, el, uuid4 } from "./workbench/api.js";
 import { vocabularySearch } from "./workbench/search.js";
 
 const root = document.getElementById("review");
@@ -15,6 +15,7 @@ const state = {
   added: [], // classes found through the search, not listed in the table: {id, name}
   decision: "set", // set | exclude-bad | exclude-ambiguous | more | revert
   busy: false,
+  attempt: null, // {body, clientUuid}: pressing Enter again after an error retries with the same UUID
 };
 
 const DESCRIPTIONS = {
@@ -73,9 +74,14 @@ async function save() {
   $("rv-error").textContent = "";
   render();
   const note = $("rv-note").value;
+  const [url, body] =
+    state.decision === "more"
+      ? [root.dataset.moreUrl, { extra: 1, note }]
+      : [root.dataset.adjudicationsUrl, { action: state.decision, labels: [...state.chosen], note }];
+  const key = `${url} ${JSON.stringify(body)}`;
+  if (state.attempt?.key !== key) state.attempt = { key, clientUuid: uuid4() };
   try {
-    if (state.decision === "more") await api("POST", root.dataset.moreUrl, { extra: 1, note });
-    else await api("POST", root.dataset.adjudicationsUrl, { action: state.decision, labels: [...state.chosen], note });
+    await api("POST", url, { ...body, client_uuid: state.attempt.clientUuid });
     root.dataset.saved = state.decision;
     location.assign(root.dataset.nextUrl || root.dataset.queueUrl);
   } catch (error) {

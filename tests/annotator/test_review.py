@@ -207,3 +207,19 @@ def test_an_image_nobody_annotated_yet_can_be_adjudicated_and_reverted_to_pendin
     assert _consensus(image).labels == [class_at(pets, 0).pk]
     adjudication_revert(image_id=image.pk, reviewer=reviewer)
     assert (_consensus(image).status, _consensus(image).labels) == ("pending", [])
+
+
+def test_a_retried_decision_with_the_same_client_uuid_is_recorded_once(pets, reviewer):
+    image, c0 = image_at(pets, 0), class_at(pets, 0).pk
+    key = uuid.uuid4()
+    first = adjudication_set(image_id=image.pk, reviewer=reviewer, labels=[c0], client_uuid=key)
+    again = adjudication_set(image_id=image.pk, reviewer=reviewer, labels=[c0], client_uuid=key)
+    assert again.pk == first.pk and getattr(again, "replayed", False)
+    more_key = uuid.uuid4()
+    review_request_more(image_id=image.pk, reviewer=reviewer, client_uuid=more_key)
+    review_request_more(image_id=image.pk, reviewer=reviewer, client_uuid=more_key)
+    image.refresh_from_db()
+    assert image.extra_annotations == 1, "a retried request for more annotations raised the overlap twice"
+    assert Adjudication.objects.filter(image=image).count() == 2
+    with pytest.raises(ReviewError, match="already used"):
+        adjudication_revert(image_id=image_at(pets, 1).pk, reviewer=reviewer, client_uuid=key)

@@ -172,3 +172,16 @@ def test_the_review_api_is_in_the_openapi_schema(reviewer):
     for path in ("/api/datasets/{slug}/review-queue/", "/api/images/{image_id}/review/",
                  "/api/images/{image_id}/more-annotations/"):  # fmt: skip
         assert path in paths, path
+
+
+def test_the_api_answers_a_retried_decision_with_the_first_one(pets, api):
+    image, c2 = image_at(pets, 0), class_at(pets, 2).pk
+    body = {"action": "set", "labels": [c2], "client_uuid": "7b0c3f5e-4a57-4c1e-9d5c-2f3b8f6a1e10"}
+    first = api.post(f"/api/images/{image.pk}/adjudications/", body, format="json")
+    retry = api.post(f"/api/images/{image.pk}/adjudications/", body, format="json")
+    assert (first.status_code, retry.status_code) == (201, 200) and retry.json()["id"] == first.json()["id"]
+    more = {"extra": 1, "client_uuid": "0d9a3c1e-5f7b-4e2a-8c6d-1a2b3c4d5e6f"}
+    statuses = [api.post(f"/api/images/{image.pk}/more-annotations/", more, format="json").status_code for _ in "ab"]
+    assert statuses == [201, 200]
+    image.refresh_from_db()
+    assert image.extra_annotations == 1
