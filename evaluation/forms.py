@@ -44,3 +44,5 @@ class ReleaseForm(forms.Form):
     apply_adjudications = forms.BooleanField(
         required=False, initial=True, help_text="Reviewers' final label sets (and exclusions) replace the crowd's."
     )
+    # One per rendered form: submitting the same form twice (a double click, a resent POST) makes one release.
+    client_uuid = forms.UUIDField(required=False, widget=forms.HiddenInput)

@@ -51,6 +51,9 @@ class ReleaseInput(serializers.Serializer):
     threshold = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
     min_annotations = serializers.IntegerField(required=False, min_value=1, max_value=100)
     apply_adjudications = serializers.BooleanField(required=False, default=True)
+    client_uuid = serializers.UUIDField(
+        required=False, allow_null=True, default=None, help_text="Made by the client; a retry gets the same release."
+    )
 
 
 class ReleaseProgressOutput(serializers.ModelSerializer):
@@ -70,7 +73,11 @@ class ReleaseListCreateApi(APIView):
         releases = ready_releases(dataset).prefetch_related("files")
         return Response(ReleaseOutput(releases, many=True).data)
 
-    @extend_schema(request=ReleaseInput, responses={202: ReleaseProgressOutput})
+    @extend_schema(
+        request=ReleaseInput,
+        responses={202: ReleaseProgressOutput, 200: ReleaseProgressOutput},
+        description="202 when a build starts; 200 with the first release when `client_uuid` was already used.",
+    )
     def post(self, request: Request, slug: str) -> Response:
         dataset = get_object_or_404(Dataset, slug=slug)
         payload = ReleaseInput(data=request.data)
@@ -79,7 +86,8 @@ class ReleaseListCreateApi(APIView):
             release = release_create(dataset=dataset, created_by=request.user, **payload.validated_data)
         except ReleaseInputError as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(ReleaseProgressOutput(release).data, status=status.HTTP_202_ACCEPTED)
+        replayed = getattr(release, "replayed", False)
+        return Response(ReleaseProgressOutput(release).data, status=200 if replayed else status.HTTP_202_ACCEPTED)
 
 
 class ReleaseDetailApi(APIView):

@@ -61,10 +61,14 @@ class Release(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     ready_at = models.DateTimeField(null=True, blank=True)
 
+    # Made by the client that asked for the release: a retry (same creator and UUID) gets the same release.
+    client_uuid = models.UUIDField(null=True, blank=True)
+
     class Meta:
         ordering = ["dataset", "-version"]
         constraints = [
             models.UniqueConstraint(fields=["dataset", "version"], name="release_unique_version"),
+            models.UniqueConstraint(fields=["created_by", "client_uuid"], name="release_unique_client_uuid"),
             models.CheckConstraint(condition=Q(state__in=["building", "ready", "failed"]), name="release_state_known"),
             models.CheckConstraint(
                 condition=Q(aggregation__in=["majority", "dawid_skene"]), name="release_aggregation_known"

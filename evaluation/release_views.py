@@ -3,6 +3,8 @@ release's detail with its files, and the comparison of two releases."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.db.models import Count, Max, Q
 from django.http import HttpRequest, HttpResponse
@@ -33,7 +35,7 @@ def releases_index(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def release_list(request: HttpRequest, slug: str) -> HttpResponse:
     dataset = get_object_or_404(Dataset, slug=slug)
-    form = ReleaseForm(request.POST or None, initial={"apply_adjudications": True})
+    form = ReleaseForm(request.POST or None, initial={"apply_adjudications": True, "client_uuid": uuid.uuid4()})
     if request.method == "POST" and form.is_valid():
         parameters = {key: value for key, value in form.cleaned_data.items() if value not in (None, "")}
         try:
@@ -41,7 +43,8 @@ def release_list(request: HttpRequest, slug: str) -> HttpResponse:
         except ReleaseInputError as error:
             form.add_error(None, str(error))
         else:
-            messages.success(request, f"Release v{release.version} is being built.")
+            if not getattr(release, "replayed", False):
+                messages.success(request, f"Release v{release.version} is being built.")
             return redirect("evaluation:releases", slug=dataset.slug)
     unfinished = Release.objects.filter(dataset=dataset).exclude(state=Release.State.READY).order_by("-version")[:5]
     context = {

@@ -14,6 +14,7 @@ import logging
 import secrets
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -78,12 +79,22 @@ def release_create(
     threshold: float | None = None,
     min_annotations: int | None = None,
     apply_adjudications: bool = True,
+    client_uuid: uuid.UUID | None = None,
 ) -> Release:
     """A new release in state `building`, numbered after the dataset's last; the build runs after commit.
 
     Unset parameters take the dataset's settings. Locks the dataset row so two creations get two numbers.
+    Idempotent with `client_uuid`: a retry by the same user returns the release the first call made (its
+    `replayed` attribute set), whatever its state.
     """
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    if client_uuid is not None and created_by is not None:
+        earlier = Release.objects.filter(created_by=created_by, client_uuid=client_uuid).first()
+        if earlier is not None:
+            if earlier.dataset_id != dataset.pk:
+                raise ReleaseInputError(f"client_uuid {client_uuid} was already used for another dataset")
+            earlier.replayed = True
+            return earlier
     aggregation = aggregation or dataset.aggregation
     if aggregation not in (MAJORITY, DAWID_SKENE):
         raise ReleaseInputError(f"unknown aggregation {aggregation!r}")
@@ -105,6 +116,7 @@ def release_create(
         min_annotations=min_annotations,
         apply_adjudications=apply_adjudications,
         created_by=created_by,
+        client_uuid=client_uuid,
     )
     transaction.on_commit(lambda: _enqueue_build(release.pk))
     logger.info("release %s (v%s of %s) created", release.pk, version, dataset.slug)

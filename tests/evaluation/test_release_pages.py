@@ -153,3 +153,17 @@ def test_the_admin_lists_releases_read_only(admin_client, dataset, django_captur
     assert admin_client.get(f"/admin/evaluation/release/{release.pk}/delete/").status_code == 403
     changed = admin_client.post(f"/admin/evaluation/release/{release.pk}/change/", {"threshold": "0.1"})
     assert changed.status_code == 403 and Release.objects.get(pk=release.pk).threshold == 0.5
+
+
+def test_the_same_form_sent_twice_builds_one_release(signed_in, dataset, django_capture_on_commit_callbacks):
+    url = reverse("evaluation:releases", args=[dataset.slug])
+    form = signed_in.get(url).content.decode()
+    key = re.search(r'name="client_uuid" value="([0-9a-f-]{36})"', form).group(1)
+    with django_capture_on_commit_callbacks(execute=False):
+        statuses = [signed_in.post(url, {"min_annotations": "1", "client_uuid": key}).status_code for _ in "ab"]
+    assert statuses == [302, 302] and Release.objects.filter(dataset=dataset).count() == 1
+    api = reverse("evaluation:api-releases", args=[dataset.slug])
+    body = {"client_uuid": "3f2b1c4d-5e6f-4a1b-9c8d-7e6f5a4b3c2d"}
+    with django_capture_on_commit_callbacks(execute=False):
+        codes = [signed_in.post(api, body, content_type="application/json").status_code for _ in "ab"]
+    assert codes == [202, 200] and Release.objects.filter(dataset=dataset).count() == 2

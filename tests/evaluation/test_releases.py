@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import uuid
 import zipfile
 from datetime import timedelta
 
@@ -313,3 +314,14 @@ def test_the_periodic_sweep_finds_lost_and_dead_builds_and_a_rebuild_removes_the
     assert Release.objects.get(pk=dead.pk).state == "ready"
     assert not storage.exists(leftover)
     assert all(storage.exists(f.storage_name) for f in ReleaseFile.objects.filter(release=dead))
+
+
+def test_a_retried_creation_with_the_same_client_uuid_makes_one_release(
+    dataset, researcher, django_capture_on_commit_callbacks
+):
+    key = uuid.uuid4()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = release_create(dataset=dataset, created_by=researcher, client_uuid=key)
+        again = release_create(dataset=dataset, created_by=researcher, client_uuid=key)
+    assert again.pk == first.pk and getattr(again, "replayed", False)
+    assert Release.objects.filter(dataset=dataset).count() == 1 and len(callbacks) == 1
