@@ -109,6 +109,8 @@ async def _annotator_loop(
 ) -> None:
     """next → look at the image for a think time (uniform around `think` seconds) → submit, until `stop_at`."""
     headers = {"Authorization": f"Token {token}"}
+    if think:  # people do not all start in the same millisecond: arrivals spread over one think time
+        await asyncio.sleep(rng.uniform(0, think))
     while time.monotonic() < stop_at:
         started = time.perf_counter()
         response = await client.post(f"/api/datasets/{slug}/next/", json={"exclude": []}, headers=headers)
