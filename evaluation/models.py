@@ -47,9 +47,7 @@ class PredictionSet(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["dataset"], condition=Q(use_for_candidates=True), name="predictionset_candidates_idx"
-            ),
+            models.Index(fields=["dataset"], condition=Q(use_for_candidates=True), name="predictionset_candidates_idx"),
         ]
 
     def __str__(self) -> str:

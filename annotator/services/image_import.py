@@ -206,5 +206,3 @@ def _save(name: str, data: bytes, stored: list[str]) -> str:
     saved = default_storage.save(name, ContentFile(data))
     stored.append(saved)
     return saved
-
-

@@ -81,9 +81,7 @@ def prediction_set_create(
     if not len(order) or not order.num_classes:
         raise EvaluationInputError(f"dataset {dataset.slug!r} has no images or no classes yet")
     try:
-        parsed = parse_predictions(
-            data, filename, image_keys=order.keys, num_classes=order.num_classes, k=STORED_TOP_K
-        )
+        parsed = parse_predictions(data, filename, image_keys=order.keys, num_classes=order.num_classes, k=STORED_TOP_K)
     except PredictionFormatError as error:
         raise EvaluationInputError(f"{filename}: {error.message}", error.rows) from None
 

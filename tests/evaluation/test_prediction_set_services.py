@@ -103,7 +103,9 @@ BAD_INPUTS = {
         "line 1: NaN or infinite score",
     ),
     "wrong shape": (
-        npy_bytes(np.zeros((7, N_CLASSES), dtype=np.float32)), "scores.npy", "expected a 2-D array with 8 rows"
+        npy_bytes(np.zeros((7, N_CLASSES), dtype=np.float32)),
+        "scores.npy",
+        "expected a 2-D array with 8 rows",
     ),
     "NaN in a score matrix": (npy_bytes(np.where(np.eye(8, N_CLASSES) > 0, np.nan, _scores())), "s.npy", "finite"),
 }
