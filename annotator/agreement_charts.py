@@ -67,5 +67,7 @@ def bar_chart(
                 + (" ★" if highlight_from is not None and i >= highlight_from else ""),
             )
         )
-    ticks = [(round(bottom - (bottom - top) * f, 1), f"{round(peak * f):,}") for f in (0.0, 0.5, 1.0)]
+    # Counts are whole numbers: the middle tick only where half the peak is one (no "0, 0, 1" axes).
+    values = [0, peak // 2, peak] if peak % 2 == 0 and peak >= 2 else [0, peak]
+    ticks = [(round(bottom - (bottom - top) * v / peak, 1), f"{v:,}") for v in values]
     return BarChart(title, width, height, bottom, left, right, bars, x_label, ticks)

@@ -33,7 +33,7 @@ def agreement_dashboard(request: HttpRequest, dataset: Dataset) -> HttpResponse:
             "Agreement per image",
             [f"{edges[i]:.1f}" for i in range(len(edges) - 1)],
             histogram["counts"],
-            x_label="mean P(two annotators agree) over the image's questions, bins of 0.1 from",
+            x_label="mean P(two annotators agree) over the image's questions (bins of 0.1, by lower edge)",
         ),
         "set_sizes": bar_chart(
             "Classes in the consensus label set",

@@ -1,0 +1,15 @@
+"""Bar charts of the agreement dashboard: whole-number axis ticks."""
+
+from __future__ import annotations
+
+from annotator.agreement_charts import bar_chart
+
+
+def test_ticks_are_whole_counts_with_a_middle_tick_only_where_half_the_peak_is_one():
+    odd = bar_chart("t", ["a", "b"], [1, 3])
+    assert [label for _, label in odd.y_ticks] == ["0", "3"]
+    even = bar_chart("t", ["a", "b"], [4, 2])
+    assert [label for _, label in even.y_ticks] == ["0", "2", "4"]
+    single = bar_chart("t", ["a"], [1])
+    assert [label for _, label in single.y_ticks] == ["0", "1"]
+    assert [y for y, _ in even.y_ticks] == sorted((y for y, _ in even.y_ticks), reverse=True)  # 0 at the bottom
