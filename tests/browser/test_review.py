@@ -161,3 +161,13 @@ def test_the_review_screen_shows_its_keys_and_reverts_by_keyboard(signed_in, url
         page.keyboard.press("Enter")
     consensus = Consensus.objects.get(pk=image.pk)
     assert (consensus.adjudicated, consensus.status, consensus.labels) == (False, "disputed", computed)
+
+
+def test_enter_pressed_twice_records_one_decision(signed_in, url, reviewer, disputed_photos):
+    image = Consensus.objects.filter(dataset=disputed_photos, status="disputed").first()
+    page = signed_in(reviewer)
+    _open(page, url, f"/review/photos/images/{image.image_id}/")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+        page.keyboard.press("Enter")  # while the first is in flight
+    assert Adjudication.objects.filter(image_id=image.image_id).count() == 1
