@@ -34,17 +34,26 @@ def _wants_json(request: HttpRequest) -> bool:
 
 class DatabaseUnavailableMiddleware(_ExceptionMiddleware):
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, OperationalError | InterfaceError) or not connection_lost(exception):
+        if not is_connection_loss(exception):
             return None
-        logger.warning("database connection lost during %s %s: %s", request.method, request.path, exception)
-        _close_broken_connections()
-        if _wants_json(request):
-            response: HttpResponse = JsonResponse({"detail": MESSAGE}, status=503)
-        else:
-            # Standalone template: base.html would read the user (and so the database) again.
-            response = HttpResponse(render_to_string("503.html", {"message": MESSAGE}), status=503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return database_unavailable(request, exception)
+
+
+def database_unavailable(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """503 with Retry-After for a request whose database connection was lost; the broken connection is closed."""
+    logger.warning("database connection lost during %s %s: %s", request.method, request.path, exception)
+    _close_broken_connections()
+    if _wants_json(request):
+        response: HttpResponse = JsonResponse({"detail": MESSAGE}, status=503)
+    else:
+        # Standalone template: base.html would read the user (and so the database) again.
+        response = HttpResponse(render_to_string("503.html", {"message": MESSAGE}), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def is_connection_loss(exception: BaseException | None) -> bool:
+    return isinstance(exception, OperationalError | InterfaceError) and connection_lost(exception)
 
 
 # SQLSTATEs of a lost or refused connection: class 08, and the server shutting down or terminating the backend.

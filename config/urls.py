@@ -6,6 +6,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from annotator import views as annotator_views
 from config.views import media_serve, ping
 
+# A lost database connection anywhere (not only in a view) answers 503; see config.views.server_error.
+handler500 = "config.views.server_error"
+handler400 = "config.views.bad_request"
+
 urlpatterns = [
     path("", annotator_views.home, name="home"),
     path("healthz", annotator_views.healthz, name="healthz"),

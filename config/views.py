@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from django.conf import settings
@@ -7,10 +8,39 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.static import serve
 
 from annotator.permissions import User
+from config.middleware import database_unavailable, is_connection_loss
 from evaluation.permissions import access_evaluation, access_releases
+
+
+def _lost_connection_in(exception: BaseException | None) -> BaseException | None:
+    """The connection loss behind `exception`, following its chain (Django turns a failed session save into
+    an UpdateError and then a 400 SessionInterrupted)."""
+    seen = 0
+    while exception is not None and seen < 10:
+        if is_connection_loss(exception):
+            return exception
+        exception, seen = exception.__cause__ or exception.__context__, seen + 1
+    return None
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a lost database connection outside a view (a middleware) answers 503 like one inside a
+    view (config.middleware); anything else is Django's 500 page."""
+    if lost := _lost_connection_in(sys.exc_info()[1]):
+        return database_unavailable(request, lost)
+    return defaults.server_error(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: a session that could not be saved because the connection was lost is a 503, not the
+    'session was deleted' 400 Django makes of it."""
+    if lost := _lost_connection_in(exception):
+        return database_unavailable(request, lost)
+    return defaults.bad_request(request, exception)
 
 
 def ping(request: HttpRequest) -> HttpResponse:

@@ -101,3 +101,25 @@ def test_other_database_errors_on_a_live_connection_stay_server_errors(pets, ann
         cursor.execute("SELECT 1")
     connection.close()
     assert connection_lost(killed.value)
+
+
+def test_a_connection_lost_after_the_view_while_saving_the_session_is_a_503_too(annotator):
+    """Signing in saves the new session in SessionMiddleware, after the view: handler500 answers there."""
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.conftest import PASSWORD
+
+    credentials = {"username": annotator.username, "password": PASSWORD}
+    with CaptureQueriesContext(connection) as queries:
+        assert Client().post(reverse("login"), credentials).status_code == 302
+    # The killer counts statements run through cursors; transaction control is logged but not executed so.
+    sql = [q["sql"] for q in queries.captured_queries if q["sql"] not in ("BEGIN", "COMMIT", "ROLLBACK")]
+    saving = max(i for i, text in enumerate(sql) if "django_session" in text) + 1  # 1-based, as the killer counts
+    assert saving > 1 and sql[saving - 1].startswith(("INSERT", "UPDATE")), "a sign-in ends by saving the session"
+    client = Client(raise_request_exception=False)
+    client.get(reverse("login"))  # the connection is open and warm
+    with backend_killed_at_query(saving):
+        response = client.post(reverse("login"), credentials)
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert client.post(reverse("login"), credentials).status_code == 302  # the retry signs in
