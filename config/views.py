@@ -48,6 +48,18 @@ def ping(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
+def client_address(request: HttpRequest) -> str | None:
+    """The client's address for login throttling (AXES_CLIENT_IP_CALLABLE). Behind RELABEL_TRUSTED_PROXIES
+    reverse proxies, each of which appends the address it saw to X-Forwarded-For, the client is the entry
+    that many places from the right (entries further left are whatever the client sent, and untrusted);
+    without proxies, or a header shorter than that, the socket's address."""
+    proxies = settings.RELABEL_TRUSTED_PROXIES
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if proxies and len(forwarded) >= proxies:
+        return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR")
+
+
 def login_locked_out(request: HttpRequest, response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
     """What django-axes answers while a username and address are locked out: a page that says why (429)."""
     context = {

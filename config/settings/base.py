@@ -96,6 +96,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "config.views.login_locked_out"
+# Reverse proxies in front of gunicorn that append to X-Forwarded-For (0: clients connect directly).
+RELABEL_TRUSTED_PROXIES = env.int("RELABEL_TRUSTED_PROXIES", default=0)
+AXES_CLIENT_IP_CALLABLE = "config.views.client_address"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

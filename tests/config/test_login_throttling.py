@@ -69,3 +69,18 @@ def test_a_success_before_the_limit_resets_the_count(annotator):
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         _log_in(client, annotator.username, "wrong password")
     assert _log_in(client, annotator.username, PASSWORD).status_code == 302
+
+
+def test_behind_a_trusted_proxy_the_lock_follows_the_forwarded_client_address(annotator, settings):
+    settings.RELABEL_TRUSTED_PROXIES = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}  # every request arrives from the proxy
+    _fail_until_locked(Client(**proxy, HTTP_X_FORWARDED_FOR="198.51.100.1"), annotator.username)
+    assert (
+        _log_in(Client(**proxy, HTTP_X_FORWARDED_FOR="198.51.100.1"), annotator.username, PASSWORD).status_code == 429
+    )
+    # Another client behind the same proxy is not locked out; a spoofed left-hand entry changes nothing.
+    assert (
+        _log_in(Client(**proxy, HTTP_X_FORWARDED_FOR="198.51.100.2"), annotator.username, PASSWORD).status_code == 302
+    )
+    spoofed = Client(**proxy, HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.1")
+    assert _log_in(spoofed, annotator.username, PASSWORD).status_code == 429
