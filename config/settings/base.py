@@ -126,6 +126,11 @@ STORAGES = {
                 "access_key": env.str("RELABEL_S3_ACCESS_KEY", default="") or None,
                 "secret_key": env.str("RELABEL_S3_SECRET_KEY", default="") or None,
                 "file_overwrite": False,
+                # Private objects behind short-lived signed links: a page only hands a link to a user the
+                # media rules allow, and a copied link stops working (config.views.media_serve's rules
+                # cannot run on a bucket).
+                "querystring_auth": True,
+                "querystring_expire": env.int("RELABEL_S3_URL_SECONDS", default=600),
             },
         }
         if _S3_BUCKET

@@ -66,7 +66,7 @@ def test_an_s3_bucket_in_the_environment_switches_media_storage_to_s3():
     env = {**os.environ, "RELABEL_S3_BUCKET": "relabel-media", "RELABEL_S3_ENDPOINT_URL": "http://127.0.0.1:9000"}
     code = (
         'import django; django.setup(); from django.core.files.storage import storages; s = storages["default"]; '
-        "print(type(s).__name__, s.bucket_name, s.endpoint_url)"
+        "print(type(s).__name__, s.bucket_name, s.endpoint_url, s.querystring_auth, s.querystring_expire)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -76,7 +76,9 @@ def test_an_s3_bucket_in_the_environment_switches_media_storage_to_s3():
         text=True,
         timeout=120,
     )
-    assert result.stdout.split() == ["S3Storage", "relabel-media", "http://127.0.0.1:9000"], result.stderr
+    # Signed, short-lived links: a copied media link stops working after 10 minutes.
+    expected = ["S3Storage", "relabel-media", "http://127.0.0.1:9000", "True", "600"]
+    assert result.stdout.split() == expected, result.stderr
 
 
 def test_production_cookies_are_secure_and_the_session_cookie_is_http_only():
