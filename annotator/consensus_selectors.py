@@ -119,19 +119,18 @@ def _vote_data(images: np.ndarray, votes: np.ndarray, annotations: np.ndarray) -
     )
 
 
-def latest_ds_run(dataset: Dataset) -> DawidSkeneRun | None:
-    """The run whose parameters score new votes (`Dataset.ds_run`, kept by the DS service)."""
-    return dataset.ds_run
+def ds_params_of_run(run: DawidSkeneRun | None) -> DsParams | None:
+    """`ds_params` of a stored run, whose parameters never change once written, parsed once per process
+    (the live update of every submit needs them). `run` needs only its id and creation time loaded: the
+    cache is keyed on both, so a reused id (a restored database, a test that resets sequences) is never
+    taken for another run."""
+    return None if run is None else _ds_params_cached(run.pk, run.created_at)
 
 
 @lru_cache(maxsize=16)
-def ds_params_of_run(run_id: int | None) -> DsParams | None:
-    """`ds_params` of a stored run by id, cached per process: a run's parameters never change once
-    written, and the live update of every submit needs them."""
-    if run_id is None:
-        return None
+def _ds_params_cached(run_id: int, created_at: object) -> DsParams:
     fields = ("prior_mode", "annotators", "default_llr", "group_prior")
-    return ds_params(DawidSkeneRun.objects.only(*fields).get(pk=run_id))
+    return ds_params(DawidSkeneRun.objects.only(*fields).get(pk=run_id, created_at=created_at))
 
 
 def ds_params(run: DawidSkeneRun | None) -> DsParams | None:

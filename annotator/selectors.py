@@ -12,7 +12,7 @@ from django.db import connection, models
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Least
 
-from annotator.models import Annotation, Candidate, Dataset, Image, LabelClass
+from annotator.models import Annotation, Dataset, Image, LabelClass
 
 REFERENCES_PER_CLASS = 3
 
@@ -36,15 +36,6 @@ def datasets_annotated_by(user: AbstractBaseUser) -> QuerySet[Dataset]:
 def annotates_dataset(user: AbstractBaseUser, dataset_id: int) -> bool:
     """Whether an admin assigned this user to annotate the dataset (the role is checked separately)."""
     return Dataset.annotators.through.objects.filter(dataset_id=dataset_id, user_id=user.pk).exists()
-
-
-def candidate_order(*, image_id: int, original_label_id: int | None, annotator_id: int) -> list[int]:
-    """The class ids to show this annotator for this image, in their display order (see
-    `shuffled_candidates`), reading the image's stored candidates."""
-    ids = list(Candidate.objects.filter(image_id=image_id).values_list("label_class_id", flat=True))
-    return shuffled_candidates(
-        image_id=image_id, candidate_ids=ids, original_label_id=original_label_id, annotator_id=annotator_id
-    )
 
 
 def shuffled_candidates(

@@ -18,10 +18,8 @@ from annotator.consensus_rules import ConsensusRow, DsParams, VoteData, consensu
 from annotator.consensus_selectors import (
     consensus_settings,
     dataset_vote_data,
-    ds_params,
     ds_params_of_run,
     image_vote_data,
-    latest_ds_run,
 )
 from annotator.models import Consensus, Dataset, Image
 from annotator.pg_copy import copy_text, pg_array
@@ -71,12 +69,18 @@ def consensus_refresh_image(*, image_id: int) -> ConsensusRow | None:
     the first time a process sees that run).
     """
     image = (
-        Image.objects.select_related("dataset")
-        .only("annotations_needed", "original_label_id", "dataset_id", *(f"dataset__{f}" for f in _SETTINGS_FIELDS))
+        Image.objects.select_related("dataset__ds_run")
+        .only(
+            "annotations_needed",
+            "original_label_id",
+            "dataset_id",
+            *(f"dataset__{f}" for f in _SETTINGS_FIELDS),
+            "dataset__ds_run__created_at",
+        )  # fmt: skip
         .get(pk=image_id)
     )
     dataset = image.dataset
-    params = ds_params_of_run(dataset.ds_run_id)
+    params = ds_params_of_run(dataset.ds_run)
     rows = consensus_compute(image_vote_data(image), consensus_settings(dataset), params)
     row = rows[0] if rows else _empty_row(image)
     values = _row_values(row, dataset.pk, timezone.now())
@@ -102,7 +106,7 @@ def consensus_recompute_dataset(
     """
     started = time.perf_counter()
     data = dataset_vote_data(dataset) if data is None else data
-    params = ds_params(latest_ds_run(dataset)) if ds is True else ds or None
+    params = ds_params_of_run(dataset.ds_run) if ds is True else ds or None
     rows = consensus_compute(data, consensus_settings(dataset), params)
     computed = time.perf_counter()
     changed = consensus_rows_write(rows, dataset_id=dataset.pk)

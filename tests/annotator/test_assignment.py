@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from annotator.models import Annotation, Image, Lease
-from annotator.selectors import candidate_order
+from annotator.models import Annotation, Candidate, Image, Lease
+from annotator.selectors import shuffled_candidates
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import (
     AssignmentError,
@@ -177,13 +177,17 @@ def test_the_database_refuses_counters_past_what_an_image_needs():
 def test_candidates_are_shown_in_a_stable_order_per_annotator_that_differs_between_annotators():
     dataset = workbench_dataset(images=1, classes=8, candidates_per_image=8)
     image = Image.objects.get(dataset=dataset)
-    orders = {
-        tuple(candidate_order(image_id=image.pk, original_label_id=image.original_label_id, annotator_id=user_id))
-        for user_id in range(1, 6)
-    }
+    stored = list(Candidate.objects.filter(image=image).values_list("label_class_id", flat=True))
+
+    def order_for(user_id: int) -> list[int]:
+        return shuffled_candidates(
+            image_id=image.pk, candidate_ids=stored, original_label_id=image.original_label_id, annotator_id=user_id
+        )
+
+    orders = {tuple(order_for(user_id)) for user_id in range(1, 6)}
     assert len(orders) > 1 and all(sorted(order) == sorted(next(iter(orders))) for order in orders)
-    once = candidate_order(image_id=image.pk, original_label_id=image.original_label_id, annotator_id=7)
-    assert candidate_order(image_id=image.pk, original_label_id=image.original_label_id, annotator_id=7) == once
+    once = order_for(7)
+    assert order_for(7) == once
 
 
 def test_without_stored_candidates_the_original_label_alone_is_shown(annotator):
