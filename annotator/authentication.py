@@ -16,6 +16,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
+from annotator.pg_prepared import execute_prepared
 from annotator.roles import prime_roles
 
 
@@ -37,7 +38,7 @@ def _load(sql: str, params: list[object]) -> tuple[AbstractBaseUser, tuple] | No
     user_model = get_user_model()
     fields = user_model._meta.concrete_fields
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        execute_prepared(cursor, sql, params)
         row = cursor.fetchone()
     if row is None:
         return None

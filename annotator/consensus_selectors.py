@@ -21,6 +21,7 @@ from annotator.models import (
     Vote,
 )
 from annotator.pg_copy import read_int_columns
+from annotator.pg_prepared import execute_prepared
 
 _ANSWER_SQL = "CASE v.answer WHEN 'no' THEN 0 WHEN 'yes' THEN 1 ELSE 2 END"
 
@@ -67,30 +68,63 @@ def dataset_vote_data(dataset: Dataset) -> VoteData:
     return _vote_data(images, votes, annotations)
 
 
-def image_vote_data(image: Image) -> VoteData:
-    """The votes and annotations of one image, in one query (annotations left-joined to their votes)."""
+@dataclass(frozen=True)
+class ImageConsensusInputs:
+    """What the live recount of one image needs."""
+
+    dataset_id: int
+    settings: ConsensusSettings
+    ds: DsParams | None
+    data: VoteData
+
+
+def image_consensus_inputs(image_id: int) -> ImageConsensusInputs | None:
+    """One image's votes and annotations with its dataset's consensus settings and Dawid–Skene run, in one
+    query (annotations left-joined to their votes; run parameters parsed once per process)."""
     with connection.cursor() as cursor:
-        cursor.execute(_IMAGE_SQL, [image.pk])
+        execute_prepared(cursor, _IMAGE_SQL, [image_id])
         rows = cursor.fetchall()
-    annotations = {row[0]: row[:6] for row in rows}
-    image_row = np.array([[image.pk, image.annotations_needed, image.original_label_id or -1]], np.int64)
+    if not rows:
+        return None
+    needed, original_label_id, dataset_id, threshold, band, n, aggregation, ds_threshold, ds_prior, run_id, run_at = (
+        rows[0][:11]
+    )
+    settings = ConsensusSettings(
+        threshold=threshold, dispute_band=band, min_answers=n, aggregation=aggregation, ds_threshold=ds_threshold,
+        ds_prior=ds_prior,
+    )  # fmt: skip
+    answers = [row[11:] for row in rows if row[11] is not None]
+    annotations = {row[0]: row[:6] for row in answers}
+    image_row = np.array([[image_id, needed, original_label_id or -1]], np.int64)
     vote_rows = np.array(
-        [(image.pk, c, index, a, ANSWER_CODES[answer]) for a, *_, c, index, answer in rows if c is not None], np.int64
+        [(image_id, c, index, a, ANSWER_CODES[answer]) for a, *_, c, index, answer in answers if c is not None],
+        np.int64,
     ).reshape(-1, 5)
     ann_rows = np.array(
-        [(image.pk, a, nf, un, bad, chose, round(s * 1000)) for a, nf, un, bad, chose, s in annotations.values()],
+        [(image_id, a, nf, un, bad, chose, round(s * 1000)) for a, nf, un, bad, chose, s in annotations.values()],
         np.int64,
     ).reshape(-1, 7)
-    return _vote_data(image_row, vote_rows, ann_rows)
+    return ImageConsensusInputs(
+        dataset_id=dataset_id,
+        settings=settings,
+        ds=None if run_id is None else _ds_params_cached(run_id, run_at),
+        data=_vote_data(image_row, vote_rows, ann_rows),
+    )
 
 
 _IMAGE_SQL = f"""
-SELECT a.annotator_id, a.none_fits, a.unsure, a.bad_image, cardinality(a.classes) > 0, a.seconds,
+SELECT i.annotations_needed, i.original_label_id, i.dataset_id,
+       d.consensus_threshold, d.dispute_band, d.annotations_per_image, d.aggregation, d.ds_threshold, d.ds_prior,
+       d.ds_run_id, r.created_at,
+       a.annotator_id, a.none_fits, a.unsure, a.bad_image, cardinality(a.classes) > 0, a.seconds,
        v.label_class_id, c.index, v.answer
-FROM {Annotation._meta.db_table} a
+FROM {Image._meta.db_table} i
+JOIN {Dataset._meta.db_table} d ON d.id = i.dataset_id
+LEFT JOIN {DawidSkeneRun._meta.db_table} r ON r.id = d.ds_run_id
+LEFT JOIN {Annotation._meta.db_table} a ON a.image_id = i.id
 LEFT JOIN {Vote._meta.db_table} v ON v.annotation_id = a.id
 LEFT JOIN {LabelClass._meta.db_table} c ON c.id = v.label_class_id
-WHERE a.image_id = %s
+WHERE i.id = %s
 """
 
 

@@ -13,15 +13,14 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from annotator.models import Dataset
 from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER, has_role
-from annotator.selectors import annotates_dataset
+from annotator.selectors import annotates_dataset, dataset_by_slug
 
 User = AbstractBaseUser | AnonymousUser
 DatasetCheck = Callable[[User, Dataset], bool]
@@ -47,7 +46,9 @@ class CanAnnotate(BasePermission):
 
 def dataset_or_403(user: User, slug: str, check: DatasetCheck) -> Dataset:
     """The dataset named in the URL (404 if none), if `check` allows this user (else 403)."""
-    dataset = get_object_or_404(Dataset, slug=slug)
+    dataset = dataset_by_slug(slug, user)
+    if dataset is None:
+        raise Http404("No dataset matches the given query.")
     if not check(user, dataset):
         raise PermissionDenied
     return dataset

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +12,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Least
 
 from annotator.models import Annotation, Dataset, Image, LabelClass
+from annotator.pg_prepared import execute_prepared
 
 REFERENCES_PER_CLASS = 3
 
@@ -34,22 +34,34 @@ def datasets_annotated_by(user: AbstractBaseUser) -> QuerySet[Dataset]:
 
 
 def annotates_dataset(user: AbstractBaseUser, dataset_id: int) -> bool:
-    """Whether an admin assigned this user to annotate the dataset (the role is checked separately)."""
+    """Whether an admin assigned this user to annotate the dataset (the role is checked separately); read
+    from what `dataset_by_slug` primed on the user when it loaded this dataset."""
+    primed = getattr(user, "_relabel_annotates", {})
+    if dataset_id in primed:
+        return primed[dataset_id]
     return Dataset.annotators.through.objects.filter(dataset_id=dataset_id, user_id=user.pk).exists()
 
 
-def shuffled_candidates(
-    *, image_id: int, candidate_ids: list[int], original_label_id: int | None, annotator_id: int
-) -> list[int]:
-    """The image's stored candidates (the original label and model proposals), or the original label alone
-    until there are any. Shuffled with a seed made of both ids: the same annotator sees the same order on
-    every reload, different annotators see different orders, and the order says nothing about the source.
-    """
-    ids = sorted(candidate_ids)
-    if not ids and original_label_id is not None:
-        ids = [original_label_id]
-    random.Random(f"relabel:{image_id}:{annotator_id}").shuffle(ids)
-    return ids
+_DATASET_FIELDS = [f.attname for f in Dataset._meta.concrete_fields]
+_DATASET_BY_SLUG_SQL = f"""
+SELECT {", ".join(f"d.{connection.ops.quote_name(f.column)}" for f in Dataset._meta.concrete_fields)},
+       EXISTS (SELECT 1 FROM {Dataset.annotators.through._meta.db_table} m WHERE m.dataset_id = d.id AND m.user_id = %s)
+FROM {Dataset._meta.db_table} d WHERE d.slug = %s
+"""
+
+
+def dataset_by_slug(slug: str, user: AbstractBaseUser) -> Dataset | None:
+    """The dataset named in a URL, with whether `user` annotates it primed for `annotates_dataset`: one
+    query (raw SQL, since composing the ORM's two cost more than running them, on every hot request)."""
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, _DATASET_BY_SLUG_SQL, [user.pk, slug])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    dataset = Dataset.from_db(connection.alias, _DATASET_FIELDS, row[:-1])
+    if user.is_authenticated:
+        user._relabel_annotates = {**getattr(user, "_relabel_annotates", {}), dataset.pk: row[-1]}
+    return dataset
 
 
 def _url(name: str) -> str | None:
@@ -108,7 +120,7 @@ def classes_for_display(*, dataset_id: int, class_ids: list[int], image_id: int)
     if not class_ids:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(_CLASSES_SQL, {"classes": list(class_ids), "dataset": dataset_id})
+        execute_prepared(cursor, _CLASSES_SQL, {"classes": list(class_ids), "dataset": dataset_id})
         rows = {row[0]: row for row in cursor.fetchall()}
     return [
         {

@@ -20,8 +20,11 @@ class Annotation(models.Model):
     """One annotator's current answer for one image. Every submit and revise appends an AnnotationRevision;
     the Vote rows always mirror the current answer."""
 
-    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="annotations")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
+    # No single-column indexes where a composite one leads with the column (fewer writes per submit).
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="annotations", db_index=False)
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations", db_index=False
+    )
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
     classes = ArrayField(models.BigIntegerField(), default=list, blank=True, help_text="Chosen LabelClass ids.")
     shown = ArrayField(
@@ -56,8 +59,8 @@ class Annotation(models.Model):
 class AnnotationRevision(models.Model):
     """History: one row per submit or revise, never changed. Number 1 is the first submission."""
 
-    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions", db_index=False)
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
     number = models.PositiveSmallIntegerField()
     classes = ArrayField(models.BigIntegerField(), default=list, blank=True)
     none_fits = models.BooleanField(default=False)

@@ -1,8 +1,9 @@
 """Submitting and revising annotations, and the votes that mirror them.
 
-One path writes answers: `annotation_submit` (first answer, turns a lease into an annotation) and
-`annotation_revise` (a later change) both end in `_answer_store`, which replaces the annotator's votes for
-the image. Live consensus (issue 4) hooks in there, in the same transaction, with the image row locked.
+`annotation_submit` (first answer, turns a lease into an annotation) is one call of the PostgreSQL
+function `relabel_annotation_submit`; `annotation_revise` (a later change) writes through `_answer_store`.
+Both write the votes with `relabel_votes_write` (the one definition of how an answer becomes votes) and
+recount the live consensus (issue 4) in the same transaction, with the image row locked.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
+from django.utils import timezone
 
-from annotator.models import Annotation, AnnotationRevision, Dataset, Image, LabelClass, Lease, Vote
+from annotator.models import Annotation, AnnotationRevision, Image, LabelClass
+from annotator.pg_prepared import execute_prepared
 from annotator.selectors import annotates_dataset
 from annotator.services.consensus import consensus_refresh_image
 
@@ -31,37 +34,7 @@ class Answer:
     seconds: float = 0.0
 
 
-def vote_answers(*, shown: list[int], answer: Answer) -> dict[int, str]:
-    """Class id -> vote. Chosen classes (shown or found through search) are yes; shown and not chosen are
-    no, or maybe when the annotator is unsure. A bad image with nothing chosen judged no class: no votes."""
-    if answer.bad_image and not answer.classes:
-        return {}
-    unchosen = Vote.Answer.MAYBE if answer.unsure else Vote.Answer.NO
-    votes = {class_id: unchosen.value for class_id in shown}
-    votes.update({class_id: Vote.Answer.YES.value for class_id in answer.classes})
-    return votes
-
-
-# The image row locked, with everything the submit checks about it and this annotator, in one statement.
-# The lease needs no lock of its own: every writer of leases holds the image row first.
-_LOCK_FOR_SUBMIT_SQL = f"""
-SELECT i.dataset_id, i.key,
-       EXISTS (SELECT 1 FROM {Dataset.annotators.through._meta.db_table} m
-               WHERE m.dataset_id = i.dataset_id AND m.user_id = %(user)s),
-       l.id, l.shown,
-       (SELECT a.id FROM {Annotation._meta.db_table} a WHERE a.image_id = i.id AND a.annotator_id = %(user)s)
-FROM {Image._meta.db_table} i
-LEFT JOIN {Lease._meta.db_table} l ON l.image_id = i.id AND l.annotator_id = %(user)s
-WHERE i.id = %(image)s
-FOR UPDATE OF i
-"""
-
-# The lease becomes the annotation: its slot turns from a held one into a completed one.
-_LEASE_TO_ANNOTATION_SQL = f"""
-WITH gone AS (DELETE FROM {Lease._meta.db_table} WHERE id = %(lease)s RETURNING image_id)
-UPDATE {Image._meta.db_table} i SET annotation_count = i.annotation_count + 1, lease_count = i.lease_count - 1
-FROM gone WHERE i.id = gone.image_id
-"""
+_SUBMIT_SQL = "SELECT * FROM relabel_annotation_submit(%s, %s, %s, %s::bigint[], %s, %s, %s, %s, %s)"
 
 
 @transaction.atomic
@@ -72,36 +45,42 @@ def annotation_submit(
 
     Idempotent: a retry with the same `client_uuid` writes nothing and returns the first result.
     The lease becomes the annotation (its slot becomes a completed one) and records what was shown.
-    Locking: takes the image row first, so retries and concurrent submits of the image serialise; the
-    replay check runs after the lock, so it sees a concurrent retry that committed while we waited.
+    One call of `relabel_annotation_submit` (migration 0010) checks and writes, then the live consensus
+    is recounted in the same transaction. Locking: it takes the image row first, so retries and concurrent
+    submits of the image serialise; the replay check runs after the lock, so it sees a concurrent retry
+    that committed while we waited.
     """
+    _validate_shape(answer)
+    now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_FOR_SUBMIT_SQL, {"image": image_id, "user": annotator.pk})
-        row = cursor.fetchone()
-    if replay := _replay(annotator, client_uuid, image_id):
-        return replay, False
-    if row is None or not row[2]:
+        execute_prepared(cursor, _SUBMIT_SQL, [
+            image_id, annotator.pk, client_uuid, list(answer.classes), answer.none_fits, answer.unsure,
+            answer.bad_image, answer.seconds, now,
+        ])  # fmt: skip
+        outcome, annotation_id, dataset_id, key, shown, unknown = cursor.fetchone()
+    if outcome == "replay":
+        return Annotation.objects.select_related("image").get(pk=annotation_id), False
+    if outcome == "uuid_reused":
+        raise AnnotationInputError(f"client_uuid {client_uuid} was already used for another image")
+    if outcome == "not_member":
         raise AnnotationInputError(f"image {image_id} is not in a dataset you annotate")
-    dataset_id, key, _, lease_id, shown, existing_id = row
-    if lease_id is None:
-        if existing_id is not None:
-            raise AnnotationInputError(
-                f"you already annotated image {image_id}; revise annotation {existing_id} instead"
-            )
+    if outcome == "already_annotated":
+        raise AnnotationInputError(f"you already annotated image {image_id}; revise annotation {annotation_id} instead")
+    if outcome == "not_leased":
         raise AnnotationInputError(
             f"image {image_id} is not leased to you (the lease expired and was handed out again, or it was "
             "never handed to you); ask for the next image"
         )
-    _validate(answer, dataset_id)
-    image = Image.from_db(
-        connection.alias, ["id", "dataset_id", "key"], [image_id, dataset_id, key]
-    )  # the rest deferred
+    if outcome == "unknown_classes":
+        raise AnnotationInputError(f"class {', '.join(map(str, unknown))} is not in this dataset's vocabulary")
+    image = Image.from_db(connection.alias, ["id", "dataset_id", "key"], [image_id, dataset_id, key])  # rest deferred
     annotation = Annotation(
-        image=image, annotator=annotator, dataset_id=dataset_id, shown=shown, client_uuid=client_uuid
-    )
-    _answer_store(annotation, answer, client_uuid, number=1)
-    with connection.cursor() as cursor:
-        cursor.execute(_LEASE_TO_ANNOTATION_SQL, {"lease": lease_id})
+        id=annotation_id, image=image, annotator=annotator, dataset_id=dataset_id, classes=list(answer.classes),
+        shown=shown, none_fits=answer.none_fits, unsure=answer.unsure, bad_image=answer.bad_image,
+        seconds=answer.seconds, client_uuid=client_uuid, revision_count=1, created_at=now, updated_at=now,
+    )  # fmt: skip
+    annotation._state.adding = False
+    consensus_refresh_image(image_id=image_id)  # issue 4: same transaction, image row locked
     return annotation, True
 
 
@@ -150,22 +129,27 @@ def _replay(annotator: AbstractBaseUser, client_uuid: uuid.UUID, image_id: int) 
     return Annotation.objects.select_related("image").get(pk=annotation_id)
 
 
-def _validate(answer: Answer, dataset_id: int) -> None:
+def _validate_shape(answer: Answer) -> None:
+    """The rules an answer must meet whatever the dataset (checked before the database is asked)."""
     repeated = sorted({c for c in answer.classes if answer.classes.count(c) > 1})
     if repeated:
         raise AnnotationInputError(f"class {', '.join(map(str, repeated))} chosen more than once")
-    known = set(LabelClass.objects.filter(dataset_id=dataset_id, pk__in=answer.classes).values_list("pk", flat=True))
-    unknown = [c for c in answer.classes if c not in known]
-    if unknown:
-        raise AnnotationInputError(f"class {', '.join(map(str, unknown))} is not in this dataset's vocabulary")
     if not answer.classes and not (answer.none_fits or answer.unsure or answer.bad_image):
         raise AnnotationInputError("choose at least one class, or answer 'none fits', 'unsure' or 'bad image'")
     if answer.none_fits and answer.classes:
         raise AnnotationInputError("'none fits' cannot be combined with chosen classes")
 
 
+def _validate(answer: Answer, dataset_id: int) -> None:
+    _validate_shape(answer)
+    known = set(LabelClass.objects.filter(dataset_id=dataset_id, pk__in=answer.classes).values_list("pk", flat=True))
+    unknown = [c for c in answer.classes if c not in known]
+    if unknown:
+        raise AnnotationInputError(f"class {', '.join(map(str, unknown))} is not in this dataset's vocabulary")
+
+
 def _answer_store(annotation: Annotation, answer: Answer, client_uuid: uuid.UUID, *, number: int) -> None:
-    """Write the answer, its revision and its votes. Call with the image row locked."""
+    """Write a revised answer, its revision and its votes. Call with the image row locked."""
     annotation.classes = list(answer.classes)
     annotation.none_fits, annotation.unsure, annotation.bad_image = answer.none_fits, answer.unsure, answer.bad_image
     annotation.seconds = (annotation.seconds or 0) + answer.seconds
@@ -182,16 +166,10 @@ def _answer_store(annotation: Annotation, answer: Answer, client_uuid: uuid.UUID
         seconds=answer.seconds,
         client_uuid=client_uuid,
     )
-    if number > 1:  # a first answer has no votes to replace (every vote belongs to an annotation)
-        Vote.objects.filter(image_id=annotation.image_id, annotator_id=annotation.annotator_id).delete()
-    Vote.objects.bulk_create(
-        Vote(
-            image_id=annotation.image_id,
-            label_class_id=class_id,
-            annotator_id=annotation.annotator_id,
-            annotation=annotation,
-            answer=vote,
-        )
-        for class_id, vote in vote_answers(shown=annotation.shown, answer=answer).items()
-    )
+    with connection.cursor() as cursor:  # the votes, replacing the earlier ones (migration 0010)
+        cursor.execute(
+            "SELECT relabel_votes_write(%s, %s, %s, %s::bigint[], %s::bigint[], %s, %s, true)",
+            [annotation.pk, annotation.image_id, annotation.annotator_id, annotation.shown, annotation.classes,
+             answer.unsure, answer.bad_image],
+        )  # fmt: skip
     consensus_refresh_image(image_id=annotation.image_id)  # issue 4: same transaction, image row locked

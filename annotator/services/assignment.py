@@ -6,6 +6,9 @@ Every image row carries `annotations_needed` (the dataset's N plus reviewer-requ
 image row locked, so the database check `annotation_count + lease_count <= annotations_needed` holds and
 "next image" reads one partial index (`image_open_queue_idx`) instead of counting rows per request.
 
+The hand-out and the submit are PostgreSQL functions (migration 0010), one round trip each with plans
+kept per connection; these services call them and own their rules.
+
 Lock order everywhere: image rows first, then their leases. That keeps the reclaimer, the hand-out and
 the submit path free of deadlocks.
 """
@@ -22,8 +25,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from annotator.models import Candidate, Dataset, Image, Lease, Skip
-from annotator.selectors import shuffled_candidates
+from annotator.models import Dataset, Image, Lease, Skip
+from annotator.pg_prepared import execute_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -35,49 +38,12 @@ class AssignmentError(ValueError):
     """A request the assignment rules refuse; the message says why."""
 
 
-# What the workbench shows of the picked image comes back with it (see annotator.selectors.item_for).
-# (Model.from_db takes the values in the model's field order.)
-_IMAGE_COLUMNS = tuple(
-    f.attname
-    for f in Image._meta.concrete_fields
-    if f.attname in {"id", "dataset_id", "key", "original_label_id", "original", "display", "width", "height"}
-)
-_PICK_SQL = f"""
-WITH picked AS (
-    SELECT i.id FROM {Image._meta.db_table} i
-    WHERE i.dataset_id = %(dataset)s
-      AND i.annotations_needed > i.annotation_count + i.lease_count
-      AND NOT EXISTS (SELECT 1 FROM annotator_annotation a WHERE a.image_id = i.id AND a.annotator_id = %(user)s)
-      AND NOT EXISTS (SELECT 1 FROM annotator_lease l WHERE l.image_id = i.id AND l.annotator_id = %(user)s)
-      AND NOT EXISTS (SELECT 1 FROM annotator_skip s WHERE s.image_id = i.id AND s.annotator_id = %(user)s)
-    ORDER BY i.more_requested_at ASC NULLS LAST,
-             (i.annotations_needed - i.annotation_count - i.lease_count),
-             i.position
-    LIMIT 1
-    FOR UPDATE OF i SKIP LOCKED
-)
-UPDATE {Image._meta.db_table} i SET lease_count = i.lease_count + 1
-FROM picked WHERE i.id = picked.id
-RETURNING {", ".join(f"i.{column}" for column in _IMAGE_COLUMNS)},
-          ARRAY(SELECT c.label_class_id FROM {Candidate._meta.db_table} c WHERE c.image_id = i.id)
-"""
-
-# Lock the images of expired leases (skipping those another transaction holds: they are reclaimed on a
-# later call), delete those leases, and give their slots back.
-_RECLAIM_SQL = f"""
-WITH locked AS (
-    SELECT i.id FROM {Image._meta.db_table} i
-    WHERE i.id IN (SELECT image_id FROM annotator_lease WHERE dataset_id = %(dataset)s AND expires_at <= %(now)s)
-    FOR UPDATE OF i SKIP LOCKED
-), gone AS (
-    DELETE FROM annotator_lease l USING locked
-    WHERE l.image_id = locked.id AND l.expires_at <= %(now)s
-    RETURNING l.image_id
-)
-UPDATE {Image._meta.db_table} i SET lease_count = i.lease_count - g.n
-FROM (SELECT image_id, count(*) AS n FROM gone GROUP BY image_id) g
-WHERE i.id = g.image_id
-"""
+# What the workbench shows of the leased image comes back with the lease (see annotator.selectors.item_for).
+# (the columns relabel_lease_next returns after the lease's; see migration 0010).
+_IMAGE_COLUMNS = ("id", "key", "original", "display", "width", "height", "original_label_id")
+# Model.from_db takes the values in the model's field order.
+_IMAGE_FIELD_ORDER = [f.attname for f in Image._meta.concrete_fields if f.attname in _IMAGE_COLUMNS]
+_LEASE_NEXT_SQL = "SELECT * FROM relabel_lease_next(%s, %s, %s::bigint[], %s, %s, %s)"
 
 
 def _now(now: datetime | None) -> datetime:
@@ -87,16 +53,11 @@ def _now(now: datetime | None) -> datetime:
 @transaction.atomic
 def leases_reclaim_expired(*, dataset: Dataset, now: datetime | None = None) -> int:
     """Free the slots of expired leases in one dataset; returns how many images got slots back."""
-    return _reclaim(dataset, _now(now))
-
-
-def _reclaim(dataset: Dataset, now: datetime) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(_RECLAIM_SQL, {"dataset": dataset.pk, "now": now})
-        return cursor.rowcount
+        cursor.execute("SELECT relabel_leases_reclaim(%s, %s)", [dataset.pk, _now(now)])
+        return cursor.fetchone()[0]
 
 
-@transaction.atomic
 def lease_next(
     *, dataset: Dataset, annotator: AbstractBaseUser, exclude: Collection[int] = (), now: datetime | None = None
 ) -> Lease | None:
@@ -106,44 +67,42 @@ def lease_next(
     reload shows the same image and the client's prefetch (excluding the image on screen) holds at most
     one more. Otherwise the first open image they have never annotated, held or skipped, in this order:
     images a reviewer asked more annotations for (oldest request first), then those closest to
-    completion (counting live leases), then by position. Access (role, membership) is the caller's check.
+    completion (counting live leases), then by position. Only the head of that queue (its first 64
+    images, where everyone at work meets) is searched for one; an annotator who has done all of those gets
+    the first fresh image by position, and the whole queue is searched only when no fresh image is left.
+    So a pick costs the same however many open images the annotator has already answered (an annotator
+    far ahead of the others would otherwise walk past all of them on every call). Access (role,
+    membership) is the caller's check.
 
-    Locking: expired leases are reclaimed first; the chosen image row is taken with
-    `FOR UPDATE SKIP LOCKED` and its lease counter raised in the same statement, so concurrent callers
-    never wait on each other and never push an image past its `annotations_needed`.
+    Candidates are shown in an order seeded by the image and annotator ids (`relabel_shown`): the same
+    on every reload, different between annotators, saying nothing about a candidate's source.
+
+    One call of `relabel_lease_next` (migration 0010), atomic on its own: expired leases are reclaimed
+    first; the chosen image row is taken with `FOR UPDATE SKIP LOCKED` and its lease counter raised in the
+    same statement as the lease is written, so concurrent callers never wait on each other and never push
+    an image past its `annotations_needed`.
     """
     now = _now(now)
-    _reclaim(dataset, now)
-    held = list(
-        Lease.objects.filter(annotator=annotator, dataset=dataset, expires_at__gt=now)
-        .select_related("image")
-        .order_by("created_at")
-    )
-    for lease in held:
-        if lease.image_id not in exclude:
-            lease.expires_at = now + settings.RELABEL_LEASE_DURATION
-            lease.save(update_fields=["expires_at"])
-            return lease
-    if len(held) >= MAX_HELD_LEASES:
-        raise AssignmentError(
-            f"you already hold {len(held)} images of this dataset; submit or skip one before asking for more"
-        )
     with connection.cursor() as cursor:
-        cursor.execute(_PICK_SQL, {"dataset": dataset.pk, "user": annotator.pk})
+        execute_prepared(
+            cursor,
+            _LEASE_NEXT_SQL,
+            [dataset.pk, annotator.pk, sorted(exclude), now, now + settings.RELABEL_LEASE_DURATION, MAX_HELD_LEASES],
+        )
         row = cursor.fetchone()
     if row is None:
         return None
-    *image_values, candidate_ids = row
-    image = Image.from_db(connection.alias, _IMAGE_COLUMNS, image_values)  # other fields deferred
-    return Lease.objects.create(
-        image=image,
-        annotator=annotator,
-        dataset=dataset,
-        shown=shuffled_candidates(
-            image_id=image.pk, candidate_ids=candidate_ids, original_label_id=image.original_label_id,
-            annotator_id=annotator.pk,
-        ),
-        expires_at=now + settings.RELABEL_LEASE_DURATION,
+    outcome, held, lease_id, created_at, expires_at, shown, *image_values = row
+    if outcome == "too_many":
+        raise AssignmentError(
+            f"you already hold {held} images of this dataset; submit or skip one before asking for more"
+        )
+    values = dict(zip(_IMAGE_COLUMNS, image_values, strict=True))
+    image = Image.from_db(connection.alias, _IMAGE_FIELD_ORDER, [values[name] for name in _IMAGE_FIELD_ORDER])
+    image.dataset_id = dataset.pk
+    return Lease(
+        id=lease_id, image=image, annotator=annotator, dataset=dataset, shown=shown, created_at=created_at,
+        expires_at=expires_at,
     )  # fmt: skip
 
 

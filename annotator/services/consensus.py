@@ -19,10 +19,11 @@ from annotator.consensus_selectors import (
     consensus_settings,
     dataset_vote_data,
     ds_params_of_run,
-    image_vote_data,
+    image_consensus_inputs,
 )
-from annotator.models import Consensus, Dataset, Image
+from annotator.models import Consensus, Dataset
 from annotator.pg_copy import copy_text, pg_array
+from annotator.pg_prepared import execute_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,8 @@ _CASTS = {
 }  # fmt: skip
 
 
-# The dataset fields the live update reads (consensus_settings and the run that scores new votes).
-_SETTINGS_FIELDS = (
-    "consensus_threshold", "dispute_band", "annotations_per_image", "aggregation", "ds_threshold", "ds_prior",
-    "ds_run",
-)  # fmt: skip
+_PLACEHOLDERS = ", ".join(f"%s{_CASTS.get(c, '')}" for c in COLUMNS)
+_UPSERT_ONE_SQL = f"INSERT INTO {TABLE} AS c ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS}) {_ON_CONFLICT}"
 
 
 @transaction.atomic(savepoint=False)  # part of the submit: no savepoint round trips
@@ -64,31 +62,17 @@ def consensus_refresh_image(*, image_id: int) -> ConsensusRow | None:
     """Recount one image's consensus from its own votes and annotations (a few rows; never the dataset).
 
     Locking: call with the image row locked (`annotation_submit` / `annotation_revise` hold it), so two
-    submits of one image cannot interleave their recounts. Three queries: the image with its dataset's
-    settings, its annotations with their votes, the upsert (plus the latest Dawid–Skene run's parameters
-    the first time a process sees that run).
+    submits of one image cannot interleave their recounts. Two queries: the image's votes with its
+    dataset's settings (`image_consensus_inputs`), and the upsert.
     """
-    image = (
-        Image.objects.select_related("dataset__ds_run")
-        .only(
-            "annotations_needed",
-            "original_label_id",
-            "dataset_id",
-            *(f"dataset__{f}" for f in _SETTINGS_FIELDS),
-            "dataset__ds_run__created_at",
-        )  # fmt: skip
-        .get(pk=image_id)
-    )
-    dataset = image.dataset
-    params = ds_params_of_run(dataset.ds_run)
-    rows = consensus_compute(image_vote_data(image), consensus_settings(dataset), params)
-    row = rows[0] if rows else _empty_row(image)
-    values = _row_values(row, dataset.pk, timezone.now())
-    placeholders = ", ".join(f"%s{_CASTS.get(c, '')}" for c in COLUMNS)
+    inputs = image_consensus_inputs(image_id)
+    if inputs is None:
+        return None
+    rows = consensus_compute(inputs.data, inputs.settings, inputs.ds)
+    row = rows[0] if rows else _empty_row(image_id)
+    values = _row_values(row, inputs.dataset_id, timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {TABLE} AS c ({', '.join(COLUMNS)}) VALUES ({placeholders}) {_ON_CONFLICT}", values
-        )
+        execute_prepared(cursor, _UPSERT_ONE_SQL, values)
     return row
 
 
@@ -142,8 +126,8 @@ def _row_values(row: ConsensusRow, dataset_id: int, now) -> list:
     ]  # fmt: skip
 
 
-def _empty_row(image: Image) -> ConsensusRow:
-    return ConsensusRow(image.pk, "pending", [], 0, "{}", "{}", [], 0, 0, 0, None, None, [], None, [])
+def _empty_row(image_id: int) -> ConsensusRow:
+    return ConsensusRow(image_id, "pending", [], 0, "{}", "{}", [], 0, 0, 0, None, None, [], None, [])
 
 
 def _copy_line(row: ConsensusRow, dataset_id: int, now: str) -> str:

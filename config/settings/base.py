@@ -77,6 +77,12 @@ else:
     DATABASES = {"default": embedded_database_settings(VAR_DIR, DATABASE_NAME)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The hot paths' statements are prepared once per connection and run inside PL/pgSQL functions (see
+# annotator/pg_prepared.py): plan them once, not again for every call's parameter values (they are
+# index lookups whose best plan does not depend on the values). Only prepared statements and PL/pgSQL
+# are affected; the ORM's queries are planned per execution as before.
+_DB_OPTIONS = DATABASES["default"].setdefault("OPTIONS", {})
+_DB_OPTIONS["options"] = f"{_DB_OPTIONS.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
 DATABASES["default"].setdefault("TEST", {})
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

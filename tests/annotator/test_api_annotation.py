@@ -178,12 +178,12 @@ def test_every_candidate_shows_one_reference_fewer_than_its_class_has_so_none_st
 def test_the_hot_endpoints_take_a_fixed_number_of_queries(client, pets, django_assert_max_num_queries):
     for _ in range(3):
         _submit(client, _next(client).json()["image"]["id"], unsure=True)
-    # session, user with roles, dataset, membership; reclaim, held, pick (with the image and its candidates),
-    # insert lease; classes with references; plus the savepoint pair the service's @atomic issues inside a
-    # test's transaction.
-    with django_assert_max_num_queries(11):
+    # session, user with roles, dataset, membership; relabel_lease_next (reclaim, held, pick, insert lease);
+    # classes with references.
+    with django_assert_max_num_queries(6):
         item = _next(client).json()
-    # session, user with roles; lock image (with membership, lease, earlier answer), replay, vocabulary,
-    # annotation, revision, votes; consensus: image, votes, upsert; lease to annotation; savepoint pair.
-    with django_assert_max_num_queries(14):
+    # session, user with roles; relabel_annotation_submit (lock, replay, membership, lease, vocabulary,
+    # annotation, revision, votes, lease to annotation); consensus: image, votes, upsert; the savepoint pair
+    # the service's @atomic issues inside a test's transaction.
+    with django_assert_max_num_queries(8):
         assert _submit(client, item["image"]["id"], unsure=True).status_code == 201
