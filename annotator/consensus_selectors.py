@@ -80,10 +80,14 @@ class ImageConsensusInputs:
 
 def image_consensus_inputs(image_id: int) -> ImageConsensusInputs | None:
     """One image's votes and annotations with its dataset's consensus settings and Dawid–Skene run, in one
-    query (annotations left-joined to their votes; run parameters parsed once per process)."""
+    query (`relabel_consensus_inputs`, migration 0010; the submit returns the same rows with its outcome)."""
     with connection.cursor() as cursor:
-        execute_prepared(cursor, _IMAGE_SQL, [image_id])
-        rows = cursor.fetchall()
+        execute_prepared(cursor, "SELECT * FROM relabel_consensus_inputs(%s)", [image_id])
+        return consensus_inputs_from_rows(image_id, cursor.fetchall())
+
+
+def consensus_inputs_from_rows(image_id: int, rows: list[tuple]) -> ImageConsensusInputs | None:
+    """Parse the rows of `relabel_consensus_inputs` (the run's parameters are parsed once per process)."""
     if not rows:
         return None
     needed, original_label_id, dataset_id, threshold, band, n, aggregation, ds_threshold, ds_prior, run_id, run_at = (
@@ -110,22 +114,6 @@ def image_consensus_inputs(image_id: int) -> ImageConsensusInputs | None:
         ds=None if run_id is None else _ds_params_cached(run_id, run_at),
         data=_vote_data(image_row, vote_rows, ann_rows),
     )
-
-
-_IMAGE_SQL = f"""
-SELECT i.annotations_needed, i.original_label_id, i.dataset_id,
-       d.consensus_threshold, d.dispute_band, d.annotations_per_image, d.aggregation, d.ds_threshold, d.ds_prior,
-       d.ds_run_id, r.created_at,
-       a.annotator_id, a.none_fits, a.unsure, a.bad_image, cardinality(a.classes) > 0, a.seconds,
-       v.label_class_id, c.index, v.answer
-FROM {Image._meta.db_table} i
-JOIN {Dataset._meta.db_table} d ON d.id = i.dataset_id
-LEFT JOIN {DawidSkeneRun._meta.db_table} r ON r.id = d.ds_run_id
-LEFT JOIN {Annotation._meta.db_table} a ON a.image_id = i.id
-LEFT JOIN {Vote._meta.db_table} v ON v.annotation_id = a.id
-LEFT JOIN {LabelClass._meta.db_table} c ON c.id = v.label_class_id
-WHERE i.id = %s
-"""
 
 
 def _vote_data(images: np.ndarray, votes: np.ndarray, annotations: np.ndarray) -> VoteData:

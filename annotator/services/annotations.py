@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from annotator.consensus_selectors import consensus_inputs_from_rows
 from annotator.models import Annotation, AnnotationRevision, Image, LabelClass
 from annotator.pg_prepared import execute_prepared
 from annotator.selectors import annotates_dataset
@@ -57,7 +58,8 @@ def annotation_submit(
             image_id, annotator.pk, client_uuid, list(answer.classes), answer.none_fits, answer.unsure,
             answer.bad_image, answer.seconds, now,
         ])  # fmt: skip
-        outcome, annotation_id, dataset_id, key, shown, unknown = cursor.fetchone()
+        rows = cursor.fetchall()
+    outcome, annotation_id, dataset_id, key, shown, unknown = rows[0][:6]
     if outcome == "replay":
         return Annotation.objects.select_related("image").get(pk=annotation_id), False
     if outcome == "uuid_reused":
@@ -80,7 +82,8 @@ def annotation_submit(
         seconds=answer.seconds, client_uuid=client_uuid, revision_count=1, created_at=now, updated_at=now,
     )  # fmt: skip
     annotation._state.adding = False
-    consensus_refresh_image(image_id=image_id)  # issue 4: same transaction, image row locked
+    # Issue 4: same transaction, image row locked; the function returned the image's votes after its writes.
+    consensus_refresh_image(image_id=image_id, inputs=consensus_inputs_from_rows(image_id, [r[6:] for r in rows]))
     return annotation, True
 
 

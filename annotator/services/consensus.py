@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from annotator.consensus_rules import ConsensusRow, DsParams, VoteData, consensus_compute
 from annotator.consensus_selectors import (
+    ImageConsensusInputs,
     consensus_settings,
     dataset_vote_data,
     ds_params_of_run,
@@ -58,14 +59,15 @@ _UPSERT_ONE_SQL = f"INSERT INTO {TABLE} AS c ({', '.join(COLUMNS)}) VALUES ({_PL
 
 
 @transaction.atomic(savepoint=False)  # part of the submit: no savepoint round trips
-def consensus_refresh_image(*, image_id: int) -> ConsensusRow | None:
+def consensus_refresh_image(*, image_id: int, inputs: ImageConsensusInputs | None = None) -> ConsensusRow | None:
     """Recount one image's consensus from its own votes and annotations (a few rows; never the dataset).
 
     Locking: call with the image row locked (`annotation_submit` / `annotation_revise` hold it), so two
     submits of one image cannot interleave their recounts. Two queries: the image's votes with its
-    dataset's settings (`image_consensus_inputs`), and the upsert.
+    dataset's settings (`image_consensus_inputs`; the submit passes them, read in its own call, after its
+    writes), and the upsert.
     """
-    inputs = image_consensus_inputs(image_id)
+    inputs = image_consensus_inputs(image_id) if inputs is None else inputs
     if inputs is None:
         return None
     rows = consensus_compute(inputs.data, inputs.settings, inputs.ds)
