@@ -255,10 +255,10 @@ BEGIN
         v_outcome := CASE WHEN v_image.existing IS NULL THEN 'not_leased' ELSE 'already_annotated' END;
         v_annotation := v_image.existing;
     ELSE
+        -- One primary-key probe per chosen class (a join would hash the whole vocabulary).
         SELECT array_agg(u.id ORDER BY u.n) INTO v_unknown
         FROM unnest(p_classes) WITH ORDINALITY AS u(id, n)
-        WHERE NOT EXISTS (SELECT 1 FROM annotator_labelclass c
-                          WHERE c.id = u.id AND c.dataset_id = v_image.dataset_id);
+        WHERE (SELECT c.dataset_id FROM annotator_labelclass c WHERE c.id = u.id) IS DISTINCT FROM v_image.dataset_id;
         IF v_unknown IS NOT NULL THEN
             v_outcome := 'unknown_classes';
         ELSE
