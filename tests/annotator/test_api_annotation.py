@@ -178,9 +178,9 @@ def test_every_candidate_shows_one_reference_fewer_than_its_class_has_so_none_st
 def test_the_hot_endpoints_take_a_fixed_number_of_queries(client, pets, django_assert_max_num_queries):
     for _ in range(3):
         _submit(client, _next(client).json()["image"]["id"], unsure=True)
-    # session, user with roles, dataset, membership; relabel_lease_next (reclaim, held, pick, insert lease);
-    # classes with references.
-    with django_assert_max_num_queries(6):
+    # session, user with roles, dataset with membership; relabel_lease_next (reclaim, held, pick, insert
+    # lease); classes with references.
+    with django_assert_max_num_queries(5):
         item = _next(client).json()
     # session, user with roles; relabel_annotation_submit (lock, replay, membership, lease, vocabulary,
     # annotation, revision, votes, lease to annotation, and the image's votes for the recount); the consensus
