@@ -66,7 +66,7 @@ class Image(models.Model):
             ),
         ]
         indexes = [
-            # Reference thumbnails of a class, and per-class statistics.
+            # Per-class statistics (the reference thumbnails read image_reference_idx below).
             models.Index(fields=["dataset", "original_label"], name="image_dataset_label_idx"),
             # The reference thumbnails the workbench shows beside each candidate (annotator.selectors): the
             # first few images of the class with a thumbnail, read in order instead of sorting the class.

@@ -50,9 +50,9 @@ def _now(now: datetime | None) -> datetime:
     return now or timezone.now()
 
 
-@transaction.atomic
 def leases_reclaim_expired(*, dataset: Dataset, now: datetime | None = None) -> int:
-    """Free the slots of expired leases in one dataset; returns how many images got slots back."""
+    """Free the slots of expired leases in one dataset; returns how many images got slots back. One call of
+    `relabel_leases_reclaim` (migration 0010), atomic on its own; `relabel_lease_next` runs it too."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT relabel_leases_reclaim(%s, %s)", [dataset.pk, _now(now)])
         return cursor.fetchone()[0]
