@@ -27,6 +27,7 @@ from annotator.services.votes_import import votes_import
 from annotator.vote_formats import read_csv_votes
 from bench.imports import fresh_dataset
 from bench.synthetic_votes import write_votes_csv
+from bench.workload import database_settle
 from evaluation.arrays import to_npy_bytes
 from evaluation.models import PredictionSet
 from evaluation.services.prediction_sets import prediction_set_create
@@ -57,6 +58,7 @@ def compute_dataset(n_images: int, *, log=print) -> Dataset:
         _import_votes(dataset, log)
     if PredictionSet.objects.filter(dataset=dataset).count() != N_PREDICTION_SETS:
         _register_prediction_sets(dataset, log)
+    database_settle()
     return dataset
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from annotator.models import Dataset
@@ -15,7 +16,17 @@ def api_dataset(images: int, *, slug: str = "bench-api", overlap: int = 5) -> Da
     """A fresh dataset for the load test (annotations from a previous run would skew 'next')."""
     dataset = fresh_dataset(slug, annotations_per_image=overlap)
     images_import(dataset=dataset, specs=synthetic_specs(images), with_files=False, batch_size=5000)
+    database_settle()
     return dataset
+
+
+def database_settle() -> None:
+    """Vacuum, analyse and checkpoint after the bulk writes that built a workload, so what is measured next
+    is the steady state rather than autovacuum and a checkpoint catching up with the import (they ran
+    during the first load levels otherwise)."""
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE)")
+        cursor.execute("CHECKPOINT")
 
 
 def annotator_tokens(dataset: Dataset, count: int) -> list[str]:

@@ -3,6 +3,7 @@ the original label, or anyone else's answer: annotation stays blind."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from rest_framework import serializers
@@ -16,12 +17,15 @@ def _id_field(**kwargs: object) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
-class Output(serializers.Serializer):
-    """A response serializer whose bound fields are built once per class and shared by every instance.
+class SharedFields:
+    """Bound fields built once per serializer class and shared by every instance (mix in before Serializer).
 
     DRF deep-copies each declared field whenever a serializer is made, which cost more than rendering an
-    item on the annotation hot path. Rendering keeps no state in the fields and nothing here reads the
-    serializer's context, so one bound set serves every request and thread. Never for input.
+    item, or validating an answer, on the annotation hot path. Sharing is safe when the fields keep no
+    state between calls and nothing reads the serializer's context: rendering (`Output`) and the plain
+    input serializers below (no context-dependent defaults or validators; errors live on the serializer,
+    not on its fields). Validation runs concurrently in many threads on one bound set:
+    tests/annotator/test_api_serializers.py checks that it stays correct.
     """
 
     _shared_fields: ClassVar[dict[type, BindingDict]] = {}
@@ -29,15 +33,29 @@ class Output(serializers.Serializer):
     @property
     def fields(self) -> BindingDict:  # DRF: a cached_property per instance
         cls = type(self)
-        fields = Output._shared_fields.get(cls)
+        fields = SharedFields._shared_fields.get(cls)
         if fields is None:
             prototype = cls.__new__(cls)
             serializers.Serializer.__init__(prototype)
             fields = BindingDict(prototype)
             for name, field in prototype.get_fields().items():
                 fields[name] = field
-            Output._shared_fields[cls] = fields
+            SharedFields._shared_fields[cls] = fields
         return fields
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """DRF's ISO 8601 rendering of an aware datetime in UTC (`…Z`), without its per-value lookup of the
+    current time zone (the settings' zone is UTC; the values are aware, from the database or `now()`)."""
+
+    def to_representation(self, value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class Output(SharedFields, serializers.Serializer):
+    """A response serializer with shared bound fields (see `SharedFields`)."""
 
 
 class MessageOutput(Output):
@@ -69,12 +87,12 @@ class ItemOutput(Output):
 
     image = ImageOutput()
     candidates = CandidateOutput(many=True)
-    lease_expires_at = serializers.DateTimeField(
+    lease_expires_at = UtcDateTimeField(
         allow_null=True, help_text="Submit or skip before this time; null when revising an earlier answer."
     )
 
 
-class NextInput(serializers.Serializer):
+class NextInput(SharedFields, serializers.Serializer):
     exclude = serializers.ListField(
         child=_id_field(),
         required=False,
@@ -84,7 +102,7 @@ class NextInput(serializers.Serializer):
     )
 
 
-class AnswerInput(serializers.Serializer):
+class AnswerInput(SharedFields, serializers.Serializer):
     classes = serializers.ListField(
         child=_id_field(), required=False, default=list, max_length=100,
         help_text="Chosen class ids: candidates and classes found through the vocabulary search.",
@@ -112,8 +130,8 @@ class AnnotationOutput(Output):
     seconds = serializers.FloatField()
     revision_count = serializers.IntegerField()
     client_uuid = serializers.UUIDField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    created_at = UtcDateTimeField()
+    updated_at = UtcDateTimeField()
 
 
 class AnnotationDetailOutput(AnnotationOutput):
