@@ -224,7 +224,8 @@ def bench_annotation_api(report: Report, *, base_url: str, slug: str, tokens: li
                 passed=_within(p["p95"], floor_p["p95"]) if level.targeted else None,
                 note=(
                     f"p50 {p['p50']:.1f} ms, p99 {p['p99']:.1f} ms, {p['n'] / seconds:.1f} req/s, {errors} 5xx; "
-                    f"{'≤' if p['p95'] <= TARGET_P95_MS else '>'} 25 ms, {p['p95'] / floor_p['p95']:.2f}× floor, over {seconds:.0f} s"
+                    f"{'≤' if p['p95'] <= TARGET_P95_MS else '>'} 25 ms, {p['p95'] / floor_p['p95']:.2f}× floor, "
+                    f"over {seconds:.0f} s"
                 ),
             ))  # fmt: skip
         rate = load.acknowledged / seconds

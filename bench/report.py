@@ -40,6 +40,8 @@ class Report:
         return figure
 
     def write(self, out_dir: Path) -> tuple[Path, Path]:
+        from bench.charts import report_svg
+
         out_dir.mkdir(parents=True, exist_ok=True)
         meta = _machine()
         data = {"scale": self.scale, "machine": meta, "figures": [asdict(f) for f in self.figures]}
@@ -47,6 +49,8 @@ class Report:
         json_path.write_text(json.dumps(data, indent=2))
         md_path = out_dir / f"bench-{self.scale}.md"
         md_path.write_text(self._markdown(meta))
+        title = f"ReLabel benchmark, {self.scale:,} images — {meta['cpu']}, {meta['cores']} cores, {meta['when']}"
+        (out_dir / f"bench-{self.scale}.svg").write_text(report_svg(self.figures, title))
         return json_path, md_path
 
     def _markdown(self, meta: dict) -> str:
@@ -55,6 +59,8 @@ class Report:
             "",
             f"{meta['when']} · {meta['cpu']} · {meta['cores']} cores · {meta['memory_gb']} GB · "
             f"Python {meta['python']} · commit {meta['commit']}",
+            "",
+            f"![Each figure beside its floor and target](bench-{self.scale}.svg)",
             "",
             "| section | figure | value | floor (same run) | target | verdict |",
             "|---|---|---|---|---|---|",
