@@ -125,3 +125,56 @@ def _number(value: float) -> str:
     if value >= 100:
         return f"{value:,.0f}"
     return f"{value:.3g}"
+
+
+def growth_svg(rows: Sequence[dict], title: str, columns: int = 3) -> str:
+    """Small multiples of `bench.growth.growth_rows`: each figure against the images, with its least-squares
+    line (linear axes from zero, so a straight line through the origin is proportional growth)."""
+    cell_w, cell_h, pad = 300, 190, 44
+    n_rows = math.ceil(len(rows) / columns)
+    width, height = columns * cell_w + 2 * MARGIN, n_rows * cell_h + 40
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'font-family="sans-serif" font-size="11">\n<rect width="100%" height="100%" fill="white"/>\n'
+        f'<text x="{MARGIN}" y="22" font-size="15" font-weight="bold">{escape(title)}</text>\n'
+    ]
+    for k, row in enumerate(rows):
+        left = MARGIN + (k % columns) * cell_w + pad
+        top = 40 + (k // columns) * cell_h + 30
+        plot_w, plot_h = cell_w - pad - 16, cell_h - 30 - 36
+        sizes, values = row["sizes"], row["values"]
+        x_max, y_max = max(sizes) * 1.05, max(values) * 1.15 or 1.0
+
+        def px(size: float, left: float = left, plot_w: float = plot_w, x_max: float = x_max) -> float:
+            return round(left + plot_w * size / x_max, 1)
+
+        def py(value: float, top: float = top, plot_h: float = plot_h, y_max: float = y_max) -> float:
+            return round(top + plot_h * (1 - value / y_max), 1)
+
+        name = row["name"] if len(row["name"]) <= 44 else row["name"][:42] + "…"
+        out.append(
+            f"<g><title>{escape(row['section'] + ': ' + row['name'] + ' — ' + row['shape'])}</title>"
+            f'<text x="{left - pad + 4}" y="{top - 12}" font-weight="bold">{escape(name)}</text>'
+            f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#595959"/>'
+            f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#595959"/>'
+            f'<text x="{left - 4}" y="{py(y_max / 1.15) + 4}" text-anchor="end">{_number(y_max / 1.15)}</text>'
+            f'<text x="{left - 4}" y="{top + plot_h + 4}" text-anchor="end">0</text>'
+        )
+        fit = [(s, row["intercept"] + row["slope_per_10k"] * s / 10_000) for s in (0, max(sizes))]
+        out.append(
+            f'<line x1="{px(fit[0][0])}" y1="{py(max(fit[0][1], 0))}" x2="{px(fit[1][0])}" y2="{py(fit[1][1])}" '
+            f'stroke="{COLOURS["floor"]}" stroke-width="2" stroke-dasharray="5 3"/>'
+        )
+        for size, value in zip(sizes, values, strict=True):
+            out.append(
+                f'<circle cx="{px(size)}" cy="{py(value)}" r="4" fill="{COLOURS["value"]}"/>'
+                f'<text x="{px(size)}" y="{top + plot_h + 14}" text-anchor="middle">{size // 1000}k</text>'
+                f'<text x="{px(size) - 6}" y="{py(value) - 7}" text-anchor="end" fill="#1f4e79">'
+                f"{_number(value)}</text>"
+            )
+        out.append(
+            f'<text x="{left + plot_w}" y="{top + plot_h + 28}" text-anchor="end" fill="#595959">'
+            f"{escape(row['unit'])} · slope {_number(row['slope_per_10k'])} {escape(row['unit'])} per 10k images"
+            "</text></g>\n"
+        )
+    return "".join(out) + "</svg>\n"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.charts import growth_svg
 from bench.report import Report, _machine
 
 PER = 10_000  # slopes are given per 10,000 images
@@ -82,6 +83,9 @@ def write_growth(reports: list[Report], out_dir: Path) -> tuple[Path, Path]:
             f"| {row['section']} | {row['name']} | {values} | {row['slope_per_10k']:.3g} {row['unit']} "
             f"| {row['r2']:.3f} | {row['shape']} |"
         )
+    lines[3:3] = ["", "![Each figure against the images, with its least-squares line](bench-growth.svg)"]
     md_path = out_dir / "bench-growth.md"
     md_path.write_text("\n".join(lines) + "\n")
+    title = f"ReLabel benchmark, growth with the images — {meta['cpu']}, {meta['cores']} cores, {meta['when']}"
+    (out_dir / "bench-growth.svg").write_text(growth_svg(rows, title))
     return json_path, md_path

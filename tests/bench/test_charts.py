@@ -69,3 +69,21 @@ def test_report_writes_the_chart_beside_json_and_markdown(tmp_path):
     assert (tmp_path / "bench-10.svg").exists() and json_path.exists()
     assert "![Each figure beside its floor and target](bench-10.svg)" in md_path.read_text()
     ET.parse(tmp_path / "bench-10.svg")
+
+
+def test_growth_svg_draws_a_panel_per_figure_with_a_point_per_size():
+    from bench.charts import growth_svg
+    from bench.growth import growth_rows
+
+    reports = []
+    for size, seconds in ((10_000, 0.5), (50_000, 2.3), (200_000, 10.1)):
+        report = Report(scale=size)
+        report.figures.append(Figure("ds", f"run over {size * 15:,} votes", seconds, "s"))
+        report.figures.append(Figure("pages", "leaderboard", 20.0, "ms"))
+        reports.append(report)
+    root = ET.fromstring(growth_svg(growth_rows(reports), "growth"))
+    panels = list(root.iter(f"{SVG}g"))
+    assert len(panels) == 2  # "run over N votes" is matched across sizes
+    assert [len(p.findall(f"{SVG}circle")) for p in panels] == [3, 3]
+    heights = [float(c.get("cy")) for c in panels[0].findall(f"{SVG}circle")]
+    assert heights[0] > heights[1] > heights[2]  # SVG y grows downwards: larger values sit higher
