@@ -58,7 +58,7 @@ def compute_dataset(n_images: int, *, log=print) -> Dataset:
         _import_votes(dataset, log)
     if PredictionSet.objects.filter(dataset=dataset).count() != N_PREDICTION_SETS:
         _register_prediction_sets(dataset, log)
-    database_settle()
+    database_settle()  # also when reused: the import and API sections before it leave dead rows behind
     return dataset
 
 

@@ -209,10 +209,11 @@ def bench_annotation_api(report: Report, *, base_url: str, slug: str, tokens: li
     # Warm-up: every gunicorn thread opens its database connection and imports lazily-loaded code.
     asyncio.run(run_load(base_url, slug, tokens, 3.0))
     asyncio.run(run_load(base_url, slug, tokens, 2.0, floor=True))
-    base_seconds = seconds
     for level in LOAD_LEVELS:
-        seconds = base_seconds * level.duration_factor
-        load = asyncio.run(run_load(base_url, slug, tokens[: level.annotators], seconds, think=level.think, probe=True))
+        level_seconds = seconds * level.duration_factor
+        load = asyncio.run(
+            run_load(base_url, slug, tokens[: level.annotators], level_seconds, think=level.think, probe=True)
+        )
         floor_p = percentiles(load.latencies["floor"])
         errors = sum(n for status, n in load.statuses.items() if status >= 500)
         for name in ("next", "submit"):
@@ -223,12 +224,12 @@ def bench_annotation_api(report: Report, *, base_url: str, slug: str, tokens: li
                 target=f"≤ {TARGET_P95_MS:.0f} ms and ≤ {TARGET_FLOOR_RATIO:.0f}× floor" if level.targeted else "",
                 passed=_within(p["p95"], floor_p["p95"]) if level.targeted else None,
                 note=(
-                    f"p50 {p['p50']:.1f} ms, p99 {p['p99']:.1f} ms, {p['n'] / seconds:.1f} req/s, {errors} 5xx; "
+                    f"p50 {p['p50']:.1f} ms, p99 {p['p99']:.1f} ms, {p['n'] / level_seconds:.1f} req/s, {errors} 5xx; "
                     f"{'≤' if p['p95'] <= TARGET_P95_MS else '>'} 25 ms, {p['p95'] / floor_p['p95']:.2f}× floor, "
-                    f"over {seconds:.0f} s"
+                    f"over {level_seconds:.0f} s"
                 ),
             ))  # fmt: skip
-        rate = load.acknowledged / seconds
+        rate = load.acknowledged / level_seconds
         versus_label_studio = level.annotators == LABEL_STUDIO_ANNOTATORS and not level.think
         report.add(Figure(
             "annotation API", f"annotations acknowledged per second, {level.label}", rate, "annotations/s",
