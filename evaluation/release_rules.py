@@ -6,9 +6,10 @@ Dawid–Skene posterior, the adjudicated label set and flags. The rules:
 - no consensus row, or fewer annotations than `min_annotations` → `pending`, empty set (unless adjudicated);
 - adjudications apply and a reviewer settled the image → `adjudicated` with the reviewer's set, or
   `excluded` (empty set) when the reviewer marked it bad or ambiguous;
-- majority: classes whose yes-share (a maybe counting half) reaches τ and that were answered by at least
-  `min_annotations` annotators — or by as many as answered any class of the image, when fewer did;
-- Dawid–Skene: classes whose posterior exceeds the threshold;
+- majority: classes whose yes-share (a maybe counting half) reaches τ; Dawid–Skene: classes whose posterior
+  exceeds the threshold; either way only classes answered by at least `min_annotations` annotators, so a
+  class one annotator found through search is not valid alone, whatever the others answered (None fits
+  and Bad image answers cast no vote on it, yet count as annotations);
 - status otherwise `disputed` when the live consensus recorded a dispute reason, else `agreed`.
 
 With the dataset's own settings this gives the live consensus's label sets (tested), so a release is the
@@ -73,16 +74,12 @@ def image_outcome(facts: ConsensusFacts, params: ReleaseParameters) -> ImageOutc
         return ImageOutcome(ADJUDICATED, classes, {c: support_of.get(str(c)) for c in classes})
     if not facts.has_row or facts.annotation_count < params.min_annotations:
         return ImageOutcome(PENDING, [], {})
+    # Answers a class needs: the minimum annotations (the image has at least that many here), however many of
+    # its annotators cast no vote on the class (None fits, Bad image, or not shown a class found by search).
+    counts = facts.counts or {}
     if params.aggregation == DAWID_SKENE:
         chosen = [int(c) for c, p in support_of.items() if p > params.threshold]
     else:
-        counts = facts.counts or {}
-        answered = {c: sum(v) for c, v in counts.items()}
-        needed = max(min(params.min_annotations, max(answered.values(), default=0)), 1)
-        chosen = [
-            int(c)
-            for c, share in support_of.items()
-            if share >= params.threshold - TOLERANCE and answered.get(c, 0) >= needed
-        ]
-    classes = sorted(chosen)
+        chosen = [int(c) for c, share in support_of.items() if share >= params.threshold - TOLERANCE]
+    classes = sorted(c for c in chosen if sum(counts.get(str(c), ())) >= params.min_annotations)
     return ImageOutcome(DISPUTED if facts.disputed else AGREED, classes, {c: support_of[str(c)] for c in classes})

@@ -80,7 +80,7 @@ def _record(row: tuple, params: ReleaseParameters, classes: dict[int, ClassRef])
         has_row=has_row,
         annotation_count=n or 0,
         # Parse only what the aggregation reads: JSON decoding is most of the per-image cost.
-        counts=_json(counts) if majority else None,
+        counts=_json(counts),
         shares=_json(shares) if majority else None,
         posterior=None if majority else _json(posterior),
         labels=tuple(labels or ()),

@@ -41,13 +41,19 @@ def test_majority_takes_classes_at_or_above_the_threshold_answered_by_enough_ann
     assert image_outcome(facts, ReleaseParameters("majority", 0.6, 3)).classes == [10]
 
 
-def test_when_fewer_annotators_answered_than_required_as_many_as_answered_suffice():
-    facts = _facts(counts={"10": [2, 0, 0]}, shares={"10": 1.0})  # a third annotator reported a bad image
-    assert image_outcome(facts, MAJORITY).classes == [10]
+@pytest.mark.parametrize("params", [MAJORITY, DS], ids=["majority", "dawid_skene"])
+def test_annotators_who_cast_no_vote_on_a_class_still_count_towards_the_answers_it_needs(params):
+    # A third annotator reported a bad image (no vote): two yes answers of three annotations are not enough.
+    bad_image = _facts(counts={"10": [2, 0, 0]}, shares={"10": 1.0}, posterior={"10": 0.99}, disputed=True)
+    assert image_outcome(bad_image, params).classes == []
+    # hubble_deep_field.jpg: three None fits / Bad image, one annotator found "planetarium" through search.
+    hubble = ConsensusFacts(True, 4, {"10": [1, 0, 0]}, {"10": 1.0}, {"10": 0.99}, disputed=True)
+    assert image_outcome(hubble, params).classes == [] and image_outcome(hubble, params).companion == "empty"
 
 
 def test_dawid_skene_takes_classes_whose_posterior_exceeds_the_threshold():
-    facts = _facts(posterior={"10": 0.95, "11": 0.8, "12": 0.1}, disputed=True)
+    counts = {"10": [3, 0, 0], "11": [2, 1, 0], "12": [0, 3, 0]}
+    facts = _facts(counts=counts, posterior={"10": 0.95, "11": 0.8, "12": 0.1}, disputed=True)
     outcome = image_outcome(facts, DS)
     assert outcome.classes == [10] and outcome.status == "disputed" and outcome.support == {10: 0.95}
 

@@ -38,6 +38,7 @@ from evaluation.services.snapshots import metric_snapshots_refresh
 from evaluation.tasks import release_build_task, releases_resume_task
 from tests.evaluation.conftest import TOP3, csv_bytes
 from tests.evaluation.release_data import EXPECTED_REAL, EXPECTED_STATUS, built_release, voted_dataset, votes_csv
+from tests.workbench_data import hubble_submit, photographs_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -325,3 +326,21 @@ def test_a_retried_creation_with_the_same_client_uuid_makes_one_release(
         again = release_create(dataset=dataset, created_by=researcher, client_uuid=key)
     assert again.pk == first.pk and getattr(again, "replayed", False)
     assert Release.objects.filter(dataset=dataset).count() == 1 and len(callbacks) == 1
+
+
+@pytest.mark.parametrize("aggregation", ["majority", "dawid_skene"])
+def test_a_class_one_annotator_found_through_search_never_reaches_a_release_beside_none_fits_and_bad_image(
+    team, aggregation, django_capture_on_commit_callbacks
+):
+    dataset, hubble = photographs_dataset(team)
+    dawid_skene_run(dataset=dataset)
+    planetarium = dataset.classes.get(index=5).pk  # never proposed: found through the vocabulary search
+    hubble_submit(team[0], dataset, hubble, none_fits=True)
+    hubble_submit(team[1], dataset, hubble, bad_image=True)
+    hubble_submit(team[2], dataset, hubble, classes=[planetarium])
+    dataset.refresh_from_db()
+    # A threshold so low that the one yes vote carries the class over it, by share or by posterior.
+    release = built_release(dataset, django_capture_on_commit_callbacks, aggregation=aggregation, threshold=0.05)
+    assert json.loads(_read(release, "real"))[hubble.position] == []
+    record = [json.loads(line) for line in _read(release, "jsonl").decode().splitlines()][hubble.position]
+    assert (record["key"], record["classes"], record["status"]) == ("hubble_deep_field.jpg", [], "disputed")
