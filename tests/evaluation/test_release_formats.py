@@ -64,6 +64,24 @@ def test_too_few_annotations_or_no_consensus_row_is_pending_with_an_empty_set():
     assert image_outcome(few, MAJORITY).classes == [] and image_outcome(few, MAJORITY).status == "pending"
 
 
+def test_only_an_image_nobody_answered_keeps_its_original_label_and_only_when_asked_to():
+    real = ReleaseParameters("majority", 0.5, 3, unanswered_as_original=True)
+    unanswered = ConsensusFacts(has_row=False, original=10)
+    outcome = image_outcome(unanswered, real)
+    assert (outcome.status, outcome.classes, outcome.support, outcome.companion) == (
+        "original",
+        [10],
+        {10: None},
+        "original",
+    )
+    assert image_outcome(unanswered, MAJORITY).companion == "pending"  # the option off
+    assert image_outcome(ConsensusFacts(has_row=False), real).companion == "pending"  # no original label
+    few = ConsensusFacts(True, 1, {"11": [1, 0, 0]}, {"11": 1.0}, original=10)
+    assert image_outcome(few, real).companion == "pending"  # answered, not yet enough
+    settled = ConsensusFacts(False, 0, labels=(12,), adjudicated=True, original=10)
+    assert image_outcome(settled, real).classes == [12]  # a reviewer's set wins
+
+
 def test_a_reviewers_set_and_exclusion_apply_only_when_adjudications_do():
     adjudicated = _facts(counts={"10": [3, 0, 0]}, shares={"10": 1.0}, labels=(11,), adjudicated=True)
     assert image_outcome(adjudicated, MAJORITY).classes == [11]
