@@ -14,8 +14,9 @@ Dawid–Skene posterior, the adjudicated label set and flags. The rules:
   and Bad image answers cast no vote on it, yet count as annotations);
 - status otherwise `disputed` when the live consensus recorded a dispute reason, else `agreed`.
 
-With the dataset's own settings this gives the live consensus's label sets (tested), so a release is the
-consensus frozen at one moment.
+With the dataset's own settings this gives the live consensus's label sets (tested, also as a property over
+every combination of answers), so a release is the consensus frozen at one moment; ReaL's convention only
+adds the original labels of images the consensus has nothing on.
 """
 
 from __future__ import annotations
