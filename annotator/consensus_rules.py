@@ -6,12 +6,14 @@ disagree. The rules:
 
 - A *question* is one (image, class) pair with at least one vote. Its yes-share counts a maybe as half a
   yes (`annotator.aggregation.majority`'s default; on ReaL's answers "maybe" means a weak yes).
-- Majority label set: the classes whose yes-share reaches τ, answered by at least N annotators (or by
-  every annotator who judged any class of the image, when fewer did: a bad image with nothing chosen casts
-  no vote); a class found through search by one annotator alone is therefore not (yet) valid.
-- Dawid–Skene label set: posterior > the DS threshold, the posterior scored with the parameters of the
-  latest Dawid–Skene run (`DsParams`), so new votes count between runs. The effective label set is the one
-  the dataset's aggregation names (majority until a first Dawid–Skene run exists).
+- Answers a class needs: N, or every annotator who answered the image while fewer did (it is pending).
+  Every answer counts, *None fits* and *Bad image* too, though on an image without candidates they cast no
+  vote: they confirmed no class. So a class one annotator found through search is not valid alone, and a
+  bad-image report leaves a class of the others short of answers (the reviewer decides).
+- Majority label set: the classes whose yes-share reaches τ and that have the answers they need.
+- Dawid–Skene label set: posterior > the DS threshold and the answers the class needs, the posterior scored
+  with the parameters of the latest Dawid–Skene run (`DsParams`), so new votes count between runs. The
+  effective label set is the one the dataset's aggregation names (majority until a first run exists).
 - Status: `pending` while the image has fewer annotations than it needs; otherwise `disputed` for any
   reason below, else `agreed`. Reasons: a class's yes-share within ±band of τ (`near_threshold`), a class
   with fewer answers than that (`few_answers`), an annotator said unsure or bad image, or one said
@@ -133,7 +135,8 @@ class DsParams:
         table = np.array([self.llr.get(int(a), self.default_llr) for a in questions.annotator_ids]).reshape(-1, 3)
         votes = questions.votes
         per_vote = table[votes.annotator, votes.answer] if votes.n_votes else np.zeros(0)
-        log_odds = np.bincount(votes.item, per_vote, minlength=votes.n_items)
+        # bincount of no vote at all returns int64 whatever the weights; the prior below is a float
+        log_odds = np.bincount(votes.item, per_vote, minlength=votes.n_items).astype(np.float64, copy=False)
         log_odds += self.group_log_odds[prior_groups(self.prior_mode, questions)]
         e = np.exp(-np.abs(log_odds))
         return np.where(log_odds >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
@@ -163,17 +166,21 @@ def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams 
     q = questions_of(data)
     vote = majority(q.votes, threshold=settings.threshold, dispute_band=settings.dispute_band)
     n_img = data.n_images
-    # Answers a class needs: N, or fewer when fewer annotators judged any class of the image (a bad image
-    # with nothing chosen casts no vote); never fewer than 1.
-    pairs = np.unique(q.image[q.votes.item] * max(q.votes.n_annotators, 1) + q.votes.annotator)
-    voters = np.bincount(pairs // max(q.votes.n_annotators, 1), minlength=n_img)
-    needed = np.maximum(np.minimum(settings.min_answers, voters[q.image]), 1)
-    valid = vote.valid & (vote.n >= needed)
 
     def any_per_image(image: np.ndarray, flag: np.ndarray) -> np.ndarray:
         return np.bincount(image, np.asarray(flag, np.float64), minlength=n_img)
 
     annotations = np.bincount(data.ann_image, minlength=n_img)
+    # Answers a class needs: N, or every annotator who answered the image while fewer did (it is pending
+    # then); never fewer than 1. Every answer counts, None fits and Bad image too, though they may cast no
+    # vote: they confirmed no class. (A vote always has its annotation; counting voters as well keeps the
+    # bar where it belongs for arrays that lack annotations.)
+    pairs = np.unique(q.image[q.votes.item] * max(q.votes.n_annotators, 1) + q.votes.annotator)
+    voters = np.bincount(pairs // max(q.votes.n_annotators, 1), minlength=n_img)
+    answered = np.maximum(annotations, voters)
+    needed = np.maximum(np.minimum(settings.min_answers, answered[q.image]), 1)
+    enough = vote.n >= needed
+    valid = vote.valid & enough
     unsure = any_per_image(data.ann_image, data.ann_unsure).astype(np.int64)
     bad = any_per_image(data.ann_image, data.ann_bad_image).astype(np.int64)
     none_fits = any_per_image(data.ann_image, data.ann_none_fits).astype(np.int64)
@@ -181,7 +188,7 @@ def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams 
     reasons = np.stack(
         [
             any_per_image(q.image, vote.disputed) > 0,
-            any_per_image(q.image, (vote.n > 0) & (vote.n < needed)) > 0,
+            any_per_image(q.image, (vote.n > 0) & ~enough) > 0,
             unsure > 0,
             bad > 0,
             (none_fits > 0) & chose,
@@ -191,7 +198,7 @@ def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams 
     status = np.where(annotations < data.image_needed, PENDING, np.where(reasons.any(axis=1), DISPUTED, AGREED))
     agreement = per_image_agreement(q.votes) if q.votes.n_votes else np.full(n_img, np.nan)
     posterior = ds.posterior(q) if ds is not None else None
-    ds_valid = posterior > settings.ds_threshold if posterior is not None else np.zeros(len(q.image), bool)
+    ds_valid = (posterior > settings.ds_threshold) & enough if posterior is not None else np.zeros(len(q.image), bool)
     use_ds = settings.aggregation == "dawid_skene" and posterior is not None
     effective = ds_valid if use_ds else valid
 

@@ -44,5 +44,11 @@ class ReleaseForm(forms.Form):
     apply_adjudications = forms.BooleanField(
         required=False, initial=True, help_text="Reviewers' final label sets (and exclusions) replace the crowd's."
     )
+    unanswered_as_original = forms.BooleanField(
+        required=False,
+        label="Unanswered images keep their original label",
+        help_text="ReaL's convention: an image nobody answered is listed with its original label (status "
+        "'original') instead of an empty list (pending). On by default when the dataset has original labels.",
+    )
     # One per rendered form: submitting the same form twice (a double click, a resent POST) makes one release.
     client_uuid = forms.UUIDField(required=False, widget=forms.HiddenInput)

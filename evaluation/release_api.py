@@ -40,9 +40,9 @@ class ReleaseOutput(serializers.ModelSerializer):
         model = Release
         fields = [
             "id", "dataset", "version", "state", "aggregation", "threshold", "min_annotations", "apply_adjudications",
-            "n_images", "n_labelled", "n_empty", "n_pending", "n_excluded", "n_adjudicated", "n_labels", "n_votes",
-            "n_annotators", "multi_label_share", "mean_agreement", "created_by", "created_at", "ready_at",
-            "build_seconds", "files",
+            "unanswered_as_original", "ds_run", "ds_prior", "n_images", "n_labelled", "n_empty", "n_pending",
+            "n_excluded", "n_adjudicated", "n_original", "n_labels", "n_votes", "n_annotators", "multi_label_share",
+            "mean_agreement", "created_by", "created_at", "ready_at", "build_seconds", "files",
         ]  # fmt: skip
 
 
@@ -51,6 +51,13 @@ class ReleaseInput(serializers.Serializer):
     threshold = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
     min_annotations = serializers.IntegerField(required=False, min_value=1, max_value=100)
     apply_adjudications = serializers.BooleanField(required=False, default=True)
+    unanswered_as_original = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Images nobody answered get their original label (ReaL's convention). Default: on when the "
+        "dataset has original labels.",
+    )
     client_uuid = serializers.UUIDField(
         required=False, allow_null=True, default=None, help_text="Made by the client; a retry gets the same release."
     )

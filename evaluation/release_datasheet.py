@@ -7,6 +7,38 @@ from dataclasses import dataclass
 from evaluation.release_formats import ReleaseCounts
 from evaluation.release_rules import DAWID_SKENE, ReleaseParameters
 
+PRIOR_MODES = {
+    "single": "one class prior for every class",
+    "original": "one prior for the image's original label, one for every other class",
+    "imagenet_real": "ReaL's three: animal class that is the original label / other animal class / object class",
+}
+
+
+@dataclass(frozen=True)
+class DsRunFacts:
+    """The Dawid–Skene run whose posteriors a release holds."""
+
+    id: int
+    created_at: str
+    prior_mode: str
+    n_votes: int
+    iterations: int
+    converged: bool
+
+
+def ds_run_facts(run: object | None) -> DsRunFacts | None:
+    """From a DawidSkeneRun (or None)."""
+    if run is None:
+        return None
+    return DsRunFacts(
+        id=run.pk,
+        created_at=f"{run.created_at:%Y-%m-%d %H:%M:%S UTC}",
+        prior_mode=run.prior_mode,
+        n_votes=run.n_votes,
+        iterations=run.iterations,
+        converged=run.converged,
+    )
+
 
 @dataclass(frozen=True)
 class DatasheetFacts:
@@ -21,6 +53,7 @@ class DatasheetFacts:
     n_annotators: int
     agreement: dict | None  # the latest AgreementSnapshot's figures, with "created_at"
     files: list[tuple[str, int, str]]  # name, size, sha256 of the files written before the datasheet
+    ds_run: DsRunFacts | None = None  # a Dawid–Skene release's run
 
 
 def _pct(part: int, whole: int) -> str:
@@ -39,6 +72,20 @@ def datasheet_markdown(facts: DatasheetFacts) -> str:
         else f"majority: yes-share ≥ τ = {p.threshold:g} (a maybe counts half a yes)"
     )
     agreement = facts.agreement or {}
+    run = facts.ds_run
+    if run is not None:
+        state = "converged" if run.converged else "not converged"
+        ds_run = (
+            f"#{run.id} of {run.created_at}, fitted on {run.n_votes:,} votes ({run.iterations} iterations, {state})"
+        )
+        ds_prior = f"`{run.prior_mode}`: {PRIOR_MODES.get(run.prior_mode, run.prior_mode)}"
+    else:
+        ds_run = ds_prior = "— (not used: majority vote)"
+    unanswered = (
+        "their original label (ReaL's convention), status `original`"
+        if p.unanswered_as_original
+        else "pending (an empty list)"
+    )
     sizes = ", ".join(f"{size}: {n:,}" for size, n in sorted(c.set_sizes.items())) or "—"
     lines = [
         f"# {facts.dataset_name} — release v{facts.version}",
@@ -51,8 +98,11 @@ def datasheet_markdown(facts: DatasheetFacts) -> str:
         "| parameter | value |",
         "|---|---|",
         f"| aggregation | {p.aggregation} |",
-        f"| valid class | {rule} |",
+        f"| valid class | {rule}, answered by at least the minimum annotations |",
+        f"| Dawid–Skene run | {ds_run} |",
+        f"| Dawid–Skene class prior | {ds_prior} |",
         f"| minimum annotations | {p.min_annotations} (images with fewer are pending) |",
+        f"| images nobody answered | {unanswered} |",
         f"| adjudications apply | {'yes' if p.apply_adjudications else 'no'} |",
         "",
         "## Counts",
@@ -63,11 +113,12 @@ def datasheet_markdown(facts: DatasheetFacts) -> str:
         f"| with at least one valid class | {_pct(c.n_labelled, c.n_images)} |",
         f"| settled, no valid class (empty) | {_pct(c.n_empty, c.n_images)} |",
         f"| pending (not enough annotations) | {_pct(c.n_pending, c.n_images)} |",
+        f"| nobody answered, given their original label | {_pct(c.n_original, c.n_images)} |",
         f"| excluded by a reviewer (bad or ambiguous) | {_pct(c.n_excluded, c.n_images)} |",
         f"| adjudicated | {_pct(c.n_adjudicated, c.n_images)} |",
         "",
-        f"Valid (image, class) pairs: {c.n_labels:,}. Multi-label share (labelled images with two or more",
-        f"classes): {_num(c.multi_label_share)}. Label-set sizes of settled images: {sizes}.",
+        f"Valid (image, class) pairs of the consensus: {c.n_labels:,}. Multi-label share (labelled images with",
+        f"two or more classes): {_num(c.multi_label_share)}. Label-set sizes of settled images: {sizes}.",
         f"Votes: {facts.n_votes:,} from {facts.n_annotators:,} annotators.",
         "",
         "## Agreement",
@@ -89,8 +140,9 @@ def datasheet_markdown(facts: DatasheetFacts) -> str:
         "",
         "- `real.json`: a JSON list in dataset order (ascending position, i.e. sorted file names) of lists of",
         "  class indices, a drop-in for ReaL evaluation code. Pending and excluded images are empty lists, as",
-        "  are images with no valid class; `real_status.json` says which: one of `labelled`, `empty`,",
-        "  `pending`, `excluded` per image.",
+        "  are images with no valid class; images nobody answered hold their original label when the",
+        "  parameters say so (ReaL's convention). `real_status.json` says which: one of `labelled`, `empty`,",
+        "  `pending`, `excluded`, `original` per image.",
         "- `images.jsonl` / `images.csv`: per image its key and position, the original label, the consensus",
         "  classes (index, wnid, name) with their support (yes-share, or posterior for Dawid–Skene), the number",
         "  of annotators, the per-image agreement, the status and whether a reviewer adjudicated it.",
@@ -103,7 +155,8 @@ def datasheet_markdown(facts: DatasheetFacts) -> str:
         "  two annotators picked at random gave the same answer.",
         "- **Status**: `agreed` or `disputed` by the dataset's dispute rules (a share within the dispute band of",
         "  τ, too few answers, an annotator unsure or reporting a bad image, *none fits* against a chosen class);",
-        "  `adjudicated` when a reviewer settled it; `excluded` when a reviewer marked it bad or ambiguous.",
+        "  `adjudicated` when a reviewer settled it; `excluded` when a reviewer marked it bad or ambiguous;",
+        "  `original` when nobody answered it and the release keeps its original label; `pending` otherwise.",
         "",
         "Metrics ReLabel computes against a label set (*Y* the image's set, *P* the model's ranked classes;",
         "images with an empty *Y* are left out of every multi-label metric, the ReaL convention):",

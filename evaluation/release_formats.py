@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from evaluation.release_rules import ADJUDICATED, EMPTY, EXCLUDED, LABELLED, PENDING
+from evaluation.release_rules import ADJUDICATED, EMPTY, EXCLUDED, LABELLED, ORIGINAL, PENDING
 
 FLUSH_EVERY = 2000
 ZIP_CHUNK = 1 << 20
@@ -81,7 +81,7 @@ class ImageRecord:
     agreement: float | None
     status: str
     adjudicated: bool
-    companion: str  # pending / excluded / labelled / empty
+    companion: str  # pending / excluded / original / labelled / empty
 
 
 @dataclass
@@ -92,7 +92,8 @@ class ReleaseCounts:
     n_pending: int = 0
     n_excluded: int = 0
     n_adjudicated: int = 0
-    n_labels: int = 0
+    n_original: int = 0  # not answered, given their original label
+    n_labels: int = 0  # valid (image, class) pairs of the consensus; original labels not counted
     n_multi_label: int = 0
     agreement_sum: float = 0.0
     n_with_agreement: int = 0
@@ -100,6 +101,9 @@ class ReleaseCounts:
 
     def add(self, record: ImageRecord) -> None:
         self.n_images += 1
+        if record.companion == ORIGINAL:
+            self.n_original += 1
+            return
         self.n_labels += len(record.classes)
         if record.companion == LABELLED:
             self.n_labelled += 1
@@ -159,7 +163,7 @@ class RealJsonWriter(_Buffered):
 
 
 class StatusJsonWriter(RealJsonWriter):
-    """The ReaL file's companion: one word per image (labelled, empty, pending, excluded)."""
+    """The ReaL file's companion: one word per image (labelled, empty, pending, excluded, original)."""
 
     def add_status(self, word: str) -> None:
         self._push(("[" if self.first else ", ") + json.dumps(word))

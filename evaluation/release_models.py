@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from annotator.models import Dataset
+from annotator.models import Dataset, DawidSkeneRun
 
 
 class Release(models.Model):
@@ -33,6 +33,17 @@ class Release(models.Model):
     threshold = models.FloatField(help_text="Majority: yes-share ≥ τ. Dawid–Skene: posterior > threshold.")
     min_annotations = models.PositiveSmallIntegerField(help_text="Images with fewer annotations are pending.")
     apply_adjudications = models.BooleanField(default=True, help_text="Reviewers' final sets replace the crowd's.")
+    unanswered_as_original = models.BooleanField(
+        default=False,
+        help_text="Images nobody answered get their original label (ReaL's convention), status `original`; "
+        "otherwise they are pending (an empty list).",
+    )
+    # The Dawid–Skene run whose posteriors a Dawid–Skene release holds, and its class-prior strata (recorded
+    # by the build, from the state it read); empty for a majority release.
+    ds_run = models.ForeignKey(
+        DawidSkeneRun, on_delete=models.RESTRICT, null=True, blank=True, related_name="+", editable=False
+    )
+    ds_prior = models.CharField(max_length=16, blank=True, help_text="The run's prior mode (Dataset.ds_prior).")
     # Counts, filled when the build finishes.
     n_images = models.PositiveIntegerField(default=0)
     n_labelled = models.PositiveIntegerField(default=0, help_text="Images with at least one valid class.")
@@ -40,6 +51,7 @@ class Release(models.Model):
     n_pending = models.PositiveIntegerField(default=0)
     n_excluded = models.PositiveIntegerField(default=0, help_text="Marked bad or ambiguous by a reviewer.")
     n_adjudicated = models.PositiveIntegerField(default=0)
+    n_original = models.PositiveIntegerField(default=0, help_text="Not answered, released with their original label.")
     n_labels = models.PositiveIntegerField(default=0, help_text="Valid (image, class) pairs.")
     n_votes = models.PositiveIntegerField(default=0)
     n_annotators = models.PositiveIntegerField(default=0)

@@ -37,7 +37,14 @@ def release_parameters(release: Release) -> ReleaseParameters:
         threshold=release.threshold,
         min_annotations=release.min_annotations,
         apply_adjudications=release.apply_adjudications,
+        unanswered_as_original=release.unanswered_as_original,
     )
+
+
+def has_original_labels(dataset: Dataset) -> bool:
+    """Whether any image of the dataset has an original label: releases then give unanswered images theirs
+    by default (ReaL's convention)."""
+    return Image.objects.filter(dataset=dataset, original_label__isnull=False).exists()
 
 
 def class_refs(dataset: Dataset) -> dict[int, ClassRef]:
@@ -80,13 +87,14 @@ def _record(row: tuple, params: ReleaseParameters, classes: dict[int, ClassRef])
         has_row=has_row,
         annotation_count=n or 0,
         # Parse only what the aggregation reads: JSON decoding is most of the per-image cost.
-        counts=_json(counts) if majority else None,
+        counts=_json(counts),
         shares=_json(shares) if majority else None,
         posterior=None if majority else _json(posterior),
         labels=tuple(labels or ()),
         disputed=bool(disputed),
         adjudicated=bool(adjudicated),
         excluded=bool(excluded),
+        original=original,
     )
     outcome = image_outcome(facts, params)
     in_index_order = sorted(outcome.classes, key=lambda c: classes[c][0])

@@ -16,7 +16,7 @@ from evaluation.forms import ReleaseForm
 from evaluation.permissions import access_releases, require
 from evaluation.release_compare import KINDS, release_compare
 from evaluation.release_models import Release
-from evaluation.release_selectors import ready_releases
+from evaluation.release_selectors import has_original_labels, ready_releases
 from evaluation.services.releases import ReleaseInputError, release_create
 
 COMPARE_PAGE = 200
@@ -35,7 +35,12 @@ def releases_index(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def release_list(request: HttpRequest, slug: str) -> HttpResponse:
     dataset = get_object_or_404(Dataset, slug=slug)
-    form = ReleaseForm(request.POST or None, initial={"apply_adjudications": True, "client_uuid": uuid.uuid4()})
+    initial = {
+        "apply_adjudications": True,
+        "unanswered_as_original": has_original_labels(dataset),
+        "client_uuid": uuid.uuid4(),
+    }
+    form = ReleaseForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         parameters = {key: value for key, value in form.cleaned_data.items() if value not in (None, "")}
         try:

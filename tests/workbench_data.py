@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
+from rest_framework.response import Response
+from rest_framework.test import APIClient
+
 from annotator.models import Candidate, Dataset, Image, LabelClass
+from annotator.services.annotations import Answer, annotation_submit
+from annotator.services.assignment import lease_next
 from annotator.services.datasets import dataset_create
 from tests.factories import ImageFactory, LabelClassFactory
 
@@ -56,3 +62,31 @@ def candidates_add(image: Image, classes: list[LabelClass]) -> None:
         )
         for label_class in classes
     )
+
+
+def photographs_dataset(team: list) -> tuple[Dataset, Image]:
+    """Three labelled images (two candidates each) and a photograph with neither an original label nor a
+    candidate, like the demo's hubble_deep_field.jpg; the team (three annotators, N = 3) first answers the
+    labelled ones: the first two choose one candidate, the third both."""
+    dataset = workbench_dataset(slug="photos", images=3, classes=6, candidates_per_image=2, annotators=team)
+    hubble = Image.objects.create(dataset=dataset, key="hubble_deep_field.jpg", position=3, annotations_needed=3)
+    for user in team:
+        for _ in range(3):
+            lease = lease_next(dataset=dataset, annotator=user)
+            assert lease.image_id != hubble.pk
+            chosen = [lease.shown[0]] if user != team[2] else list(lease.shown)
+            annotation_submit(
+                annotator=user, image_id=lease.image_id, answer=Answer(classes=chosen), client_uuid=uuid.uuid4()
+            )
+    return dataset, hubble
+
+
+def hubble_submit(user, dataset: Dataset, hubble: Image, **answer: object) -> Response:
+    """Lease the photograph without candidates and answer it through the API, as the workbench does."""
+    client = APIClient()
+    client.force_login(user)
+    lease = client.post(f"/api/datasets/{dataset.slug}/next/", {"exclude": []}, format="json")
+    assert lease.status_code == 200 and lease.json()["image"]["id"] == hubble.pk
+    assert lease.json()["candidates"] == []  # nothing to vote on: None fits and Bad image cast no vote
+    body = {"image": hubble.pk, "client_uuid": str(uuid.uuid4()), **answer}
+    return client.post("/api/annotations/", body, format="json")

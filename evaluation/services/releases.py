@@ -28,14 +28,15 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from annotator.consensus_selectors import latest_agreement_snapshot
-from annotator.models import Dataset, Image
-from evaluation.release_datasheet import DatasheetFacts, datasheet_markdown
+from annotator.models import Dataset, DawidSkeneRun, Image
+from evaluation.release_datasheet import DatasheetFacts, datasheet_markdown, ds_run_facts
 from evaluation.release_formats import HashingWriter, ImageFileWriters, ReleaseCounts, write_zip
 from evaluation.release_models import Release, ReleaseFile
 from evaluation.release_rules import DAWID_SKENE, MAJORITY
 from evaluation.release_selectors import (
     annotator_pseudonyms,
     class_refs,
+    has_original_labels,
     image_records,
     release_parameters,
     votes_copy,
@@ -79,11 +80,13 @@ def release_create(
     threshold: float | None = None,
     min_annotations: int | None = None,
     apply_adjudications: bool = True,
+    unanswered_as_original: bool | None = None,
     client_uuid: uuid.UUID | None = None,
 ) -> Release:
     """A new release in state `building`, numbered after the dataset's last; the build runs after commit.
 
-    Unset parameters take the dataset's settings. Locks the dataset row so two creations get two numbers.
+    Unset parameters take the dataset's settings; `unanswered_as_original` defaults to whether the dataset
+    has original labels (ReaL's convention). Locks the dataset row so two creations get two numbers.
     Idempotent with `client_uuid`: a retry by the same user returns the release the first call made (its
     `replayed` attribute set), whatever its state.
     """
@@ -107,6 +110,8 @@ def release_create(
     min_annotations = dataset.annotations_per_image if min_annotations is None else min_annotations
     if min_annotations < 1:
         raise ReleaseInputError("minimum annotations must be at least 1")
+    if unanswered_as_original is None:
+        unanswered_as_original = has_original_labels(dataset)
     version = (Release.objects.filter(dataset=dataset).aggregate(v=Max("version"))["v"] or 0) + 1
     release = Release.objects.create(
         dataset=dataset,
@@ -115,6 +120,7 @@ def release_create(
         threshold=threshold,
         min_annotations=min_annotations,
         apply_adjudications=apply_adjudications,
+        unanswered_as_original=unanswered_as_original,
         created_by=created_by,
         client_uuid=client_uuid,
     )
@@ -164,6 +170,7 @@ class _Built:
     n_votes: int
     n_annotators: int
     files: list[ReleaseFile]
+    ds_run: DawidSkeneRun | None
 
 
 def _write_files(release: Release, tmp: Path, stored: list[str], progress: _Progress) -> _Built:
@@ -175,6 +182,8 @@ def _write_files(release: Release, tmp: Path, stored: list[str], progress: _Prog
             _repeatable_read()
         n_images = Image.objects.filter(dataset=dataset).count()
         classes = class_refs(dataset)
+        # The run behind the posteriors read below: a run rewrites every posterior in its own transaction.
+        ds_run = _ds_run_of(dataset) if release.aggregation == DAWID_SKENE else None
         kinds = (Kind.REAL_JSON, Kind.REAL_STATUS, Kind.IMAGES_JSONL, Kind.IMAGES_CSV)
         handles = [local[kind].open("wb") for kind in kinds]
         try:
@@ -215,6 +224,7 @@ def _write_files(release: Release, tmp: Path, stored: list[str], progress: _Prog
         n_annotators=len(pseudonyms),
         agreement=agreement,
         files=[(names[kind], hashes[kind].size, hashes[kind].sha256) for kind in hashes],
+        ds_run=ds_run_facts(ds_run),
     )
     with local[Kind.DATASHEET].open("wb") as handle:
         hashes[Kind.DATASHEET] = HashingWriter(handle)
@@ -235,7 +245,13 @@ def _write_files(release: Release, tmp: Path, stored: list[str], progress: _Prog
         write_zip(zipped, [(f.filename, _opener(storage, f.storage_name)) for f in files], compresslevel=1)
     storage_name = _store(storage, f"{prefix}/{zip_name}", zip_path, stored)
     files.append(_file_row(release, Kind.ZIP, zip_name, storage_name, ZIP_CONTENT_TYPE, zipped))
-    return _Built(counts=writers.counts, n_votes=n_votes, n_annotators=len(pseudonyms), files=files)
+    return _Built(counts=writers.counts, n_votes=n_votes, n_annotators=len(pseudonyms), files=files, ds_run=ds_run)
+
+
+def _ds_run_of(dataset: Dataset) -> DawidSkeneRun | None:
+    current = Dataset.objects.filter(pk=dataset.pk).values("ds_run_id")[:1]
+    fields = ("id", "created_at", "prior_mode", "n_votes", "iterations", "converged")
+    return DawidSkeneRun.objects.filter(pk=current).only(*fields).first()
 
 
 def _repeatable_read() -> None:
@@ -282,11 +298,14 @@ def _publish(release: Release, built: _Built, seconds: float) -> None:
         n_pending=c.n_pending,
         n_excluded=c.n_excluded,
         n_adjudicated=c.n_adjudicated,
+        n_original=c.n_original,
         n_labels=c.n_labels,
         n_votes=built.n_votes,
         n_annotators=built.n_annotators,
         multi_label_share=c.multi_label_share,
         mean_agreement=c.mean_agreement,
+        ds_run=built.ds_run,
+        ds_prior=built.ds_run.prior_mode if built.ds_run else "",
         progress=1.0,
         phase="ready",
         build_seconds=seconds,

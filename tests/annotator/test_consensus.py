@@ -6,12 +6,13 @@ import uuid
 
 import pytest
 
-from annotator.models import Consensus, Image, LabelClass
+from annotator.models import Consensus, Dataset, Image, LabelClass
 from annotator.services.annotations import Answer, annotation_revise, annotation_submit
 from annotator.services.assignment import lease_next
 from annotator.services.consensus import consensus_recompute_dataset, consensus_refresh_image
+from annotator.services.dawid_skene import dawid_skene_run
 from evaluation.selectors import consensus_label_pool
-from tests.workbench_data import workbench_dataset
+from tests.workbench_data import hubble_submit, photographs_dataset, workbench_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -77,15 +78,17 @@ def test_a_share_inside_the_band_around_tau_makes_the_image_disputed(team, one_i
 
 
 @pytest.mark.parametrize(
-    ("answer", "reason"),
+    ("answer", "reasons", "keeps_the_class"),
     [
-        (Answer(unsure=True), "unsure"),
-        (Answer(bad_image=True), "bad_image"),
-        (Answer(none_fits=True), "none_fits_conflict"),
+        (Answer(unsure=True), ["unsure"], True),
+        (Answer(none_fits=True), ["none_fits_conflict"], True),
+        # A bad image with nothing chosen casts no vote but is an answer: class 0 has 2 of the 3 answers it
+        # needs, so the reviewer decides.
+        (Answer(bad_image=True), ["few_answers", "bad_image"], False),
     ],
 )
 def test_an_unsure_a_bad_image_or_a_conflicting_none_fits_answer_makes_the_image_disputed(
-    team, one_image, answer, reason
+    team, one_image, answer, reasons, keeps_the_class
 ):
     dataset, image = one_image
     c0 = _class(dataset, 0)
@@ -93,8 +96,8 @@ def test_an_unsure_a_bad_image_or_a_conflicting_none_fits_answer_makes_the_image
     _answer(team[1], dataset, Answer(classes=[c0]))
     _answer(team[2], dataset, answer)
     consensus = _consensus(image)
-    assert consensus.status == "disputed" and reason in consensus.dispute_reasons
-    assert consensus.labels == [c0]
+    assert consensus.status == "disputed" and consensus.dispute_reasons == reasons
+    assert consensus.labels == ([c0] if keeps_the_class else [])
 
 
 def test_everyone_saying_none_fits_is_an_agreed_empty_label_set(team, one_image):
@@ -176,3 +179,39 @@ def test_the_evaluation_pool_holds_settled_images_by_position_and_its_watermark_
     pool = consensus_label_pool(dataset)
     assert len(set(marks)) == 3 and pool.size == 1
     assert pool.indptr.tolist() == [0, 0, 1, 1] and pool.indices.tolist() == [original.index]
+
+
+@pytest.fixture
+def photographs(team):
+    return photographs_dataset(team)
+
+
+def test_none_fits_or_bad_image_on_an_image_without_candidates_is_accepted_once_a_dawid_skene_run_exists(
+    team, photographs
+):
+    dataset, hubble = photographs
+    assert dawid_skene_run(dataset=dataset) is not None
+    assert hubble_submit(team[0], dataset, hubble, none_fits=True).status_code == 201
+    assert hubble_submit(team[1], dataset, hubble, bad_image=True).status_code == 201
+    consensus = _consensus(hubble)
+    assert consensus.annotation_count == 2 and consensus.ds_run_id == dataset.ds_run_id
+    assert consensus.counts == {} and consensus.ds_posterior == {} and consensus.labels == []
+
+
+@pytest.mark.parametrize("aggregation", ["majority", "dawid_skene"])
+def test_a_class_one_annotator_found_through_search_is_not_valid_alone_beside_none_fits_and_bad_image(
+    team, photographs, aggregation
+):
+    dataset, hubble = photographs
+    # A low cut, so the one yes vote would carry the Dawid–Skene posterior over it on its own.
+    Dataset.objects.filter(pk=dataset.pk).update(aggregation=aggregation, ds_threshold=0.05)
+    dawid_skene_run(dataset=dataset)
+    planetarium = _class(dataset, 5)  # never proposed for any image: found through the vocabulary search
+    assert hubble_submit(team[0], dataset, hubble, none_fits=True).status_code == 201
+    assert hubble_submit(team[1], dataset, hubble, bad_image=True).status_code == 201
+    assert hubble_submit(team[2], dataset, hubble, classes=[planetarium]).status_code == 201
+    consensus = _consensus(hubble)
+    assert consensus.counts == {str(planetarium): [1, 0, 0]} and consensus.ds_posterior[str(planetarium)] > 0.05
+    assert consensus.labels == consensus.majority_labels == consensus.ds_labels == []
+    assert consensus.status == "disputed" and "few_answers" in consensus.dispute_reasons
+    assert consensus_recompute_dataset(dataset=dataset) == 0  # the bulk recompute agrees

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from annotator.models import Dataset
+from annotator.services.dawid_skene import dawid_skene_run
 from config.celery import app as celery_app
 from evaluation.release_models import Release
 from tests.browser.conftest import has_horizontal_scroll, screenshot
@@ -38,8 +40,8 @@ def test_a_researcher_builds_opens_and_compares_releases_and_follows_a_build(
     with page.expect_navigation():
         page.click("#release-form button[type=submit]")
     assert page.locator("#releases tbody tr").count() == 2
-    assert not has_horizontal_scroll(page)
     screenshot(page, "releases-list-1366")
+    assert not has_horizontal_scroll(page)
 
     page.click("#releases >> text=v1")
     v1 = Release.objects.get(version=1)
@@ -64,3 +66,25 @@ def test_a_researcher_builds_opens_and_compares_releases_and_follows_a_build(
     Release.objects.filter(pk=building.pk).update(state="failed", error="OSError: disk full")
     page.wait_for_selector("text=Build of v3 failed")
     assert page.locator("#releases tbody tr").count() == 2
+
+
+def test_a_dawid_skene_release_shows_its_run_and_prior_on_the_list_and_its_page(
+    signed_in, url, researcher, tmp_path, builds_inline
+):
+    dataset = voted_dataset(tmp_path)
+    Dataset.objects.filter(pk=dataset.pk).update(ds_prior="imagenet_real")
+    run = dawid_skene_run(dataset=dataset)
+    page = signed_in(researcher)
+    page.goto(url(f"/datasets/{dataset.slug}/releases/"))
+    assert page.is_checked("#id_unanswered_as_original")  # the dataset has original labels
+    page.select_option("#id_aggregation", "dawid_skene")
+    with page.expect_navigation():
+        page.click("#release-form button[type=submit]")
+    row = page.inner_text("#releases tbody tr")
+    assert "Dawid–Skene" in row and "imagenet_real prior" in row and "1 / 1" in row
+    assert not has_horizontal_scroll(page)
+    screenshot(page, "releases-list-dawid-skene-1366")
+    page.click("#releases >> text=v1")
+    parameters = page.inner_text("#parameters")
+    assert f"#{run.pk} of" in parameters and "imagenet_real" in parameters and "their original label" in parameters
+    screenshot(page, "release-detail-dawid-skene-1366")

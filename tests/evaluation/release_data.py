@@ -12,7 +12,8 @@ from evaluation.release_models import Release
 from evaluation.services.releases import release_create
 from tests.evaluation.conftest import build_dataset
 
-# image position → {class index: answers of raters r1, r2, r3}; N = 3, so images 6 and 7 stay pending.
+# image position → {class index: answers of raters r1, r2, r3}; N = 3, so image 6 stays pending, and nobody
+# answers image 7, which keeps its original label (class 1) by default, ReaL's convention.
 VOTES = {
     0: {0: "yyy"},
     1: {1: "yyy", 2: "yyn"},
@@ -23,8 +24,8 @@ VOTES = {
     6: {0: "y"},
 }
 # What the release holds (ReaL format) and why (the companion file).
-EXPECTED_REAL = [[0], [1, 2], [2], [3, 4], [], [5], [], []]
-EXPECTED_STATUS = ["labelled", "labelled", "labelled", "labelled", "empty", "labelled", "pending", "pending"]
+EXPECTED_REAL = [[0], [1, 2], [2], [3, 4], [], [5], [], [1]]
+EXPECTED_STATUS = ["labelled", "labelled", "labelled", "labelled", "empty", "labelled", "pending", "original"]
 
 
 def votes_csv(path: Path, votes: dict[int, dict[int, str]] = VOTES, rater_prefix: str = "r") -> Path:

@@ -41,13 +41,19 @@ def test_majority_takes_classes_at_or_above_the_threshold_answered_by_enough_ann
     assert image_outcome(facts, ReleaseParameters("majority", 0.6, 3)).classes == [10]
 
 
-def test_when_fewer_annotators_answered_than_required_as_many_as_answered_suffice():
-    facts = _facts(counts={"10": [2, 0, 0]}, shares={"10": 1.0})  # a third annotator reported a bad image
-    assert image_outcome(facts, MAJORITY).classes == [10]
+@pytest.mark.parametrize("params", [MAJORITY, DS], ids=["majority", "dawid_skene"])
+def test_annotators_who_cast_no_vote_on_a_class_still_count_towards_the_answers_it_needs(params):
+    # A third annotator reported a bad image (no vote): two yes answers of three annotations are not enough.
+    bad_image = _facts(counts={"10": [2, 0, 0]}, shares={"10": 1.0}, posterior={"10": 0.99}, disputed=True)
+    assert image_outcome(bad_image, params).classes == []
+    # hubble_deep_field.jpg: three None fits / Bad image, one annotator found "planetarium" through search.
+    hubble = ConsensusFacts(True, 4, {"10": [1, 0, 0]}, {"10": 1.0}, {"10": 0.99}, disputed=True)
+    assert image_outcome(hubble, params).classes == [] and image_outcome(hubble, params).companion == "empty"
 
 
 def test_dawid_skene_takes_classes_whose_posterior_exceeds_the_threshold():
-    facts = _facts(posterior={"10": 0.95, "11": 0.8, "12": 0.1}, disputed=True)
+    counts = {"10": [3, 0, 0], "11": [2, 1, 0], "12": [0, 3, 0]}
+    facts = _facts(counts=counts, posterior={"10": 0.95, "11": 0.8, "12": 0.1}, disputed=True)
     outcome = image_outcome(facts, DS)
     assert outcome.classes == [10] and outcome.status == "disputed" and outcome.support == {10: 0.95}
 
@@ -56,6 +62,24 @@ def test_too_few_annotations_or_no_consensus_row_is_pending_with_an_empty_set():
     assert image_outcome(ConsensusFacts(has_row=False), MAJORITY).companion == "pending"
     few = ConsensusFacts(has_row=True, annotation_count=2, counts={"10": [2, 0, 0]}, shares={"10": 1.0})
     assert image_outcome(few, MAJORITY).classes == [] and image_outcome(few, MAJORITY).status == "pending"
+
+
+def test_only_an_image_nobody_answered_keeps_its_original_label_and_only_when_asked_to():
+    real = ReleaseParameters("majority", 0.5, 3, unanswered_as_original=True)
+    unanswered = ConsensusFacts(has_row=False, original=10)
+    outcome = image_outcome(unanswered, real)
+    assert (outcome.status, outcome.classes, outcome.support, outcome.companion) == (
+        "original",
+        [10],
+        {10: None},
+        "original",
+    )
+    assert image_outcome(unanswered, MAJORITY).companion == "pending"  # the option off
+    assert image_outcome(ConsensusFacts(has_row=False), real).companion == "pending"  # no original label
+    few = ConsensusFacts(True, 1, {"11": [1, 0, 0]}, {"11": 1.0}, original=10)
+    assert image_outcome(few, real).companion == "pending"  # answered, not yet enough
+    settled = ConsensusFacts(False, 0, labels=(12,), adjudicated=True, original=10)
+    assert image_outcome(settled, real).classes == [12]  # a reviewer's set wins
 
 
 def test_a_reviewers_set_and_exclusion_apply_only_when_adjudications_do():

@@ -38,6 +38,7 @@ from evaluation.services.snapshots import metric_snapshots_refresh
 from evaluation.tasks import release_build_task, releases_resume_task
 from tests.evaluation.conftest import TOP3, csv_bytes
 from tests.evaluation.release_data import EXPECTED_REAL, EXPECTED_STATUS, built_release, voted_dataset, votes_csv
+from tests.workbench_data import hubble_submit, photographs_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -60,9 +61,12 @@ def test_a_release_freezes_the_consensus_in_real_format_with_a_companion_status_
     assert release.state == "ready" and release.version == 1 and release.progress == 1.0
     assert json.loads(_read(release, "real")) == EXPECTED_REAL
     assert json.loads(_read(release, "status")) == EXPECTED_STATUS
-    assert (release.n_images, release.n_labelled, release.n_empty, release.n_pending) == (8, 5, 1, 2)
+    assert (release.n_images, release.n_labelled, release.n_empty, release.n_pending, release.n_original) == (
+        8, 5, 1, 1, 1
+    )  # fmt: skip
     assert release.n_labels == 7 and release.multi_label_share == pytest.approx(2 / 5)
     assert (release.aggregation, release.threshold, release.min_annotations) == ("majority", 0.5, 3)
+    assert release.unanswered_as_original and (release.ds_run, release.ds_prior) == (None, "")
     assert release.n_votes == 28 and release.n_annotators == 3
 
 
@@ -101,7 +105,9 @@ def test_per_image_records_name_each_class_with_its_support_annotators_agreement
     assert second["annotators"] == 3 and second["status"] == "agreed" and second["adjudicated"] is False
     assert 0 < second["agreement"] < 1
     assert records[4]["classes"] == [] and records[4]["status"] == "agreed"
-    assert records[7] == {**records[7], "classes": [], "annotators": 0, "status": "pending", "agreement": None}
+    assert records[6] == {**records[6], "classes": [], "annotators": 1, "status": "pending", "agreement": None}
+    unanswered = [{"index": 1, "wnid": "n00000001", "name": "class 1", "support": None}]
+    assert records[7] == {**records[7], "classes": unanswered, "annotators": 0, "status": "original"}
     rows = list(csv.DictReader(io.StringIO(_read(release, "csv").decode())))
     assert rows[1]["class_indices"] == "1 2" and rows[1]["class_names"] == "class 1|class 2"
     assert rows[1]["support"] == "1 0.666667" and rows[6]["status"] == "pending"
@@ -131,15 +137,18 @@ def test_the_datasheet_states_parameters_counts_agreement_and_the_other_files_ha
     assert f"(this release) | {release.mean_agreement:.3f} |" in sheet
     assert "# Tiny — release v1" in sheet and "| aggregation | majority |" in sheet
     assert (
-        "| with at least one valid class | 5 (62.5%) |" in sheet and "| pending (not enough annotations) | 2" in sheet
+        "| with at least one valid class | 5 (62.5%) |" in sheet and "| pending (not enough annotations) | 1" in sheet
     )
+    assert "| nobody answered, given their original label | 1 (12.5%) |" in sheet
+    assert "| images nobody answered | their original label (ReaL's convention), status `original` |" in sheet
+    assert "| Dawid–Skene run | — (not used: majority vote) |" in sheet
     assert release.files.get(kind="real").sha256 in sheet and "ReaL@k" in sheet
 
 
 def test_round_trip_real_export_reimported_as_reference_gives_identical_metrics(
     dataset, django_capture_on_commit_callbacks
 ):
-    release = built_release(dataset, django_capture_on_commit_callbacks)
+    release = built_release(dataset, django_capture_on_commit_callbacks, unanswered_as_original=False)
     reference = reference_label_set_create(
         dataset=dataset, name="release v1", source=ContentFile(_read(release, "real"), name="real.json")
     )
@@ -162,10 +171,11 @@ def test_a_release_does_not_change_when_annotations_arrive_after_it(
     call_command("import_votes", dataset.slug, str(later), verbosity=0)
     assert Consensus.objects.get(image__position=6).status == "agreed"
     release.refresh_from_db()
-    assert release.n_pending == 2
+    assert release.n_pending == release.n_original == 1
     assert {f.kind: (f.sha256, _read(release, f.kind)) for f in release.files.all()} == before
     newer = built_release(dataset, django_capture_on_commit_callbacks)
-    assert json.loads(_read(newer, "real"))[6] == [0] and newer.version == 2
+    # Image 7, answered twice now, is pending: its original label stood only while nobody had answered.
+    assert json.loads(_read(newer, "real"))[6:] == [[0], []] and newer.version == 2
 
 
 def test_the_database_refuses_to_change_a_ready_release_or_its_files(dataset, django_capture_on_commit_callbacks):
@@ -230,8 +240,13 @@ def test_adjudicated_and_excluded_images_follow_the_reviewer_when_adjudications_
 
 def test_parameters_change_the_label_sets_and_are_recorded(dataset, django_capture_on_commit_callbacks):
     strict = built_release(dataset, django_capture_on_commit_callbacks, threshold=0.9, min_annotations=1)
-    assert json.loads(_read(strict, "real")) == [[0], [1], [2], [3], [], [], [0], []]
-    assert (strict.threshold, strict.min_annotations, strict.n_pending) == (0.9, 1, 1)
+    assert json.loads(_read(strict, "real")) == [[0], [1], [2], [3], [], [], [0], [1]]
+    assert (strict.threshold, strict.min_annotations, strict.n_pending, strict.n_original) == (0.9, 1, 0, 1)
+    pending = built_release(dataset, django_capture_on_commit_callbacks, unanswered_as_original=False)
+    assert json.loads(_read(pending, "real")) == [*EXPECTED_REAL[:7], []]
+    assert json.loads(_read(pending, "status")) == [*EXPECTED_STATUS[:7], "pending"]
+    assert (pending.unanswered_as_original, pending.n_pending, pending.n_original) == (False, 2, 0)
+    assert "| images nobody answered | pending (an empty list) |" in _read(pending, "datasheet").decode()
 
 
 def test_a_dawid_skene_release_needs_a_dawid_skene_run_and_a_threshold_in_range(dataset):
@@ -266,11 +281,13 @@ def test_a_dawid_skene_release_holds_the_classes_whose_posterior_exceeds_the_thr
     expected = [
         sorted(index_of[int(k)] for k, p in consensus[i].ds_posterior.items() if p > 0.8)
         if i in consensus and consensus[i].annotation_count >= 3
+        else [1]
+        if i == 7  # nobody answered it: its original label
         else []
         for i in range(8)
     ]
     real = json.loads(_read(release, "real"))
-    assert real == expected and real[0] == [0] and real[6] == real[7] == []
+    assert real == expected and real[0] == [0] and real[6] == [] and real[7] == [1]
     records = [json.loads(line) for line in _read(release, "jsonl").decode().splitlines()]
     assert records[0]["classes"][0]["support"] == pytest.approx(
         consensus[0].ds_posterior[str(dataset.classes.get(index=0).pk)]
@@ -325,3 +342,21 @@ def test_a_retried_creation_with_the_same_client_uuid_makes_one_release(
         again = release_create(dataset=dataset, created_by=researcher, client_uuid=key)
     assert again.pk == first.pk and getattr(again, "replayed", False)
     assert Release.objects.filter(dataset=dataset).count() == 1 and len(callbacks) == 1
+
+
+@pytest.mark.parametrize("aggregation", ["majority", "dawid_skene"])
+def test_a_class_one_annotator_found_through_search_never_reaches_a_release_beside_none_fits_and_bad_image(
+    team, aggregation, django_capture_on_commit_callbacks
+):
+    dataset, hubble = photographs_dataset(team)
+    dawid_skene_run(dataset=dataset)
+    planetarium = dataset.classes.get(index=5).pk  # never proposed: found through the vocabulary search
+    hubble_submit(team[0], dataset, hubble, none_fits=True)
+    hubble_submit(team[1], dataset, hubble, bad_image=True)
+    hubble_submit(team[2], dataset, hubble, classes=[planetarium])
+    dataset.refresh_from_db()
+    # A threshold so low that the one yes vote carries the class over it, by share or by posterior.
+    release = built_release(dataset, django_capture_on_commit_callbacks, aggregation=aggregation, threshold=0.05)
+    assert json.loads(_read(release, "real"))[hubble.position] == []
+    record = [json.loads(line) for line in _read(release, "jsonl").decode().splitlines()][hubble.position]
+    assert (record["key"], record["classes"], record["status"]) == ("hubble_deep_field.jpg", [], "disputed")
