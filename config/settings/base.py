@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here: /api/docs/ works without internet
     "axes",
     "annotator",
     "evaluation",
@@ -164,6 +165,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Multi-label re-annotation of image-classification datasets.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery. CELERY_BROKER_URL selects a broker (Redis in docker-compose and CI); when unset,

@@ -1,0 +1,40 @@
+"""Pages as a person sees them in Chromium: the API docs offline, the error pages, the agreement chart."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser.conftest import screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def _offline(page) -> list[str]:
+    """Refuse every request that leaves this machine, as on a network without internet; returns the list of
+    refused URLs (filled as the page asks)."""
+    refused: list[str] = []
+
+    def route(request_route) -> None:
+        url = request_route.request.url
+        if urlsplit(url).hostname in LOCAL_HOSTS or url.startswith(("data:", "blob:")):
+            request_route.continue_()
+        else:
+            refused.append(url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    return refused
+
+
+def test_the_api_docs_render_every_operation_without_internet(page, url):
+    refused = _offline(page)
+    page.goto(url("/api/docs/"))
+    page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)
+    assert page.locator(".swagger-ui .opblock").count() >= 20
+    assert "POST" in page.inner_text(".swagger-ui") and "/api/annotations/" in page.inner_text(".swagger-ui")
+    screenshot(page, "api-docs-offline")
+    assert refused == [], f"the docs asked for files outside this server: {refused}"
