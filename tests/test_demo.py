@@ -77,6 +77,10 @@ def test_make_demo_serves_the_login_page_and_the_admin_and_stops_on_ctrl_c():
             admin = client.get("/admin/annotator/image/")
             assert admin.status_code == 200 and "chelsea.jpg" in admin.text
             assert page.status_code == 200
+            # Debug is off: the site's own 404 page, no list of URL patterns; static files from whitenoise.
+            missing = client.get("/no-such-page/")
+            assert missing.status_code == 404 and "Page not found" in missing.text and "URLconf" not in missing.text
+            assert client.get("/static/css/relabel.css").status_code == 200
     finally:
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=60)

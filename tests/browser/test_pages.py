@@ -38,3 +38,13 @@ def test_the_api_docs_render_every_operation_without_internet(page, url):
     assert "POST" in page.inner_text(".swagger-ui") and "/api/annotations/" in page.inner_text(".swagger-ui")
     screenshot(page, "api-docs-offline")
     assert refused == [], f"the docs asked for files outside this server: {refused}"
+
+
+def test_error_pages_look_like_the_site(signed_in, url, annotator):
+    page = signed_in(annotator)
+    response = page.goto(url("/review/"))
+    assert response.status == 403 and page.is_visible(".topbar") and "No access" in page.inner_text("main")
+    screenshot(page, "error-403")
+    response = page.goto(url("/datasets/nothing-here/annotate/x"))
+    assert response.status == 404 and page.is_visible(".topbar") and "Page not found" in page.inner_text("main")
+    screenshot(page, "error-404")
