@@ -82,3 +82,16 @@ def test_simulating_again_writes_nothing(demo):
     demo_answers_simulate(dataset=demo)
     assert demo_answers_simulate(dataset=demo) == 0
     assert Annotation.objects.filter(dataset=demo).count() == 12
+
+
+def test_the_demo_drawings_are_what_draw_py_draws():
+    import importlib.util
+
+    from PIL import Image, ImageChops
+
+    spec = importlib.util.spec_from_file_location("demo_draw", DEMO_DIR / "draw.py")
+    draw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(draw)
+    for name, make in draw.DRAWINGS.items():
+        with Image.open(DEMO_DIR / name) as stored:
+            assert ImageChops.difference(stored.convert("RGB"), make()).getbbox() is None, name
