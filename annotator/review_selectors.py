@@ -2,7 +2,8 @@
 
 The queue holds the images a reviewer should look at: disputed ones, those an annotator flagged (bad image,
 none fits, unsure), those already adjudicated and those waiting for annotations a reviewer asked for. It
-is ordered most contested first: lowest agreement, then most flags, then dataset order.
+is ordered most contested first: lowest agreement, then most flags, then dataset order; images without an
+agreement figure (no class had two answers, e.g. everyone said bad image) come last.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def queue_rows(dataset: Dataset, flt: QueueFilter) -> QuerySet[Consensus]:
         .filter(QUEUE_STATUSES[flt.status][1])
         .select_related("image", "image__original_label")
         .annotate(flags=F("unsure_count") + F("bad_image_count") + F("none_fits_count"))
-        .order_by(Coalesce("agreement", Value(0.0)), "-flags", "image__position")
+        # Without an agreement figure (no class had two answers) after every image with one, not among 0.00.
+        .order_by(F("agreement").asc(nulls_last=True), "-flags", "image__position")
     )
 
 
