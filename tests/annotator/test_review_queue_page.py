@@ -1,5 +1,6 @@
-"""The review queue is "lowest agreement first": images without an agreement figure (no class had two
-answers, e.g. everyone said bad image) come after every image with one, not among the 0.00 rows."""
+"""The review queue as reviewers read it: "lowest agreement first", with images without an agreement figure
+(no class had two answers, e.g. everyone said bad image) after every image with one, not among the 0.00 rows;
+and why an image is there in words, not reason codes."""
 
 from __future__ import annotations
 
@@ -36,3 +37,16 @@ def test_images_without_an_agreement_figure_come_after_the_lowest_agreement(team
     html = client.get("/review/pets/").content.decode()
     assert html.index(f'data-image="{split.pk}"') < html.index(f'data-image="{none.pk}"')
     assert "no agreement figure (–) last" in html
+
+
+def test_reasons_read_as_words_on_the_queue_and_the_review_screen(team, reviewer, client):
+    pets = review_dataset(team, plan=plan)
+    split = image_at(pets, 2)
+    reasons = Consensus.objects.get(image=split).dispute_reasons
+    assert "near_threshold" in reasons and "unsure" in reasons
+    client.force_login(reviewer)
+    for path in ("/review/pets/", f"/review/pets/images/{split.pk}/"):
+        html = client.get(path).content.decode()
+        assert "close vote" in html and "an annotator was unsure" in html, path
+        assert "near_threshold" not in html and "none_fits_conflict" not in html, path
+    assert "“none fits” against chosen classes" in client.get("/review/pets/").content.decode()
