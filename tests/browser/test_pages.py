@@ -48,3 +48,26 @@ def test_error_pages_look_like_the_site(signed_in, url, annotator):
     response = page.goto(url("/datasets/nothing-here/annotate/x"))
     assert response.status == 404 and page.is_visible(".topbar") and "Page not found" in page.inner_text("main")
     screenshot(page, "error-404")
+
+
+def test_the_release_forms_aggregation_select_fits_its_longest_choice(signed_in, url, researcher, tmp_path):
+    from tests.evaluation.release_data import voted_dataset
+
+    dataset = voted_dataset(tmp_path)
+    page = signed_in(researcher)
+    page.goto(url(f"/datasets/{dataset.slug}/releases/"))
+    fits = page.evaluate(
+        """() => {
+            const select = document.querySelector('#id_aggregation');
+            const style = getComputedStyle(select);
+            const context = document.createElement('canvas').getContext('2d');
+            context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+            const inner = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+            const widest = Math.max(...[...select.options].map((o) => context.measureText(o.text).width));
+            const input = document.querySelector('#id_threshold').getBoundingClientRect().width;
+            return {widest, inner, select: select.getBoundingClientRect().width, input};
+        }"""
+    )
+    screenshot(page, "release-form")
+    assert fits["widest"] + 24 <= fits["inner"], fits  # room for the text and the arrow
+    assert abs(fits["select"] - fits["input"]) < 2, fits  # as wide as the other fields
