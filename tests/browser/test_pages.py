@@ -71,3 +71,25 @@ def test_the_release_forms_aggregation_select_fits_its_longest_choice(signed_in,
     screenshot(page, "release-form")
     assert fits["widest"] + 24 <= fits["inner"], fits  # room for the text and the arrow
     assert abs(fits["select"] - fits["input"]) < 2, fits  # as wide as the other fields
+
+
+def test_every_label_of_the_agreement_charts_lies_inside_its_chart(signed_in, url, reviewer, team):
+    from annotator.services.agreement_figures import agreement_compute
+    from tests.review_data import review_dataset
+
+    agreement_compute(dataset=review_dataset(team))
+    page = signed_in(reviewer)
+    page.goto(url("/datasets/pets/agreement/"))
+    outside = page.evaluate(
+        """() => [...document.querySelectorAll('.chart')].flatMap((chart) => {
+            const box = chart.getBoundingClientRect();
+            return [...chart.querySelectorAll('text, figcaption, p')].filter((node) => {
+                const r = node.getBoundingClientRect();
+                return r.width > 0 && (r.left < box.left || r.right > box.right || r.bottom > box.bottom);
+            }).map((node) => node.textContent);
+        })"""
+    )
+    page.locator(".charts").screenshot(path=str(screenshot(page, "agreement-charts").with_name("agreement-charts.png")))
+    assert page.locator(".chart").count() == 2
+    assert outside == []
+    assert "mean P(two annotators agree)" in page.inner_text(".charts")
