@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from annotator.models import Annotation, Dataset, Image, LabelClass
@@ -65,6 +66,10 @@ class AnnotationAdmin(admin.ModelAdmin):
     list_filter = ["dataset", "none_fits", "unsure", "bad_image"]
     list_select_related = ["image", "annotator", "dataset"]
     search_fields = ["image__key", "annotator__username"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Annotation]:
+        # The change page's title is str(annotation) (image and annotator): the list's joins on every page.
+        return super().get_queryset(request).select_related(*self.list_select_related)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

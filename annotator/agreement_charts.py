@@ -44,7 +44,7 @@ def bar_chart(
     height: int = 220,
 ) -> BarChart:
     """Bars of counts, each labelled with its share of the total; `highlight_from` marks bars from that index on."""
-    left, top, right, bottom = 44.0, 22.0, width - 10.0, height - 40.0
+    left, top, right, bottom = 44.0, 22.0, width - 10.0, height - 22.0  # the axis caption is HTML under the SVG
     total = sum(counts)
     peak = max(counts, default=0)
     if not counts or total == 0:

@@ -2,7 +2,8 @@
 
 The queue holds the images a reviewer should look at: disputed ones, those an annotator flagged (bad image,
 none fits, unsure), those already adjudicated and those waiting for annotations a reviewer asked for. It
-is ordered most contested first: lowest agreement, then most flags, then dataset order.
+is ordered most contested first: lowest agreement, then most flags, then dataset order; images without an
+agreement figure (no class had two answers, e.g. everyone said bad image) come last.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.core.files.storage import default_storage
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -23,6 +25,7 @@ from annotator.models import (
     Dataset,
     Image,
     LabelClass,
+    Vote,
 )
 
 _FLAGGED = Q(unsure_count__gt=0) | Q(bad_image_count__gt=0) | Q(none_fits_count__gt=0)
@@ -93,7 +96,8 @@ def queue_rows(dataset: Dataset, flt: QueueFilter) -> QuerySet[Consensus]:
         .filter(QUEUE_STATUSES[flt.status][1])
         .select_related("image", "image__original_label")
         .annotate(flags=F("unsure_count") + F("bad_image_count") + F("none_fits_count"))
-        .order_by(Coalesce("agreement", Value(0.0)), "-flags", "image__position")
+        # Without an agreement figure (no class had two answers) after every image with one, not among 0.00.
+        .order_by(F("agreement").asc(nulls_last=True), "-flags", "image__position")
     )
 
 
@@ -158,21 +162,21 @@ def _label(label_class: LabelClass | None) -> dict | None:
 
 def review_detail(image: Image) -> dict:
     """Everything a reviewer judges one image by (five queries after the image): its consensus, each
-    annotator's answer with their name, per class the answers, yes-share and Dawid–Skene posterior, the
-    original label, the model proposals (candidates) with their rank, and the adjudication history.
+    annotator's answer (chosen and *maybe* classes) with their name, per class the answers, yes-share and
+    Dawid–Skene posterior, the original label, the model proposals (candidates) with their rank, and the
+    adjudication history.
 
     `classes` lists every class anyone was asked about or chose, the model proposals and the current final
     set: original label first, then by yes-share and model rank."""
     consensus = Consensus.objects.filter(image=image).first()
-    annotations = list(
-        Annotation.objects.filter(image=image).select_related("annotator").order_by("annotator__username")
-    )
+    annotations = list(_annotations_with_maybe(image).select_related("annotator").order_by("annotator__username"))
     proposals = dict(
         Candidate.objects.filter(image=image, source=Candidate.Source.MODEL).values_list("label_class_id", "score")
     )
     counts = consensus.counts if consensus else {}
     final = consensus.labels if consensus else []
     ids = {int(c) for c in counts} | set(proposals) | set(final) | {c for a in annotations for c in a.classes}
+    ids |= {c for a in annotations for c in a.maybe}
     if image.original_label_id:
         ids.add(image.original_label_id)
     names = class_names(ids)
@@ -248,10 +252,44 @@ def _consensus(consensus: Consensus | None, computed: list[int]) -> dict:
     }
 
 
+def _annotations_with_maybe(image: Image) -> QuerySet[Annotation]:
+    """The image's annotations, each with `maybe`: the classes answered *maybe*, from its votes (in the same
+    query). Imported answers keep their maybes only there: they carry no workbench flags."""
+    maybe = ArrayAgg(
+        "votes__label_class_id",
+        filter=Q(votes__answer=Vote.Answer.MAYBE),
+        order_by="votes__label_class__index",
+        default=Value([]),
+    )
+    return Annotation.objects.filter(image=image).annotate(maybe=maybe)
+
+
+def _maybe_of_revision(revision: AnnotationRevision, current: dict[int, list[int]]) -> list[int]:
+    """The classes a revision answered *maybe*: the votes for the annotation's latest revision; for an earlier
+    one, what the submit wrote then (shown and not chosen, when the annotator said unsure; nothing for a bad
+    image with nothing chosen: relabel_votes_write, migration 0010)."""
+    annotation = revision.annotation
+    if revision.number == annotation.revision_count:
+        return current.get(revision.annotator_id, [])
+    if not revision.unsure or (revision.bad_image and not revision.classes):
+        return []
+    return [c for c in annotation.shown if c not in revision.classes]
+
+
+def _answer(classes: list[int], maybe: list[int], asked: int, names: dict[int, LabelClass]) -> dict:
+    """An answer's classes as shown to reviewers: chosen, *maybe*, and how many were asked (so an answer that
+    chose nothing reads "none of the N classes asked", not a blank)."""
+    return {
+        "classes": [_label(names[c]) for c in classes if c in names],
+        "maybe": [_label(names[c]) for c in maybe if c in names],
+        "asked": asked,
+    }
+
+
 def _annotation(annotation: Annotation, names: dict[int, LabelClass]) -> dict:
     return {
         "annotator": annotation.annotator.username,
-        "classes": [_label(names[c]) for c in annotation.classes if c in names],
+        **_answer(annotation.classes, annotation.maybe, len(annotation.shown), names),
         "none_fits": annotation.none_fits,
         "unsure": annotation.unsure,
         "bad_image": annotation.bad_image,
@@ -283,19 +321,22 @@ def adjudication_history(image: Image) -> list[dict]:
 
 
 def annotation_history(image: Image) -> list[dict]:
-    """Every revision of every annotation of the image, oldest first, with annotator names (two queries)."""
+    """Every revision of every annotation of the image, oldest first, with annotator names and each revision's
+    *maybe* answers (three queries)."""
     revisions = list(
         AnnotationRevision.objects.filter(annotation__image=image)
-        .select_related("annotator")
+        .select_related("annotator", "annotation")
         .order_by("created_at", "id")
     )
-    names = class_names({c for r in revisions for c in r.classes})
+    current = dict(_annotations_with_maybe(image).values_list("annotator_id", "maybe"))
+    maybe = {r.pk: _maybe_of_revision(r, current) for r in revisions}
+    names = class_names({c for r in revisions for c in (*r.classes, *maybe[r.pk])})
     return [
         {
             "annotator": r.annotator.username,
             "number": r.number,
             "created_at": r.created_at,
-            "classes": [_label(names[c]) for c in r.classes if c in names],
+            **_answer(r.classes, maybe[r.pk], len(r.annotation.shown), names),
             "none_fits": r.none_fits,
             "unsure": r.unsure,
             "bad_image": r.bad_image,

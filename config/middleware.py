@@ -28,7 +28,7 @@ class _ExceptionMiddleware:
         return self.get_response(request)
 
 
-def _wants_json(request: HttpRequest) -> bool:
+def wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/") or "json" in request.headers.get("Accept", "")
 
 
@@ -43,7 +43,7 @@ def database_unavailable(request: HttpRequest, exception: Exception) -> HttpResp
     """503 with Retry-After for a request whose database connection was lost; the broken connection is closed."""
     logger.warning("database connection lost during %s %s: %s", request.method, request.path, exception)
     _close_broken_connections()
-    if _wants_json(request):
+    if wants_json(request):
         response: HttpResponse = JsonResponse({"detail": MESSAGE}, status=503)
     else:
         # Standalone template: base.html would read the user (and so the database) again.
@@ -100,6 +100,6 @@ class RequestTooLargeMiddleware(_ExceptionMiddleware):
             status = 400
         else:
             return None
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"detail": message}, status=status)
         return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")

@@ -7,8 +7,11 @@ from annotator import views as annotator_views
 from config.views import media_serve, ping
 
 # A lost database connection anywhere (not only in a view) answers 503; see config.views.server_error.
+# Otherwise the site's own error pages (config.error_pages), JSON under /api/.
 handler500 = "config.views.server_error"
 handler400 = "config.views.bad_request"
+handler403 = "config.error_pages.permission_denied"
+handler404 = "config.error_pages.page_not_found"
 
 urlpatterns = [
     path("", annotator_views.home, name="home"),

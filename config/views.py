@@ -12,6 +12,7 @@ from django.views import defaults
 from django.views.static import serve
 
 from annotator.permissions import User
+from config.error_pages import json_error
 from config.middleware import database_unavailable, is_connection_loss
 from evaluation.permissions import access_evaluation, access_releases
 
@@ -29,10 +30,10 @@ def _lost_connection_in(exception: BaseException | None) -> BaseException | None
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: a lost database connection outside a view (a middleware) answers 503 like one inside a
-    view (config.middleware); anything else is Django's 500 page."""
+    view (config.middleware); anything else is the site's 500 page (JSON under /api/)."""
     if lost := _lost_connection_in(sys.exc_info()[1]):
         return database_unavailable(request, lost)
-    return defaults.server_error(request)
+    return json_error(request, 500) or defaults.server_error(request)  # templates/500.html: no database
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -40,7 +41,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     'session was deleted' 400 Django makes of it."""
     if lost := _lost_connection_in(exception):
         return database_unavailable(request, lost)
-    return defaults.bad_request(request, exception)
+    return json_error(request, 400) or defaults.bad_request(request, exception)
 
 
 def ping(request: HttpRequest) -> HttpResponse:

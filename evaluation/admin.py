@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from evaluation.models import MetricSnapshot, PredictionSet, ReferenceLabelSet, Release
@@ -26,6 +27,9 @@ class MetricSnapshotAdmin(admin.ModelAdmin):
     list_filter = ["label_source", "prediction_set__dataset"]
     list_select_related = ["prediction_set", "reference_set"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MetricSnapshot]:
+        return super().get_queryset(request).select_related(*self.list_select_related)  # str(snapshot): the title
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -41,6 +45,9 @@ class ReleaseAdmin(admin.ModelAdmin):
     list_display = ["dataset", "version", "state", "aggregation", "threshold", "n_labelled", "n_pending", "created_at"]
     list_filter = ["state", "dataset"]
     list_select_related = ["dataset"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Release]:
+        return super().get_queryset(request).select_related(*self.list_select_related)  # str(release): the title
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -149,7 +149,7 @@ class MetricSnapshot(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.prediction_set_id} @ {self.watermark}"
+        return f"{self.prediction_set} @ {self.watermark}"  # MetricSnapshotAdmin loads the set with it
 
 
 from evaluation.release_models import Release, ReleaseFile  # noqa: E402

@@ -96,7 +96,7 @@ class Release(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.dataset_id} v{self.version} ({self.state})"
+        return f"{self.dataset} v{self.version} ({self.state})"  # ReleaseAdmin loads the dataset with it
 
     @property
     def label(self) -> str:

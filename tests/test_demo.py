@@ -24,13 +24,14 @@ from tests.conftest import REPO
 @pytest.mark.django_db
 def test_demo_data_has_photographs_with_imagenet_labels_and_one_user_per_role():
     dataset, report = demo_dataset_load()
-    assert report.created == 7 and not report.failed
-    assert Image.objects.filter(dataset=dataset).exclude(display="").count() == 7
+    assert report.created == 15 and not report.failed
+    assert Image.objects.filter(dataset=dataset).exclude(display="").count() == 15
     assert Image.objects.get(dataset=dataset, key="chelsea.jpg").original_label.name == "tiger cat"
+    assert Image.objects.get(dataset=dataset, key="maze.png").original_label.name == "maze"
     credentials = demo_users_create()
     assert set(credentials) == {"admin", "annotator", "annotator2", "reviewer", "researcher"}
     again, second = demo_dataset_load()
-    assert again == dataset and second.created == 0 and second.skipped_existing == 7
+    assert again == dataset and second.created == 0 and second.skipped_existing == 15
     assert Dataset.objects.count() == 1
 
 
@@ -77,6 +78,10 @@ def test_make_demo_serves_the_login_page_and_the_admin_and_stops_on_ctrl_c():
             admin = client.get("/admin/annotator/image/")
             assert admin.status_code == 200 and "chelsea.jpg" in admin.text
             assert page.status_code == 200
+            # Debug is off: the site's own 404 page, no list of URL patterns; static files from whitenoise.
+            missing = client.get("/no-such-page/")
+            assert missing.status_code == 404 and "Page not found" in missing.text and "URLconf" not in missing.text
+            assert client.get("/static/css/relabel.css").status_code == 200
     finally:
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=60)

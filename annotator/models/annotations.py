@@ -53,7 +53,8 @@ class Annotation(models.Model):
         indexes = [models.Index(fields=["annotator", "dataset", "created_at"], name="annotation_mine_idx")]
 
     def __str__(self) -> str:
-        return f"{self.image_id} by {self.annotator_id}"
+        # Read by people (the admin's titles): load image and annotator with it (AnnotationAdmin does).
+        return f"{self.image.key} by {self.annotator.get_username()}"
 
 
 class AnnotationRevision(models.Model):

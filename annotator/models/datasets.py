@@ -97,6 +97,7 @@ class LabelClass(models.Model):
 
     class Meta:
         ordering = ["dataset", "index"]
+        verbose_name_plural = "label classes"
         constraints = [
             models.UniqueConstraint(fields=["dataset", "index"], name="labelclass_unique_index"),
             models.UniqueConstraint(fields=["dataset", "key"], name="labelclass_unique_key"),

@@ -12,8 +12,9 @@ from django.db import transaction
 from django.db.models import Q
 
 from annotator.import_sources import ImageSpec
-from annotator.models import Annotation, Candidate, Dataset, Image, LabelClass
+from annotator.models import AgreementSnapshot, Annotation, Candidate, Dataset, Image, LabelClass
 from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER, role_groups
+from annotator.services.agreement_figures import agreement_compute
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import image_skip, lease_next
 from annotator.services.datasets import dataset_create, vocabulary_import
@@ -83,8 +84,8 @@ def demo_annotators_assign(*, dataset: Dataset) -> None:
 
 
 # Three simulated raters answer four of the photos through the real services, so the agreement dashboard,
-# the review queue (two disputed, one flagged) and the consensus have something to show; the other three
-# photos are left for the demo annotators. Answers: wnids chosen, or a flag.
+# the review queue (two disputed, one flagged) and the consensus have something to show; the other eleven
+# images are left for the demo annotators. Answers: wnids chosen, or a flag.
 DEMO_RATER_ANSWERS: dict[str, dict[str, dict]] = {
     "demo-rater-1": {
         "astronaut.jpg": {"classes": ["n04266014", "n03127747"]},
@@ -108,8 +109,11 @@ DEMO_RATER_ANSWERS: dict[str, dict[str, dict]] = {
 
 
 def demo_answers_simulate(*, dataset: Dataset) -> int:
-    """The simulated raters answer their photos (skipping the rest) through lease_next and annotation_submit;
-    safe to run again (a rater who already answered is left alone). Returns the annotations written."""
+    """The simulated raters answer their photos (skipping the rest) through lease_next and annotation_submit,
+    then the agreement figures are computed, so the dashboard has them from the start (beat's first refresh
+    comes only after RELABEL_DAWID_SKENE_INTERVAL). Safe to run again: a rater who already answered is left
+    alone, and the figures are computed only when answers were written or none exist. Returns the
+    annotations written."""
     User = get_user_model()
     classes = dict(LabelClass.objects.filter(dataset=dataset).values_list("key", "id"))
     written = 0
@@ -136,6 +140,8 @@ def demo_answers_simulate(*, dataset: Dataset) -> int:
                 client_uuid=uuid.uuid5(uuid.NAMESPACE_URL, f"relabel-demo:{username}:{lease.image.key}"),
             )
             written += 1
+    if written or not AgreementSnapshot.objects.filter(dataset=dataset).exists():
+        agreement_compute(dataset=dataset)
     return written
 
 

@@ -1,9 +1,14 @@
 // The review screen: one plain module on the review API (see README, "Review and adjudication").
 // Keyboard first: number keys toggle classes, B/A/M/R choose another decision, Enter carries it out and
 // opens the next image of the queue; J/K (or arrows) move through the queue without deciding.
+// A decision never lands on an image the reviewer has not seen: decision keys and Save do nothing until the
+// image has been on screen for ARM_MS, and Enter in the note field only leaves it (Ctrl+Enter saves).
 
+import { rememberSaved, showSaved } from "./review_saved.js";
 import { apiClient, el, uuid4 } from "./workbench/api.js";
 import { vocabularySearch } from "./workbench/search.js";
+
+const ARM_MS = 600;
 
 const root = document.getElementById("review");
 const $ = (id) => document.getElementById(id);
@@ -15,6 +20,7 @@ const state = {
   added: [], // classes found through the search, not listed in the table: {id, name}
   decision: "set", // set | exclude-bad | exclude-ambiguous | more | revert
   busy: false,
+  armed: false, // true once the image has been on screen for ARM_MS
   attempt: null, // {body, clientUuid}: pressing Enter again after an error retries with the same UUID
 };
 
@@ -42,11 +48,47 @@ function render() {
       ? `set the label set to ${names.length ? names.join(" · ") : "∅ (no valid class)"}`
       : DESCRIPTIONS[state.decision];
   $("rv-summary").replaceChildren(el("span", { class: "wb-summary-label", text: "Enter will" }), el("span", { text }));
-  $("rv-save").disabled = state.busy;
+  $("rv-save").disabled = state.busy || !state.armed;
+}
+
+// The image counts as seen ARM_MS after it is displayed (at once when there is no file to show).
+function armWhenShown() {
+  const arm = () =>
+    setTimeout(() => {
+      state.armed = true;
+      root.dataset.armed = "true";
+      render();
+    }, ARM_MS);
+  const image = $("rv-image");
+  if (!image || image.complete) arm();
+  else {
+    image.addEventListener("load", arm, { once: true });
+    image.addEventListener("error", arm, { once: true });
+  }
+}
+
+// A decision key pressed before the image was seen is dropped, and the reviewer is told why.
+function ready() {
+  $("rv-wait").textContent = state.armed ? "" : "Ignored: the image had only just appeared. Look, then press again.";
+  return state.armed;
+}
+
+function savedText(decision, adjudication) {
+  const file = $("rv-filename").textContent;
+  const names = (adjudication.labels_after || []).map(nameOf);
+  const set = names.length ? names.join(" · ") : "∅ (no valid class)";
+  const what = {
+    set: `label set ${set}`,
+    "exclude-bad": "marked a bad image (excluded)",
+    "exclude-ambiguous": "marked ambiguous (excluded)",
+    revert: `reverted to the votes' consensus: ${set}`,
+    more: "one more annotation asked for",
+  }[decision];
+  return `Saved ${file}: ${what}.`;
 }
 
 function toggleClass(id) {
-  if (state.busy) return;
+  if (state.busy || !ready()) return;
   if (state.chosen.has(id)) state.chosen.delete(id);
   else state.chosen.add(id);
   state.decision = "set";
@@ -54,7 +96,7 @@ function toggleClass(id) {
 }
 
 function choose(decision) {
-  if (state.busy || !document.querySelector(`[data-decision="${decision}"]`)) return;
+  if (state.busy || !document.querySelector(`[data-decision="${decision}"]`) || !ready()) return;
   state.decision = state.decision === decision ? "set" : decision;
   render();
 }
@@ -69,7 +111,7 @@ function addClass(id) {
 }
 
 async function save() {
-  if (state.busy) return;
+  if (state.busy || !ready()) return;
   state.busy = true;
   $("rv-error").textContent = "";
   render();
@@ -81,8 +123,9 @@ async function save() {
   const key = `${url} ${JSON.stringify(body)}`;
   if (state.attempt?.key !== key) state.attempt = { key, clientUuid: uuid4() };
   try {
-    await api("POST", url, { ...body, client_uuid: state.attempt.clientUuid });
+    const adjudication = await api("POST", url, { ...body, client_uuid: state.attempt.clientUuid });
     root.dataset.saved = state.decision;
+    rememberSaved(savedText(state.decision, adjudication), location.href);
     location.assign(root.dataset.nextUrl || root.dataset.queueUrl);
   } catch (error) {
     state.busy = false;
@@ -96,13 +139,19 @@ function go(url) {
 }
 
 function onKey(event) {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.id !== "rv-search") {
+    event.preventDefault();
+    save();
+    return;
+  }
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   if (event.target.id === "rv-search") return;
   if (event.target.id === "rv-note") {
-    if (event.key === "Enter") {
+    // Enter only leaves the note (a second Enter then saves, once the reviewer has looked again).
+    if (event.key === "Enter" || event.key === "Escape") {
       event.preventDefault();
-      save();
-    } else if (event.key === "Escape") event.target.blur();
+      event.target.blur();
+    }
     return;
   }
   const key = event.key;
@@ -141,5 +190,7 @@ document.addEventListener("keydown", onKey);
 api("GET", root.dataset.vocabularyUrl)
   .then((entries) => vocabulary.setVocabulary(entries))
   .catch((error) => ($("rv-error").textContent = `The class list could not be loaded: ${error.message}`));
+showSaved($("rv-saved"));
+armWhenShown();
 render();
 root.dataset.ready = "true";

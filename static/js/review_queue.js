@@ -1,4 +1,7 @@
 // The review queue: J/K (or ↓/↑) move the highlighted row, Enter or O opens its image, 1–5 switch tabs.
+import { showSaved } from "./review_saved.js";
+
+showSaved(document.getElementById("rv-saved"));
 const rows = [...document.querySelectorAll("#rv-queue tr[data-image]")];
 const tabs = [...document.querySelectorAll(".rv-tab")];
 let current = rows.length ? 0 : -1;

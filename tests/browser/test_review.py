@@ -44,7 +44,12 @@ def _tile(page, label: str) -> int:
 
 def _open(page, url, path: str) -> None:
     page.goto(url(path))
-    page.wait_for_selector("#review[data-ready=true]")
+    _seen(page)
+
+
+def _seen(page) -> None:
+    """Wait until the image has been on screen long enough for decision keys to count."""
+    page.wait_for_selector("#review[data-armed=true]")
 
 
 def test_a_reviewer_resolves_two_images_by_keyboard_and_asks_for_more_on_a_third(
@@ -70,7 +75,7 @@ def test_a_reviewer_resolves_two_images_by_keyboard_and_asks_for_more_on_a_third
     page.keyboard.press("k")
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    page.wait_for_selector("#review[data-ready=true]")
+    _seen(page)
     assert f"/review/photos/images/{order[0]}/?status=open" in page.url
     assert not has_horizontal_scroll(page) and fits_viewport(page, "#rv-image")
     screenshot(page, "review-screen")
@@ -86,7 +91,7 @@ def test_a_reviewer_resolves_two_images_by_keyboard_and_asks_for_more_on_a_third
     keys.press("Escape")
     with page.expect_navigation():
         keys.press("Enter")
-    page.wait_for_selector("#review[data-ready=true]")
+    _seen(page)
     assert f"/images/{order[1]}/" in page.url  # the next image of the queue opened
 
     # 2. The next one is a bad image: B, then Enter.
@@ -95,7 +100,7 @@ def test_a_reviewer_resolves_two_images_by_keyboard_and_asks_for_more_on_a_third
     assert "bad image" in page.inner_text("#rv-summary")
     with page.expect_navigation():
         keys.press("Enter")
-    page.wait_for_selector("#review[data-ready=true]")
+    _seen(page)
     assert f"/images/{order[2]}/" in page.url
 
     # 3. The third needs more annotators: M, then Enter; nothing is left, so the queue opens again.
@@ -171,3 +176,55 @@ def test_enter_pressed_twice_records_one_decision(signed_in, url, reviewer, disp
         page.keyboard.press("Enter")
         page.keyboard.press("Enter")  # while the first is in flight
     assert Adjudication.objects.filter(image_id=image.image_id).count() == 1
+
+
+def test_enter_in_the_note_never_saves_and_keys_wait_until_the_next_image_was_seen(
+    signed_in, url, reviewer, disputed_photos
+):
+    page = signed_in(reviewer)
+    page.goto(url("/review/photos/?status=open"))
+    order = [
+        int(i) for i in page.eval_on_selector_all("#rv-queue tr[data-image]", "rs => rs.map(r => r.dataset.image)")
+    ]
+    _open(page, url, f"/review/photos/images/{order[0]}/?status=open")
+    first_name = page.inner_text("#rv-filename")
+    keys = page.keyboard
+
+    # Enter in the note leaves the note: nothing is saved, the same image stays, the note is kept.
+    keys.press("n")
+    keys.type("looked twice")
+    keys.press("Enter")
+    page.wait_for_timeout(300)
+    assert f"/images/{order[0]}/" in page.url and not Adjudication.objects.exists()
+    assert page.evaluate("document.activeElement.id") != "rv-note"
+    assert page.input_value("#rv-note") == "looked twice"
+
+    # A second Enter saves (it is now a deliberate one) and opens the next image, which names what was saved.
+    chosen = page.eval_on_selector_all(
+        ".rv-class[aria-pressed=true] .rv-name", "names => names.map(n => n.textContent)"
+    )
+    with page.expect_navigation():
+        keys.press("Enter")
+    page.wait_for_selector("#review[data-ready=true]")
+    keys.press("Enter")  # at once: the image has not been seen yet, so this must not decide anything
+    keys.press("b")
+    assert "only just appeared" in page.inner_text("#rv-wait")
+    page.wait_for_timeout(1000)
+    assert f"/images/{order[1]}/" in page.url
+    assert list(Adjudication.objects.values_list("image_id", "note")) == [(order[0], "looked twice")]
+    saved = page.inner_text("#rv-saved")
+    assert first_name in saved and all(name in saved for name in chosen), saved
+    assert page.get_attribute("[data-decision=exclude-bad]", "aria-pressed") == "false"
+    screenshot(page, "review-saved-line")
+
+    # Once seen, Ctrl+Enter saves from inside the note; the queue page then names the decision.
+    _seen(page)
+    second_name = page.inner_text("#rv-filename")
+    keys.press("b")
+    keys.press("n")
+    keys.type("blurred")
+    with page.expect_navigation():
+        keys.press("Control+Enter")
+    assert Adjudication.objects.get(image_id=order[1]).action == "exclude-bad"
+    page.wait_for_selector("#review[data-ready=true], #rv-queue[data-ready=true]")
+    assert second_name in page.inner_text("#rv-saved") and "bad image" in page.inner_text("#rv-saved")

@@ -78,6 +78,9 @@ class Command(BaseCommand):
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
+            # Debug off, as in production: the site's own error pages, no URL list on a 404, no traceback on
+            # a 500; static files come from whitenoise (collected above).
+            "DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "false"),
         }
         commands = {
             "web": [

@@ -3,6 +3,7 @@
 // counts go up locally with each new answer in between.
 
 const REFRESH_MS = 30000;
+const grouped = (n) => (typeof n === "number" ? n.toLocaleString("en-US") : n); // 25,000, as on the pages
 
 export function progressPanel({ api, url, bar, summary }) {
   let askedAt = 0;
@@ -18,10 +19,12 @@ export function progressPanel({ api, url, bar, summary }) {
       const percent = p.annotations_needed ? Math.floor((100 * p.annotations_done) / p.annotations_needed) : 100;
       for (const [key, value] of Object.entries({ ...p, percent: `${percent}%` })) {
         const node = field(key);
-        if (node) node.textContent = value;
+        if (node) node.textContent = grouped(value);
       }
       bar.style.width = `${percent}%`;
-      summary.title = `${p.annotations_done} of ${p.annotations_needed} annotations, ${p.images_complete} of ${p.images} images complete`;
+      summary.title =
+        `${grouped(p.annotations_done)} of ${grouped(p.annotations_needed)} annotations, ` +
+        `${grouped(p.images_complete)} of ${grouped(p.images)} images complete`;
     } catch {
       /* progress is informative only */
     }
@@ -33,8 +36,8 @@ export function progressPanel({ api, url, bar, summary }) {
     answered() {
       for (const key of ["mine_today", "mine_total"]) {
         const node = field(key);
-        const value = Number.parseInt(node?.textContent ?? "", 10);
-        if (node && Number.isFinite(value)) node.textContent = String(value + 1);
+        const value = Number.parseInt((node?.textContent ?? "").replaceAll(",", ""), 10);
+        if (node && Number.isFinite(value)) node.textContent = grouped(value + 1);
       }
       if (Date.now() - askedAt > REFRESH_MS) refresh();
     },
