@@ -6,7 +6,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
 from django.views.static import serve
@@ -61,13 +61,24 @@ def client_address(request: HttpRequest) -> str | None:
 
 
 def login_locked_out(request: HttpRequest, response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
-    """What django-axes answers while a username and address are locked out: a page that says why (429)."""
+    """What django-axes answers while a username and address are locked out: 429 saying why and for how long
+    (a page, or JSON for the API's token endpoint), even to the right password."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
     context = {
         "username": (credentials or {}).get("username") or request.POST.get("username", ""),
         "failure_limit": settings.AXES_FAILURE_LIMIT,
-        "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+        "minutes": seconds // 60,
     }
-    return render(request, "registration/locked_out.html", context, status=429)
+    if request.path.startswith("/api/"):
+        detail = (
+            f"Too many failed logins: {settings.AXES_FAILURE_LIMIT} in a row from this address, so logging in "
+            f"is locked for {seconds // 60} minutes. Try again later, or ask an admin to unlock the account."
+        )
+        locked: HttpResponse = JsonResponse({"detail": detail}, status=429)
+    else:
+        locked = render(request, "registration/locked_out.html", context, status=429)
+    locked["Retry-After"] = str(seconds)
+    return locked
 
 
 def _signed_in(user: User) -> bool:

@@ -26,6 +26,8 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from config import bounded_json
+from config.bounded_json import JsonTooDeepError
 from evaluation.metrics import topk_from_scores
 
 CLASS_FIELDS = ("top5", "topk", "classes")
@@ -178,9 +180,12 @@ def _read_jsonl(text: str) -> _TextRows:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = bounded_json.loads(line)
         except json.JSONDecodeError as error:
             invalid.append((number, f"invalid JSON ({error.msg})"))
+            continue
+        except JsonTooDeepError as error:
+            invalid.append((number, f"invalid JSON ({error})"))
             continue
         problem = _jsonl_record_problem(record, allowed)
         if problem:

@@ -6,10 +6,11 @@ ReaL JSON: a list with one entry per image in dataset order, each a list of vali
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
+
+from config import bounded_json
 
 MAX_REPORTED = 5
 
@@ -41,8 +42,8 @@ class ParsedReferenceLabels:
 
 def parse_real_json(data: bytes, *, n_images: int, num_classes: int) -> ParsedReferenceLabels:
     try:
-        entries = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        entries = bounded_json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as error:
         raise ReferenceFormatError(f"not a JSON document: {error}") from None
     if not isinstance(entries, list):
         raise ReferenceFormatError("expected a JSON list with one list of class indices per image")

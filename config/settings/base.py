@@ -191,6 +191,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     }
 )
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat's scheduler, which outlives a broker outage (config/beat.py).
+CELERY_BEAT_SCHEDULER = "config.beat:Scheduler"
 RELABEL_METRICS_INTERVAL = timedelta(seconds=env.int("RELABEL_METRICS_INTERVAL_SECONDS", default=300))
 RELABEL_DAWID_SKENE_INTERVAL = timedelta(seconds=env.int("RELABEL_DAWID_SKENE_INTERVAL_SECONDS", default=600))
 # Every periodic task, declared once.
