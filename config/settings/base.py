@@ -41,6 +41,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
     "config.middleware.RequestTooLargeMiddleware",
+    "config.middleware.RequestInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -164,6 +165,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Multi-label re-annotation of image-classification datasets.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # config.converters.IdConverter: an integer id, at most PostgreSQL's bigint.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}},
 }
 
 # Celery. CELERY_BROKER_URL selects a broker (Redis in docker-compose and CI); when unset,
