@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 
@@ -12,8 +13,11 @@ from django.views import defaults
 from django.views.static import serve
 
 from annotator.permissions import User
-from config.middleware import database_unavailable, is_connection_loss
+from config.middleware import client_error, database_unavailable, is_connection_loss
+from config.safe_paths import UnsafePathError, media_path
 from evaluation.permissions import access_evaluation, access_releases
+
+logger = logging.getLogger(__name__)
 
 
 def _lost_connection_in(exception: BaseException | None) -> BaseException | None:
@@ -102,8 +106,14 @@ MEDIA_ACCESS: dict[str, Callable[[User], bool]] = {
 
 @login_required
 def media_serve(request: HttpRequest, path: str) -> HttpResponse:
-    """Local media (with S3 storage, URLs point at the bucket instead)."""
-    check = MEDIA_ACCESS.get(path.split("/", 1)[0], _staff)
+    """Local media (with S3 storage, URLs point at the bucket instead). The rule is chosen by the first folder
+    of the normalised path, the same path the file is served from; any traversal is refused (400)."""
+    try:
+        name = media_path(path)
+    except UnsafePathError as error:
+        logger.warning("media path %r refused for %s: %s", path[:200], request.user, error)
+        return client_error(request, f"Media path refused: {error}.")
+    check = MEDIA_ACCESS.get(name.split("/", 1)[0], _staff)
     if not check(request.user):
         raise PermissionDenied
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
+    return serve(request, name, document_root=settings.MEDIA_ROOT)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
-from pathlib import PurePath
 
 import numpy as np
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from annotator.models import Dataset
+from config.safe_paths import upload_file_name
 from evaluation.arrays import to_npy_bytes
 from evaluation.models import PredictionArrays, PredictionSet
 from evaluation.prediction_formats import PredictionFormatError, parse_predictions
@@ -23,6 +23,7 @@ from evaluation.selectors import dataset_order
 
 logger = logging.getLogger(__name__)
 
+STORED_NAME_CHARS = 80  # of a set's slugified name in its storage folder (storage names hold 500 characters)
 STORED_TOP_K = 10  # ranked classes kept per image; more than any metric or candidate count uses
 
 
@@ -52,7 +53,7 @@ def source_read(source: File) -> tuple[bytes, str]:
     """The bytes and base name of an uploaded or local file, refusing files over the upload limit."""
     upload_size_check(size=source.size)
     source.seek(0)
-    return source.read(), PurePath(source.name or "upload").name
+    return source.read(), upload_file_name(source.name)
 
 
 @transaction.atomic
@@ -87,7 +88,7 @@ def prediction_set_create(
 
     stored: list[str] = []
     try:
-        prefix = f"evaluation/{dataset.slug}/{slugify(name) or 'predictions'}"
+        prefix = f"evaluation/{dataset.slug}/{slugify(name)[:STORED_NAME_CHARS] or 'predictions'}"
         source_name = _save(f"{prefix}/{filename}", data, stored)
         scores_name = ""
         if parsed.scores is not None:

@@ -14,7 +14,7 @@ from annotator.models import Dataset, Image, LabelClass
 from evaluation.arrays import to_npy_bytes
 from evaluation.models import ReferenceLabels, ReferenceLabelSet
 from evaluation.reference_formats import ReferenceFormatError, parse_real_json
-from evaluation.services.prediction_sets import EvaluationInputError, source_read
+from evaluation.services.prediction_sets import STORED_NAME_CHARS, EvaluationInputError, source_read
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def reference_label_set_create(
     except ReferenceFormatError as error:
         raise EvaluationInputError(f"{filename}: {error.message}", error.entries) from None
     source_name = default_storage.save(
-        f"evaluation/{dataset.slug}/reference/{slugify(name) or 'labels'}.json", ContentFile(data)
+        f"evaluation/{dataset.slug}/reference/{slugify(name)[:STORED_NAME_CHARS] or 'labels'}.json", ContentFile(data)
     )
     try:
         reference_set = ReferenceLabelSet.objects.create(
