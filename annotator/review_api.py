@@ -28,6 +28,7 @@ from annotator.services.review import (
     review_request_more,
 )
 from config.request_input import MAX_SQL_INT, query_int
+from config.text_rules import NOTE_MAX_LENGTH
 
 DECISIONS = ["set", "exclude-bad", "exclude-ambiguous", "revert"]
 
@@ -56,7 +57,7 @@ class DecisionInput(serializers.Serializer):
         max_length=1000,
         help_text="The final label set (LabelClass ids), for `set`.",
     )
-    note = serializers.CharField(allow_blank=True, default="", max_length=2000)
+    note = serializers.CharField(allow_blank=True, default="", max_length=NOTE_MAX_LENGTH)
     client_uuid = serializers.UUIDField(
         required=False, allow_null=True, default=None, help_text="Made by the client; a retry with it writes nothing."
     )
@@ -64,7 +65,7 @@ class DecisionInput(serializers.Serializer):
 
 class MoreInput(serializers.Serializer):
     extra = serializers.IntegerField(default=1, min_value=1, max_value=10)
-    note = serializers.CharField(allow_blank=True, default="", max_length=2000)
+    note = serializers.CharField(allow_blank=True, default="", max_length=NOTE_MAX_LENGTH)
     client_uuid = serializers.UUIDField(
         required=False, allow_null=True, default=None, help_text="Made by the client; a retry with it writes nothing."
     )

@@ -16,6 +16,7 @@ from django.utils.text import slugify
 
 from annotator.models import Dataset
 from config.safe_paths import upload_file_name
+from config.text_rules import DESCRIPTION_MAX_LENGTH, TextInputError, clean_name, clean_text
 from evaluation.arrays import to_npy_bytes
 from evaluation.models import PredictionArrays, PredictionSet
 from evaluation.prediction_formats import PredictionFormatError, parse_predictions
@@ -49,6 +50,19 @@ def upload_size_check(*, size: int) -> None:
         )
 
 
+def set_name_and_description(name: str, description: str, *, what: str) -> tuple[str, str]:
+    """The name (required, at most NAME_MAX_LENGTH characters, no bidi controls) and the description (at most
+    DESCRIPTION_MAX_LENGTH, bidi controls removed) of a prediction or reference set, else EvaluationInputError."""
+    try:
+        name = clean_name(name)
+        description = clean_text(description, what="description", max_length=DESCRIPTION_MAX_LENGTH)
+    except TextInputError as error:
+        raise EvaluationInputError(str(error)) from None
+    if not name:
+        raise EvaluationInputError(f"{what} needs a name")
+    return name, description
+
+
 def source_read(source: File) -> tuple[bytes, str]:
     """The bytes and base name of an uploaded or local file, refusing files over the upload limit."""
     upload_size_check(size=source.size)
@@ -72,9 +86,7 @@ def prediction_set_create(
     it is read. Nothing is written unless the whole file is valid (`EvaluationInputError` names the first
     offending rows). Files written to storage are removed again if the transaction fails.
     """
-    name = name.strip()
-    if not name:
-        raise EvaluationInputError("a prediction set needs a name")
+    name, description = set_name_and_description(name, description, what="a prediction set")
     if PredictionSet.objects.filter(dataset=dataset, name=name).exists():
         raise EvaluationInputError(f"dataset {dataset.slug!r} already has a prediction set named {name!r}")
     data, filename = source_read(source)
