@@ -159,6 +159,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON nested beyond config.bounded_json.MAX_JSON_DEPTH levels is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ReLabel API",
@@ -194,8 +200,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     }
 )
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Beat's scheduler, which outlives a broker outage (config/beat.py).
-CELERY_BEAT_SCHEDULER = "config.beat:Scheduler"
 RELABEL_METRICS_INTERVAL = timedelta(seconds=env.int("RELABEL_METRICS_INTERVAL_SECONDS", default=300))
 RELABEL_DAWID_SKENE_INTERVAL = timedelta(seconds=env.int("RELABEL_DAWID_SKENE_INTERVAL_SECONDS", default=600))
 # Every periodic task, declared once.
