@@ -47,7 +47,7 @@ def reference_label_set_create(
     try:
         parsed = parse_real_json(data, n_images=n_images, num_classes=num_classes)
     except ReferenceFormatError as error:
-        raise EvaluationInputError(f"{filename}: {error.message}", error.entries) from None
+        raise EvaluationInputError(f"{filename}: {error.message}", error.rows) from None
     source_name = default_storage.save(
         f"evaluation/{dataset.slug}/reference/{slugify(name)[:STORED_NAME_CHARS] or 'labels'}.json", ContentFile(data)
     )
