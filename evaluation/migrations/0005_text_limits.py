@@ -11,7 +11,6 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotator', '0012_text_limits'),
         ('evaluation', '0004_release_client_uuid'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
