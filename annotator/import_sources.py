@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from config import bounded_json
+from config.bounded_json import JsonTooDeepError
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 LAYOUTS = ("flat", "imagefolder", "imagenetv2", "manifest")
 
@@ -141,9 +144,11 @@ def _manifest_jsonl(manifest: Path) -> Iterator[tuple[int, str, str | None]]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = bounded_json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ImportSourceError(f"{manifest.name}:{line_number}: invalid JSON ({exc.msg})") from exc
+            except JsonTooDeepError as exc:
+                raise ImportSourceError(f"{manifest.name}:{line_number}: invalid JSON ({exc})") from exc
             if not isinstance(record, dict) or not isinstance(record.get("path"), str):
                 raise ImportSourceError(f"{manifest.name}:{line_number}: expected an object with a string 'path'")
             label = record.get("label")

@@ -27,6 +27,8 @@ from annotator.services.review import (
     adjudication_set,
     review_request_more,
 )
+from config.request_input import MAX_SQL_INT, query_int
+from config.text_rules import NOTE_MAX_LENGTH
 
 DECISIONS = ["set", "exclude-bad", "exclude-ambiguous", "revert"]
 
@@ -50,9 +52,12 @@ class ReviewDetailOutput(serializers.Serializer):
 class DecisionInput(serializers.Serializer):
     action = serializers.ChoiceField(choices=DECISIONS)
     labels = serializers.ListField(
-        child=serializers.IntegerField(), default=list, help_text="The final label set (LabelClass ids), for `set`."
+        child=serializers.IntegerField(min_value=1, max_value=MAX_SQL_INT),
+        default=list,
+        max_length=1000,
+        help_text="The final label set (LabelClass ids), for `set`.",
     )
-    note = serializers.CharField(allow_blank=True, default="", max_length=2000)
+    note = serializers.CharField(allow_blank=True, default="", max_length=NOTE_MAX_LENGTH)
     client_uuid = serializers.UUIDField(
         required=False, allow_null=True, default=None, help_text="Made by the client; a retry with it writes nothing."
     )
@@ -60,7 +65,7 @@ class DecisionInput(serializers.Serializer):
 
 class MoreInput(serializers.Serializer):
     extra = serializers.IntegerField(default=1, min_value=1, max_value=10)
-    note = serializers.CharField(allow_blank=True, default="", max_length=2000)
+    note = serializers.CharField(allow_blank=True, default="", max_length=NOTE_MAX_LENGTH)
     client_uuid = serializers.UUIDField(
         required=False, allow_null=True, default=None, help_text="Made by the client; a retry with it writes nothing."
     )
@@ -109,13 +114,10 @@ class ReviewQueueApi(ReviewApiView):
     def get(self, request: Request, slug: str) -> Response:
         dataset = dataset_or_403(request.user, slug, access_review)
         flt = QueueFilter.parse(request.query_params)
-        offset, limit = (_number(request.query_params.get(k), d) for k, d in (("offset", 0), ("limit", PAGE_SIZE)))
-        rows = queue_page(dataset, flt, offset=offset, limit=min(limit, PAGE_SIZE * 4))
+        offset = query_int(request.query_params, "offset", default=0)
+        limit = query_int(request.query_params, "limit", default=PAGE_SIZE, minimum=1, maximum=PAGE_SIZE * 4)
+        rows = queue_page(dataset, flt, offset=offset, limit=limit)
         return Response(QueueOutput({"counts": queue_counts(dataset, flt), "results": rows}).data)
-
-
-def _number(value: str | None, default: int) -> int:
-    return int(value) if value and value.isdigit() else default
 
 
 class ImageReviewApi(ReviewApiView):

@@ -8,6 +8,7 @@ agreement figure (no class had two answers, e.g. everyone said bad image) come l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -27,6 +28,7 @@ from annotator.models import (
     LabelClass,
     Vote,
 )
+from config.request_input import query_id
 
 _FLAGGED = Q(unsure_count__gt=0) | Q(bad_image_count__gt=0) | Q(none_fits_count__gt=0)
 _IN_REVIEW = (
@@ -50,15 +52,12 @@ class QueueFilter:
     annotator_id: int | None = None
 
     @classmethod
-    def parse(cls, params: dict) -> QueueFilter:
-        """From query parameters `status`, `class` and `annotator` (unknown or malformed values are ignored)."""
-
-        def number(name: str) -> int | None:
-            value = str(params.get(name) or "")
-            return int(value) if value.isdigit() else None
-
+    def parse(cls, params: Mapping[str, str]) -> QueueFilter:
+        """From query parameters `status` (an unknown one is "open"), `class` and `annotator` (ids; anything
+        else raises RequestInputError, a 400)."""
         status = params.get("status") or "open"
-        return cls(status if status in QUEUE_STATUSES else "open", number("class"), number("annotator"))
+        status = status if status in QUEUE_STATUSES else "open"
+        return cls(status, query_id(params, "class"), query_id(params, "annotator"))
 
     def query(self) -> dict[str, str]:
         """Query parameters that reproduce this filter (for links that keep it)."""

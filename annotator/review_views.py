@@ -25,6 +25,7 @@ from annotator.review_selectors import (
     queue_page,
     review_detail,
 )
+from config.request_input import MAX_SQL_INT, query_int
 
 
 @login_required
@@ -37,7 +38,7 @@ def review_index(request: HttpRequest) -> HttpResponse:
 @require_dataset(access_review)
 def review_queue(request: HttpRequest, dataset: Dataset) -> HttpResponse:
     flt = QueueFilter.parse(request.GET)
-    page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
+    page = query_int(request.GET, "page", default=1, minimum=1, maximum=MAX_SQL_INT // PAGE_SIZE)
     counts = queue_counts(dataset, flt)
     rows = queue_page(dataset, flt, offset=(page - 1) * PAGE_SIZE)
     query = urlencode(flt.query())

@@ -1,18 +1,18 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from annotator import views
 from annotator.api import views as api
+from annotator.api.token import TokenApi
 
 app_name = "annotator"
 
 urlpatterns = [
     path("datasets/<slug:slug>/annotate/", views.workbench, name="workbench"),
-    path("api/token/", obtain_auth_token, name="api-token"),
+    path("api/token/", TokenApi.as_view(), name="api-token"),
     path("api/datasets/<slug:slug>/next/", api.NextImageApi.as_view(), name="api-next"),
     path("api/datasets/<slug:slug>/progress/", api.ProgressApi.as_view(), name="api-progress"),
     path("api/datasets/<slug:slug>/vocabulary/", api.VocabularyApi.as_view(), name="api-vocabulary"),
-    path("api/images/<int:image_id>/skip/", api.SkipApi.as_view(), name="api-skip"),
+    path("api/images/<id:image_id>/skip/", api.SkipApi.as_view(), name="api-skip"),
     path("api/annotations/", api.AnnotationListSubmitApi.as_view(), name="api-annotations"),
-    path("api/annotations/<int:pk>/", api.AnnotationDetailReviseApi.as_view(), name="api-annotation"),
+    path("api/annotations/<id:pk>/", api.AnnotationDetailReviseApi.as_view(), name="api-annotation"),
 ]

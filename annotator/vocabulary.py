@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config import bounded_json
+from config.bounded_json import JsonTooDeepError
+
 WNID = re.compile(r"^n\d{8}$")
 BUILTIN_IMAGENET = Path(__file__).resolve().parent.parent / "data" / "imagenet" / "class_info.json"
 
@@ -36,9 +39,11 @@ def parse_vocabulary(path: Path) -> list[ClassSpec]:
     stripped = text.lstrip()
     if stripped.startswith("[") or stripped.startswith("{"):
         try:
-            data = json.loads(text)
+            data = bounded_json.loads(text)
         except json.JSONDecodeError as exc:
             raise VocabularyError(f"{path.name}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+        except JsonTooDeepError as exc:
+            raise VocabularyError(f"{path.name}: invalid JSON: {exc}") from exc
         classes = _from_class_info(data, path.name) if isinstance(data, list) else _from_keras_index(data, path.name)
     else:
         classes = _from_lines(text.splitlines(), path.name)

@@ -1,16 +1,20 @@
 """Failures that are the client's or the database's, not bugs: a lost database connection answers 503 with
-Retry-After (and is closed so the retry reconnects); an oversized request body answers 413 naming the limit."""
+Retry-After (and is closed so the retry reconnects); an oversized request body answers 413 naming the limit;
+input no endpoint accepts (a NUL character, an integer out of range) answers 400 saying what is wrong."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+
+from config.request_input import RequestInputError
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +104,50 @@ class RequestTooLargeMiddleware(_ExceptionMiddleware):
             status = 400
         else:
             return None
-        if wants_json(request):
-            return JsonResponse({"detail": message}, status=status)
-        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+        return client_error(request, message, status)
+
+
+def client_error(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
+    """A refusal of the client's input that says what is wrong: `{"detail": …}` under /api/, else plain text."""
+    if wants_json(request):
+        return JsonResponse({"detail": message}, status=status)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+class RequestInputMiddleware(_ExceptionMiddleware):
+    """Input no endpoint accepts is a 400 saying what is wrong, before any view or lookup runs: a NUL
+    character in the path, a query parameter, a cookie or a form body (PostgreSQL text cannot hold one, so
+    any lookup with it failed with a 500). A RequestInputError from a view (config.request_input: an
+    integer query parameter out of range) answers the same way."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if problem := _nul_character_in(request):
+            return client_error(request, problem)
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, RequestInputError):
+            return client_error(request, str(exception))
+        return None
+
+
+def _nul_character_in(request: HttpRequest) -> str | None:
+    refusal = "{} contains a NUL character (\\x00), which no field accepts"
+    if "\x00" in request.path_info:
+        return refusal.format("The URL path")
+    sources = [("query parameter", request.GET), ("cookie", request.COOKIES)]
+    # Form bodies are small (DATA_UPLOAD_MAX_MEMORY_SIZE) and read here only when well within the limits;
+    # files (multipart) are checked by the forms and serializers that read them.
+    if request.method == "POST" and request.content_type == _FORM:
+        # Over a limit, the view reads the body again and RequestTooLargeMiddleware answers.
+        with suppress(RequestDataTooBig, TooManyFieldsSent):
+            sources.append(("form field", request.POST))
+    for kind, values in sources:
+        pairs = values.lists() if hasattr(values, "lists") else ((k, [v]) for k, v in values.items())
+        for name, items in pairs:
+            if "\x00" in name or any("\x00" in item for item in items):
+                return refusal.format(f"The {kind} {name.replace(chr(0), '?')[:40]!r}")
+    return None

@@ -1,10 +1,14 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from annotator import views as annotator_views
+from config.converters import IdConverter
 from config.views import media_serve, ping
+
+# Every id in a path is `<id:…>`: at most PostgreSQL's bigint (a longer number is a 404, never a 500).
+register_converter(IdConverter, "id")
 
 # A lost database connection anywhere (not only in a view) answers 503; see config.views.server_error.
 # Otherwise the site's own error pages (config.error_pages), JSON under /api/.

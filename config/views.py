@@ -1,20 +1,24 @@
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
 from django.views.static import serve
 
 from annotator.permissions import User
 from config.error_pages import json_error
-from config.middleware import database_unavailable, is_connection_loss
+from config.middleware import client_error, database_unavailable, is_connection_loss
+from config.safe_paths import UnsafePathError, media_path
 from evaluation.permissions import access_evaluation, access_releases
+
+logger = logging.getLogger(__name__)
 
 
 def _lost_connection_in(exception: BaseException | None) -> BaseException | None:
@@ -62,13 +66,24 @@ def client_address(request: HttpRequest) -> str | None:
 
 
 def login_locked_out(request: HttpRequest, response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
-    """What django-axes answers while a username and address are locked out: a page that says why (429)."""
+    """What django-axes answers while a username and address are locked out: 429 saying why and for how long
+    (a page, or JSON for the API's token endpoint), even to the right password."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
     context = {
         "username": (credentials or {}).get("username") or request.POST.get("username", ""),
         "failure_limit": settings.AXES_FAILURE_LIMIT,
-        "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+        "minutes": seconds // 60,
     }
-    return render(request, "registration/locked_out.html", context, status=429)
+    if request.path.startswith("/api/"):
+        detail = (
+            f"Too many failed logins: {settings.AXES_FAILURE_LIMIT} in a row from this address, so logging in "
+            f"is locked for {seconds // 60} minutes. Try again later, or ask an admin to unlock the account."
+        )
+        locked: HttpResponse = JsonResponse({"detail": detail}, status=429)
+    else:
+        locked = render(request, "registration/locked_out.html", context, status=429)
+    locked["Retry-After"] = str(seconds)
+    return locked
 
 
 def _signed_in(user: User) -> bool:
@@ -92,8 +107,14 @@ MEDIA_ACCESS: dict[str, Callable[[User], bool]] = {
 
 @login_required
 def media_serve(request: HttpRequest, path: str) -> HttpResponse:
-    """Local media (with S3 storage, URLs point at the bucket instead)."""
-    check = MEDIA_ACCESS.get(path.split("/", 1)[0], _staff)
+    """Local media (with S3 storage, URLs point at the bucket instead). The rule is chosen by the first folder
+    of the normalised path, the same path the file is served from; any traversal is refused (400)."""
+    try:
+        name = media_path(path)
+    except UnsafePathError as error:
+        logger.warning("media path %r refused for %s: %s", path[:200], request.user, error)
+        return client_error(request, f"Media path refused: {error}.")
+    check = MEDIA_ACCESS.get(name.split("/", 1)[0], _staff)
     if not check(request.user):
         raise PermissionDenied
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
+    return serve(request, name, document_root=settings.MEDIA_ROOT)

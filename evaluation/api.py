@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.models import Dataset
+from config.text_rules import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, refuse_bidi_controls
 from evaluation.models import MetricSnapshot, PredictionSet
 from evaluation.permissions import CanUploadPredictions, CanViewEvaluation
 from evaluation.selectors import SUMMARY_KEYS, prediction_sets_of
@@ -32,8 +33,8 @@ class PredictionSetOutput(serializers.ModelSerializer):
 
 
 class PredictionSetInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    name = serializers.CharField(max_length=NAME_MAX_LENGTH, validators=[refuse_bidi_controls])
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=DESCRIPTION_MAX_LENGTH)
     file = serializers.FileField()
     use_for_candidates = serializers.BooleanField(required=False, default=False)
 

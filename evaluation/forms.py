@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from django import forms
 
+from config.text_rules import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, refuse_bidi_controls
 from evaluation.models import PredictionSet
 
 FORMAT_HELP = 'CSV (image,top5), JSONL ({"image", "classes", "scores"}), .npy (N×k classes or N×C scores) or .npz.'
 
 
 class PredictionSetUploadForm(forms.Form):
-    name = forms.CharField(max_length=200, help_text="Unique within the dataset, e.g. resnet50-torchvision.")
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    name = forms.CharField(
+        max_length=NAME_MAX_LENGTH,
+        validators=[refuse_bidi_controls],
+        help_text="Unique within the dataset, e.g. resnet50-torchvision.",
+    )
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=DESCRIPTION_MAX_LENGTH
+    )
     file = forms.FileField(help_text=FORMAT_HELP)
     use_for_candidates = forms.BooleanField(
         required=False, help_text="Propose this model's top-k classes to annotators as candidates."

@@ -13,14 +13,21 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotator.models import Dataset
+from config.text_rules import (
+    DESCRIPTION_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    length_constraint,
+    no_bidi_controls_constraint,
+    refuse_bidi_controls,
+)
 
 
 class PredictionSet(models.Model):
     """One model's ranked predictions for every image of a dataset (dataset order = ascending position)."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="prediction_sets")
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    name = models.CharField(max_length=NAME_MAX_LENGTH, validators=[refuse_bidi_controls])
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
     source_file = models.FileField(max_length=500, help_text="The uploaded file, exactly as received.")
     source_format = models.CharField(max_length=8, help_text="csv, jsonl, npy or npz.")
     source_sha256 = models.CharField(max_length=64)
@@ -40,6 +47,8 @@ class PredictionSet(models.Model):
         ordering = ["dataset", "name"]
         constraints = [
             models.UniqueConstraint(fields=["dataset", "name"], name="predictionset_unique_name"),
+            no_bidi_controls_constraint("name", "predictionset_name_no_bidi"),
+            length_constraint("description", DESCRIPTION_MAX_LENGTH, "predictionset_description_length"),
             models.CheckConstraint(condition=Q(k__gte=1), name="predictionset_k_at_least_one"),
             models.CheckConstraint(
                 condition=Q(has_scores=False, scores_file="") | (Q(has_scores=True) & ~Q(scores_file="")),
@@ -71,8 +80,8 @@ class ReferenceLabelSet(models.Model):
     """An imported label set (e.g. the public ReaL labels), one list of valid classes per image."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="reference_label_sets")
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    name = models.CharField(max_length=NAME_MAX_LENGTH, validators=[refuse_bidi_controls])
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
     source_file = models.FileField(max_length=500, blank=True)
     n_images = models.PositiveIntegerField()
     n_labelled = models.PositiveIntegerField(help_text="Images with at least one valid class.")
@@ -86,6 +95,8 @@ class ReferenceLabelSet(models.Model):
         ordering = ["dataset", "name"]
         constraints = [
             models.UniqueConstraint(fields=["dataset", "name"], name="referencelabelset_unique_name"),
+            no_bidi_controls_constraint("name", "referencelabelset_name_no_bidi"),
+            length_constraint("description", DESCRIPTION_MAX_LENGTH, "referencelabelset_description_length"),
         ]
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ Accepted formats (binary magic first, then the file extension, then a sniff of t
 Unknown columns, fields or array names are refused so a misspelt ``score`` cannot be silently dropped.
 Every dataset image must appear exactly once; all rows must list the same number of classes; scores must
 be finite and, when aligned with listed classes, non-increasing. At most ``k`` ranked classes are kept.
+Offending rows are named as evaluation.format_errors says, the same in every format.
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePath
 from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
+from config import bounded_json
+from config.bounded_json import JsonTooDeepError
+from evaluation.format_errors import MAX_REPORTED, Rows, RowsError, raise_for, refuse
 from evaluation.metrics import topk_from_scores
 
 CLASS_FIELDS = ("top5", "topk", "classes")
@@ -33,16 +38,10 @@ SCORE_FIELD = "scores"
 IMAGE_FIELD = "image"
 NPZ_SCORE_NAMES = ("scores", "logits")
 NPZ_KEY_NAMES = ("images", "keys")
-MAX_REPORTED = 5
 
 
-class PredictionFormatError(ValueError):
-    """An upload that cannot be used; ``rows`` are 1-based lines (text) or 0-based row indices (arrays)."""
-
-    def __init__(self, message: str, rows: Sequence[int] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.rows = [int(r) for r in rows]
+class PredictionFormatError(RowsError):
+    """An upload that cannot be used; ``rows`` are the 1-based numbers of the first offending rows."""
 
 
 @dataclass(frozen=True)
@@ -56,23 +55,8 @@ class ParsedPredictions:
     format: str
 
 
-def _raise_for(found: list[tuple[int, str]], total: int, unit: str, summary: str) -> None:
-    """Raises naming the first few (row, what is wrong) pairs and how many rows are affected, if any."""
-    if not total:
-        return
-    shown = found[:MAX_REPORTED]
-    listed = "; ".join(f"{unit} {row}: {detail}" for row, detail in shown)
-    more = f" ({total} {unit}s in all)" if total > len(shown) else ""
-    raise PredictionFormatError(f"{summary} — {listed}{more}", rows=[row for row, _ in shown])
-
-
-def _refuse(
-    offending: npt.ArrayLike, row_names: Sequence[int], unit: str, summary: str, detail: Callable[[int], str]
-) -> None:
-    """Raises if any row is flagged in the bool mask ``offending``; ``row_names[i]`` is row i's line or index."""
-    flagged = np.flatnonzero(offending)
-    found = [(int(row_names[i]), detail(i)) for i in flagged[:MAX_REPORTED].tolist()]
-    _raise_for(found, flagged.size, unit, summary)
+_raise_for = partial(raise_for, error=PredictionFormatError)
+_refuse: Callable[[npt.ArrayLike, Rows, str, Callable[[int], str]], None] = partial(refuse, error=PredictionFormatError)
 
 
 def parse_predictions(
@@ -120,11 +104,11 @@ def _decode(raw: bytes) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        raise PredictionFormatError(f"not UTF-8 text (line {line})", rows=[line]) from None
+        raise PredictionFormatError(f"not UTF-8 text (line {line} of the file)") from None
 
 
-# Line numbers, image keys, class tokens per line, score tokens per line (or None).
-_TextRows = tuple[list[int], list[str], list[list], list[list] | None]
+# Where each row is, image keys, class tokens per row, score tokens per row (or None).
+_TextRows = tuple[Rows, list[str], list[list], list[list] | None]
 
 
 def _read_csv(text: str) -> _TextRows:
@@ -132,71 +116,80 @@ def _read_csv(text: str) -> _TextRows:
     try:
         header = [name.strip().lower() for name in next(reader, [])]
         if not header:
-            raise PredictionFormatError("the CSV is empty: expected a header such as 'image,top5'", rows=[1])
+            raise PredictionFormatError("the CSV is empty: expected a header such as 'image,top5'")
         class_columns = [name for name in header if name in CLASS_FIELDS]
         unknown = [name for name in header if name not in (*CLASS_FIELDS, IMAGE_FIELD, SCORE_FIELD)]
         if unknown or len(class_columns) != 1 or IMAGE_FIELD not in header or len(set(header)) != len(header):
             raise PredictionFormatError(
                 f"bad CSV header {','.join(header)!r}: expected 'image', one of {', '.join(CLASS_FIELDS)}, "
-                f"and optionally 'scores'",
-                rows=[1],
+                f"and optionally 'scores' (line 1)"
             )
         image_at, classes_at = header.index(IMAGE_FIELD), header.index(class_columns[0])
         scores_at = header.index(SCORE_FIELD) if SCORE_FIELD in header else None
+        numbers: list[int] = []
         lines: list[int] = []
         keys: list[str] = []
         classes: list[list[str]] = []
         scores: list[list[str]] = []
-        bad_width: list[tuple[int, str]] = []
+        bad_width: list[tuple[int, str, str]] = []
+        number = 0
         for row in reader:
             if not row:
                 continue  # blank line
+            number += 1
             if len(row) != len(header):
-                bad_width.append((reader.line_num, f"{len(row)} fields, the header has {len(header)}"))
+                where = f"row {number} (line {reader.line_num})"
+                bad_width.append((number, where, f"{len(row)} fields, the header has {len(header)}"))
                 continue
+            numbers.append(number)
             lines.append(reader.line_num)
             keys.append(row[image_at].strip())
             classes.append(row[classes_at].split())
             if scores_at is not None:
                 scores.append(row[scores_at].split())
     except csv.Error as error:
-        raise PredictionFormatError(
-            f"malformed CSV on line {reader.line_num}: {error}", rows=[reader.line_num]
-        ) from None
-    _raise_for(bad_width, len(bad_width), "line", "rows with the wrong number of fields")
-    return lines, keys, classes, scores if scores_at is not None else None
+        where = f"row {number + 1} (line {reader.line_num})"
+        raise PredictionFormatError(f"malformed CSV at {where}: {error}", rows=[number + 1]) from None
+    _raise_for(bad_width, len(bad_width), "rows with the wrong number of fields")
+    return Rows(numbers, lines), keys, classes, scores if scores_at is not None else None
 
 
 def _read_jsonl(text: str) -> _TextRows:
+    numbers: list[int] = []
     lines: list[int] = []
     keys: list[str] = []
     classes: list[list[int]] = []
     scores: list[list[float]] = []
-    invalid: list[tuple[int, str]] = []
+    invalid: list[tuple[int, str, str]] = []
     allowed = {IMAGE_FIELD, SCORE_FIELD, *CLASS_FIELDS}
-    for number, line in enumerate(text.split("\n"), start=1):
+    number = 0
+    for line_number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
+        number += 1
         try:
-            record = json.loads(line)
+            record = bounded_json.loads(line)
+            problem = _jsonl_record_problem(record, allowed)
         except json.JSONDecodeError as error:
-            invalid.append((number, f"invalid JSON ({error.msg})"))
-            continue
-        problem = _jsonl_record_problem(record, allowed)
+            problem = f"invalid JSON ({error.msg})"
+        except JsonTooDeepError as error:
+            problem = f"invalid JSON ({error})"
         if problem:
-            invalid.append((number, problem))
+            invalid.append((number, f"row {number} (line {line_number})", problem))
             continue
         class_field = next(name for name in CLASS_FIELDS if name in record)
-        lines.append(number)
+        numbers.append(number)
+        lines.append(line_number)
         keys.append(record[IMAGE_FIELD])
         classes.append(record[class_field])
         scores.append(record.get(SCORE_FIELD))
-    _raise_for(invalid, len(invalid), "line", "malformed JSONL")
+    _raise_for(invalid, len(invalid), "malformed JSONL")
+    rows = Rows(numbers, lines)
     with_scores = sum(s is not None for s in scores)
     if 0 < with_scores < len(scores):
         missing = np.array([s is None for s in scores])
-        _refuse(missing, lines, "line", "scores given for some lines only", lambda i: "no 'scores'")
-    return lines, keys, classes, scores if with_scores else None
+        _refuse(missing, rows, "scores given for some rows only", lambda i: "no 'scores'")
+    return rows, keys, classes, scores if with_scores else None
 
 
 def _jsonl_record_problem(record: object, allowed: set[str]) -> str | None:
@@ -219,28 +212,28 @@ def _jsonl_record_problem(record: object, allowed: set[str]) -> str | None:
 
 
 def _assemble_text(
-    lines: list[int], keys: list[str], classes: list, scores: list | None, context: _Context, fmt: str
+    rows: Rows, keys: list[str], classes: list, scores: list | None, context: _Context, fmt: str
 ) -> ParsedPredictions:
     """Turns per-line class (and score) lists into dataset-ordered arrays, validating as it goes."""
     n_classes_listed = np.fromiter(map(len, classes), dtype=np.int64, count=len(classes))
     width = int(np.bincount(n_classes_listed).argmax()) if len(classes) else 1
     summary = f"rows list different numbers of classes (most list {width})"
-    _refuse(n_classes_listed != width, lines, "line", summary, lambda i: f"{n_classes_listed[i]} classes")
+    _refuse(n_classes_listed != width, rows, summary, lambda i: f"{n_classes_listed[i]} classes")
     _check_width(width, context.num_classes)
-    class_matrix = _to_matrix(classes, lines, np.int64, "class index").reshape(-1, width)
-    _check_classes(class_matrix, lines, "line", context.num_classes)
+    class_matrix = _to_matrix(classes, rows, np.int64, "class index").reshape(-1, width)
+    _check_classes(class_matrix, rows, context.num_classes)
     score_matrix = None
     if scores is not None:
         n_scores = np.fromiter(map(len, scores), dtype=np.int64, count=len(scores))
         summary = f"scores must align with the {width} classes of each row"
-        _refuse(n_scores != width, lines, "line", summary, lambda i: f"{n_scores[i]} scores")
+        _refuse(n_scores != width, rows, summary, lambda i: f"{n_scores[i]} scores")
         with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused as not finite just below
-            score_matrix = _to_matrix(scores, lines, np.float64, "score").reshape(-1, width).astype(np.float32)
-        _check_finite(score_matrix, lines, "line")
+            score_matrix = _to_matrix(scores, rows, np.float64, "score").reshape(-1, width).astype(np.float32)
+        _check_finite(score_matrix, rows)
         rising = (np.diff(score_matrix, axis=1) > 0).any(axis=1)
         summary = "scores must be non-increasing, as classes are listed best first"
-        _refuse(rising, lines, "line", summary, lambda i: "scores increase")
-    positions = _positions(keys, lines, "line", context)
+        _refuse(rising, rows, summary, lambda i: "scores increase")
+    positions = _positions(keys, rows, context)
     keep = min(width, context.k)
     topk = np.empty((len(context.image_keys), keep), dtype=np.int32)
     topk[positions] = class_matrix[:, :keep]
@@ -254,9 +247,9 @@ def _assemble_text(
     return ParsedPredictions(topk=topk, scores=full_scores, topk_scores=topk_scores, format=fmt)
 
 
-def _to_matrix(rows: list, lines: list[int], dtype: type[np.int64] | type[np.float64], what: str) -> np.ndarray:
-    """Flattens equal-length rows into a numeric array, naming the lines whose tokens do not parse."""
-    flat = [token for row in rows for token in row]
+def _to_matrix(tokens: list, rows: Rows, dtype: type[np.int64] | type[np.float64], what: str) -> np.ndarray:
+    """Flattens equal-length rows of tokens into a numeric array, naming the rows whose tokens do not parse."""
+    flat = [token for row in tokens for token in row]
     convert = int if dtype is np.int64 else float
     try:
         if flat and isinstance(flat[0], str) and not _plain("".join(flat)):
@@ -264,12 +257,12 @@ def _to_matrix(rows: list, lines: list[int], dtype: type[np.int64] | type[np.flo
         return np.fromiter(map(convert, flat), dtype=dtype, count=len(flat))
     except (ValueError, TypeError, OverflowError):
         pass  # name the offending lines below
-    bad: list[tuple[int, str]] = []
-    for row, line in zip(rows, lines, strict=True):
+    bad: list[tuple[int, str, str]] = []
+    for i, row in enumerate(tokens):
         rejected = [token for token in row if not _parses(token, convert, dtype)]
         if rejected:
-            bad.append((line, f"{rejected[0]!r} is not a valid {what}"))
-    _raise_for(bad, len(bad), "line", f"non-numeric {what}s")
+            bad.append((rows.numbers[i], rows.name(i), f"{rejected[0]!r} is not a valid {what}"))
+    _raise_for(bad, len(bad), f"non-numeric {what}s")
     raise PredictionFormatError(f"could not read the {what}s")
 
 
@@ -293,26 +286,26 @@ def _check_width(width: int, num_classes: int) -> None:
         raise PredictionFormatError(f"rows list {width} classes, but the dataset has only {num_classes}")
 
 
-def _check_classes(class_matrix: np.ndarray, row_names: Sequence[int], unit: str, num_classes: int) -> None:
+def _check_classes(class_matrix: np.ndarray, rows: Rows, num_classes: int) -> None:
     bad = (class_matrix < 0) | (class_matrix >= num_classes)
     summary = f"class index out of range 0..{num_classes - 1}"
-    _refuse(bad.any(axis=1), row_names, unit, summary, lambda i: f"class {class_matrix[i][bad[i]][0]}")
+    _refuse(bad.any(axis=1), rows, summary, lambda i: f"class {class_matrix[i][bad[i]][0]}")
     ordered = np.sort(class_matrix, axis=1)
     again = ordered[:, 1:] == ordered[:, :-1]
     summary = "a class is listed twice in one row"
-    _refuse(again.any(axis=1), row_names, unit, summary, lambda i: f"class {ordered[i, 1:][again[i]][0]}")
+    _refuse(again.any(axis=1), rows, summary, lambda i: f"class {ordered[i, 1:][again[i]][0]}")
 
 
-def _check_finite(values: np.ndarray, row_names: Sequence[int], unit: str) -> None:
+def _check_finite(values: np.ndarray, rows: Rows) -> None:
     not_finite = ~np.isfinite(values).all(axis=1)
-    _refuse(not_finite, row_names, unit, "scores must be finite (float32)", lambda i: "NaN or infinite score")
+    _refuse(not_finite, rows, "scores must be finite (float32)", lambda i: "NaN or infinite score")
 
 
-def _positions(keys: Sequence[str], row_names: Sequence[int], unit: str, context: _Context) -> np.ndarray:
+def _positions(keys: Sequence[str], rows: Rows, context: _Context) -> np.ndarray:
     """Dataset position of each row; every dataset image must appear exactly once."""
     get = context.image_index.get
     positions = np.fromiter((get(key, -1) for key in keys), dtype=np.int64, count=len(keys))
-    _refuse(positions < 0, row_names, unit, "unknown image keys", lambda i: f"unknown image {keys[i]!r}")
+    _refuse(positions < 0, rows, "unknown image keys", lambda i: f"unknown image {keys[i]!r}")
     _, first_rows = np.unique(positions, return_index=True)
     first_row_of = np.empty(len(context.image_keys), dtype=np.int64)
     first_row_of[positions[first_rows]] = first_rows
@@ -320,9 +313,9 @@ def _positions(keys: Sequence[str], row_names: Sequence[int], unit: str, context
     repeated[first_rows] = False
 
     def again(i: int) -> str:
-        return f"image {keys[i]!r} again (first at {unit} {row_names[first_row_of[positions[i]]]})"
+        return f"image {keys[i]!r} again (first at {rows.name(first_row_of[positions[i]])})"
 
-    _refuse(repeated, row_names, unit, "duplicate rows", again)
+    _refuse(repeated, rows, "duplicate rows", again)
     missing = np.flatnonzero(np.bincount(positions, minlength=len(context.image_keys)) == 0)
     if missing.size:
         names = ", ".join(repr(context.image_keys[i]) for i in missing[:MAX_REPORTED])
@@ -369,7 +362,7 @@ def _assemble_arrays(arrays: dict[str, np.ndarray], context: _Context, fmt: str)
         if classes is None and scores is None:
             raise PredictionFormatError(f"the .npz holds neither class indices ({', '.join(CLASS_FIELDS)}) nor scores")
     n_images = len(context.image_keys)
-    row_numbers = range(n_images)
+    rows = Rows.counted(n_images)
     for array in (classes, scores):
         if array is not None and (array.ndim != 2 or array.shape[0] != n_images):
             raise PredictionFormatError(f"expected a 2-D array with {n_images} rows (one per image), got {array.shape}")
@@ -381,19 +374,19 @@ def _assemble_arrays(arrays: dict[str, np.ndarray], context: _Context, fmt: str)
             )
         with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused as not finite just below
             scores = np.ascontiguousarray(scores, dtype=np.float32)
-        _check_finite(scores, row_numbers, "row")
+        _check_finite(scores, rows)
     if classes is not None:
         if classes.dtype.kind not in "iu":
             raise PredictionFormatError(f"class indices must be integers, got {classes.dtype}")
         _check_width(classes.shape[1], context.num_classes)
-        _check_classes(classes, row_numbers, "row", context.num_classes)
+        _check_classes(classes, rows, context.num_classes)
         if scores is not None:
             _check_agreement(classes, scores)
         classes = classes[:, : context.k].astype(np.int32)
     else:
         classes = topk_from_scores(scores, context.k)  # type: ignore[arg-type]
     if keys is not None:
-        positions = _positions(_key_strings(keys, n_images), row_numbers, "row", context)
+        positions = _positions(_key_strings(keys, n_images), rows, context)
         order = np.argsort(positions)
         classes = classes[order]
         scores = scores[order] if scores is not None else None
@@ -424,4 +417,4 @@ def _check_agreement(classes: np.ndarray, scores: np.ndarray) -> None:
     ranked = np.take_along_axis(scores, classes, axis=1)
     wrong = (ranked[:, 0] < scores.max(axis=1)) | (np.diff(ranked, axis=1) > 0).any(axis=1)
     summary = "class indices disagree with scores"
-    _refuse(wrong, range(len(classes)), "row", summary, lambda i: "classes are not ranked by score")
+    _refuse(wrong, Rows.counted(len(classes)), summary, lambda i: "classes are not ranked by score")

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.models import Dataset
+from config.request_input import query_int
 from evaluation.permissions import CanUseReleases
 from evaluation.release_compare import KINDS, release_compare
 from evaluation.release_models import Release, ReleaseFile
@@ -160,7 +161,8 @@ class ReleaseCompareApi(APIView):
         kind = request.query_params.get("kind") or None
         if kind is not None and kind not in KINDS:
             return Response({"detail": f"kind must be one of {', '.join(KINDS)}"}, status=400)
-        offset, limit = _int(request, "offset", 0), min(_int(request, "limit", 100), MAX_COMPARE_LIMIT)
+        offset = query_int(request.query_params, "offset", default=0)
+        limit = query_int(request.query_params, "limit", default=100, minimum=1, maximum=MAX_COMPARE_LIMIT)
         result = release_compare(before, after, kind=kind, offset=offset, limit=limit)
         return Response(
             {
@@ -172,10 +174,3 @@ class ReleaseCompareApi(APIView):
                 "results": result.rows,
             }
         )
-
-
-def _int(request: Request, name: str, default: int) -> int:
-    try:
-        return max(int(request.query_params.get(name, default)), 0)
-    except ValueError:
-        return default

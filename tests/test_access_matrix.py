@@ -21,6 +21,7 @@ from annotator.models import Annotation, Dataset, Lease
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
 from config.celery import app as celery_app
+from config.views import MEDIA_ACCESS
 from evaluation.models import PredictionSet
 from evaluation.release_models import Release
 from evaluation.services.prediction_sets import prediction_set_create
@@ -369,6 +370,86 @@ def test_only_staff_get_past_the_admin_login_on_every_admin_url(request, world, 
         if kept_out == (persona == "staff") or response.status_code >= 500:
             mismatches.append(f"GET {url} ({route.key}): {response.status_code} {response.get('Location', '')}")
     assert not mismatches, "\n".join(mismatches)
+
+
+# Ways to climb out of the folder a media rule is chosen by; {start} is that folder, {target} a file elsewhere.
+TRAVERSALS = [
+    "{start}/../{target}",  # unencoded (what curl --path-as-is sends)
+    "{start}/%2e%2e/{target}",  # encoded: the server decodes it to ..
+    "{start}/%2E%2E/{target}",
+    "{start}/.%2e/{target}",
+    "{start}/x/%2e%2e/%2e%2e/{target}",
+    "{start}/..%2f{target}",
+    "{start}/%2e%2e%2f{target}",
+    "{start}/%252e%252e/{target}",  # double-encoded
+    "{start}/%252e%252e%252f{target}",
+    "{start}/%25252e%25252e/{target}",
+    "{start}%5c..%5c{target}",  # backslashes
+    "{start}/..%5c{target}",
+    "{start}/%255c..%255c{target}",
+    "/{target}",  # absolute
+    "%2f{target}",
+    "{start}/%00/../{target}",  # NUL
+]
+
+
+def _media_files(w: World, media_root) -> dict[str, str]:  # noqa: ANN001
+    """One real file under each folder rule of MEDIA_ACCESS, and one under a folder no rule lists."""
+    reference = media_root / "evaluation/pets/reference/real.json"
+    reference.parent.mkdir(parents=True, exist_ok=True)
+    reference.write_text("[]")
+    elsewhere = media_root / "elsewhere/x.txt"
+    elsewhere.parent.mkdir(parents=True, exist_ok=True)
+    elsewhere.write_text("x")
+    files = {
+        "datasets": "datasets/pets/thumbnails/0000.jpg",
+        "evaluation": w.prediction_set.source_file.name,
+        "evaluation (reference labels)": "evaluation/pets/reference/real.json",
+        "releases": w.releases[0].files.get(kind="real").storage_name,
+        "elsewhere": "elsewhere/x.txt",
+    }
+    assert {name.split(" ")[0] for name in files} == {*MEDIA_ACCESS, "elsewhere"}
+    return files
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_no_encoding_of_a_traversal_reaches_another_folders_files(request, world, settings, persona):
+    """Every folder rule of MEDIA_ACCESS as the starting folder, every other folder's file as the target,
+    every traversal above: no one gets the file (a 400, or the login page for anonymous users). It was the
+    file: an annotator read predictions through /media/datasets/%2e%2e/evaluation/…)."""
+    files = _media_files(world, settings.MEDIA_ROOT)
+    client = _client(request, persona)
+    leaks = []
+    for start in [*MEDIA_ACCESS, "elsewhere"]:
+        for label, target in files.items():
+            for form in TRAVERSALS:
+                url = "/media/" + form.format(start=start, target=target)
+                response = client.get(url)
+                # Anonymous users are sent to the login first, unless the middleware refuses a NUL outright.
+                refused = response.status_code == 400 or (persona == "anonymous" and _redirects_to_login(response))
+                if not refused:
+                    leaks.append(f"{url} ({label}): {response.status_code}")
+    assert not leaks, "\n".join(leaks)
+
+
+def test_media_paths_that_only_look_odd_are_served_by_their_folders_rule(world, settings, annotator, reviewer):
+    client = _client_for(annotator)
+    for path in (
+        "datasets/pets/thumbnails/./0000.jpg",
+        "datasets//pets/thumbnails/0000.jpg",
+        "./datasets/pets/thumbnails/0000.jpg",
+    ):
+        assert client.get(f"/media/{path}").status_code == 200, path
+    odd = settings.MEDIA_ROOT / "datasets/pets/100%2e..jpg"
+    odd.write_bytes(b"x")
+    assert _client_for(reviewer).get("/media/datasets/pets/100%252e..jpg").status_code == 200
+    assert client.get(f"/media/./{world.prediction_set.source_file.name}").status_code == 403
+
+
+def _client_for(user) -> APIClient:  # noqa: ANN001
+    client = APIClient()
+    client.force_login(user)
+    return client
 
 
 def test_writes_need_a_csrf_token_in_a_session(world, staff):

@@ -27,7 +27,15 @@ FORMS = [
 FIELD_NAMES = ["name", "description", "file", "use_for_candidates", "prediction_sets", "threshold", "aggregation",
                "min_annotations", "apply_adjudications", "labels", "note", "action", "extra", "next"]  # fmt: skip
 TEXT = st.text(max_size=200) | st.sampled_from(["", "0", "-1", "1e309", "NaN", "true", "<script>", "9" * 30])
-VALUE = TEXT | st.lists(TEXT, max_size=4) | st.binary(max_size=3000).map(lambda data: SimpleUploadedFile("f.csv", data))
+# Deeply nested JSON, as a field and as a JSONL upload (a RecursionError once made such a file a 500).
+DEEP = st.integers(1, 3000).map(lambda depth: '{"image": "x", "classes": ' + "[" * depth + "]" * depth + "}")
+VALUE = (
+    TEXT
+    | DEEP
+    | st.lists(TEXT, max_size=4)
+    | st.binary(max_size=3000).map(lambda data: SimpleUploadedFile("f.csv", data))
+    | DEEP.map(lambda line: SimpleUploadedFile("f.jsonl", f"{line}\n".encode()))
+)
 FORM = st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=10), VALUE, max_size=8)
 
 

@@ -9,8 +9,10 @@ from typing import ClassVar
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
 
+from config.request_input import MAX_SQL_INT
+
 MAX_SECONDS_PER_ANSWER = 3600.0
-MAX_ID = 2**63 - 1  # PostgreSQL bigint: larger ids are refused as input (400), not sent to the database
+MAX_ID = MAX_SQL_INT  # PostgreSQL bigint: larger ids are refused as input (400), not sent to the database
 
 
 def _id_field(**kwargs: object) -> serializers.IntegerField:

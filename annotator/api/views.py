@@ -17,6 +17,7 @@ from annotator.permissions import CanAnnotate, access_dataset_annotation, access
 from annotator.selectors import annotations_of, item_for, progress_of, vocabulary_of
 from annotator.services.annotations import AnnotationInputError, Answer, annotation_revise, annotation_submit
 from annotator.services.assignment import AssignmentError, image_skip, lease_next
+from config.request_input import query_int
 
 ANNOTATION_LIST_LIMIT = 500
 
@@ -104,10 +105,8 @@ class AnnotationListSubmitApi(AnnotationApiView):
         dataset = None
         if slug := request.query_params.get("dataset"):
             dataset = get_object_or_404(Dataset, slug=slug)
-        limit = request.query_params.get("limit", "50")
-        if not limit.isdigit() or not 1 <= int(limit) <= ANNOTATION_LIST_LIMIT:
-            return _bad_request(f"limit must be a whole number from 1 to {ANNOTATION_LIST_LIMIT}")
-        annotations = annotations_of(annotator=request.user, dataset=dataset)[: int(limit)]
+        limit = query_int(request.query_params, "limit", default=50, minimum=1, maximum=ANNOTATION_LIST_LIMIT)
+        annotations = annotations_of(annotator=request.user, dataset=dataset)[:limit]
         return Response(io.AnnotationOutput(annotations, many=True).data)
 
     @extend_schema(

@@ -7,11 +7,20 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
+from config.text_rules import (
+    DESCRIPTION_MAX_LENGTH,
+    GLOSS_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    length_constraint,
+    no_bidi_controls_constraint,
+    refuse_bidi_controls,
+)
+
 
 class Dataset(models.Model):
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=NAME_MAX_LENGTH, validators=[refuse_bidi_controls])
     slug = models.SlugField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
     annotations_per_image = models.PositiveSmallIntegerField(
         default=3, help_text="How many independent annotations each image needs (overlap N)."
     )
@@ -79,6 +88,8 @@ class Dataset(models.Model):
             models.CheckConstraint(
                 condition=Q(ds_threshold__gt=0) & Q(ds_threshold__lt=1), name="dataset_ds_threshold_open_unit"
             ),
+            no_bidi_controls_constraint("name", "dataset_name_no_bidi"),
+            length_constraint("description", DESCRIPTION_MAX_LENGTH, "dataset_description_length"),
         ]
 
     def __str__(self) -> str:
@@ -91,9 +102,9 @@ class LabelClass(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="classes")
     index = models.PositiveIntegerField()
     key = models.CharField(max_length=100, help_text="Stable identifier, e.g. the WordNet id n01440764.")
-    name = models.CharField(max_length=200)
-    synonyms = ArrayField(models.CharField(max_length=200), default=list, blank=True)
-    gloss = models.TextField(blank=True)
+    name = models.CharField(max_length=NAME_MAX_LENGTH, validators=[refuse_bidi_controls])
+    synonyms = ArrayField(models.CharField(max_length=NAME_MAX_LENGTH), default=list, blank=True)
+    gloss = models.TextField(blank=True, max_length=GLOSS_MAX_LENGTH)
 
     class Meta:
         ordering = ["dataset", "index"]
@@ -101,6 +112,8 @@ class LabelClass(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["dataset", "index"], name="labelclass_unique_index"),
             models.UniqueConstraint(fields=["dataset", "key"], name="labelclass_unique_key"),
+            no_bidi_controls_constraint("name", "labelclass_name_no_bidi"),
+            length_constraint("gloss", GLOSS_MAX_LENGTH, "labelclass_gloss_length"),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from annotator.models.datasets import Dataset
 from annotator.models.images import Image
+from config.text_rules import NOTE_MAX_LENGTH, length_constraint
 
 
 class Adjudication(models.Model):
@@ -35,13 +36,15 @@ class Adjudication(models.Model):
     status_after = models.CharField(max_length=12)
     labels_before = ArrayField(models.BigIntegerField(), default=list, blank=True)
     labels_after = ArrayField(models.BigIntegerField(), default=list, blank=True)
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
     # Made by the client: a retry of the same decision (same reviewer and UUID) writes nothing.
     client_uuid = models.UUIDField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["reviewer", "client_uuid"], name="adjudication_unique_client_uuid"),
+            # NOT VALID in the database (migration 0012): new notes are bounded, the history is never rewritten.
+            length_constraint("note", NOTE_MAX_LENGTH, "adjudication_note_length"),
             models.CheckConstraint(
                 condition=Q(action__in=["set", "exclude-bad", "exclude-ambiguous", "revert", "more"]),
                 name="adjudication_action_known",

@@ -6,11 +6,23 @@ from django.db import transaction
 
 from annotator.models import Dataset, LabelClass
 from annotator.vocabulary import ClassSpec, VocabularyError
+from config.text_rules import (
+    DESCRIPTION_MAX_LENGTH,
+    GLOSS_MAX_LENGTH,
+    TextInputError,
+    clean_name,
+    clean_text,
+)
+
+CLASS_KEY_MAX_LENGTH = 100  # LabelClass.key
 
 
 @transaction.atomic
-def dataset_create(*, slug: str, name: str = "", **settings: object) -> Dataset:
-    return Dataset.objects.create(slug=slug, name=name or slug, **settings)
+def dataset_create(*, slug: str, name: str = "", description: str = "", **settings: object) -> Dataset:
+    """A new dataset; a name too long or with bidi controls, or a description too long, raises TextInputError."""
+    name = clean_name(name or slug, what="dataset name")
+    description = clean_text(description, what="description", max_length=DESCRIPTION_MAX_LENGTH)
+    return Dataset.objects.create(slug=slug, name=name, description=description, **settings)
 
 
 @transaction.atomic
@@ -21,6 +33,7 @@ def vocabulary_import(*, dataset: Dataset, classes: list[ClassSpec]) -> int:
     that disagrees with the stored one (same index, other key) is refused.
     Returns the number of classes created.
     """
+    classes = [_checked(spec) for spec in classes]
     existing = {c.index: c.key for c in LabelClass.objects.filter(dataset=dataset).only("index", "key")}
     for spec in classes:
         if spec.index in existing and existing[spec.index] != spec.key:
@@ -35,3 +48,16 @@ def vocabulary_import(*, dataset: Dataset, classes: list[ClassSpec]) -> int:
     ]
     LabelClass.objects.bulk_create(new, batch_size=1000)
     return len(new)
+
+
+def _checked(spec: ClassSpec) -> ClassSpec:
+    """The class with its names and gloss within limits (bidi controls refused in names, removed from the
+    gloss); VocabularyError names the class otherwise."""
+    try:
+        key = clean_name(spec.key, what="key", max_length=CLASS_KEY_MAX_LENGTH)
+        name = clean_name(spec.name, what="name")
+        synonyms = [clean_name(synonym, what="synonym") for synonym in spec.synonyms]
+        gloss = clean_text(spec.gloss, what="gloss", max_length=GLOSS_MAX_LENGTH)
+    except TextInputError as error:
+        raise VocabularyError(f"class {spec.index} ({spec.key[:40]!r}): {error}") from None
+    return ClassSpec(index=spec.index, key=key, name=name, synonyms=synonyms, gloss=gloss)

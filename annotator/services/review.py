@@ -27,6 +27,7 @@ from django.utils import timezone
 from annotator.models import Adjudication, Consensus, Image, LabelClass
 from annotator.services.assignment import AssignmentError, image_request_more
 from annotator.services.consensus import consensus_refresh_image
+from config.text_rules import NOTE_MAX_LENGTH, TextInputError, clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,10 @@ def _record(
     note: str,
     client_uuid: uuid.UUID | None,
 ) -> Adjudication:
+    try:
+        note = clean_text(note, what="note", max_length=NOTE_MAX_LENGTH)
+    except TextInputError as error:
+        raise ReviewError(str(error)) from None  # the caller's transaction rolls back the decision
     return Adjudication.objects.create(
         client_uuid=client_uuid,
         image_id=consensus.image_id,
@@ -92,7 +97,7 @@ def _record(
         labels_before=before[1],
         status_after=consensus.status,
         labels_after=list(consensus.labels),
-        note=note.strip(),
+        note=note,
     )
 
 

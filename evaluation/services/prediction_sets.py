@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
-from pathlib import PurePath
 
 import numpy as np
 from django.conf import settings
@@ -16,6 +15,8 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from annotator.models import Dataset
+from config.safe_paths import upload_file_name
+from config.text_rules import DESCRIPTION_MAX_LENGTH, TextInputError, clean_name, clean_text
 from evaluation.arrays import to_npy_bytes
 from evaluation.models import PredictionArrays, PredictionSet
 from evaluation.prediction_formats import PredictionFormatError, parse_predictions
@@ -23,6 +24,7 @@ from evaluation.selectors import dataset_order
 
 logger = logging.getLogger(__name__)
 
+STORED_NAME_CHARS = 80  # of a set's slugified name in its storage folder (storage names hold 500 characters)
 STORED_TOP_K = 10  # ranked classes kept per image; more than any metric or candidate count uses
 
 
@@ -48,11 +50,24 @@ def upload_size_check(*, size: int) -> None:
         )
 
 
+def set_name_and_description(name: str, description: str, *, what: str) -> tuple[str, str]:
+    """The name (required, at most NAME_MAX_LENGTH characters, no bidi controls) and the description (at most
+    DESCRIPTION_MAX_LENGTH, bidi controls removed) of a prediction or reference set, else EvaluationInputError."""
+    try:
+        name = clean_name(name)
+        description = clean_text(description, what="description", max_length=DESCRIPTION_MAX_LENGTH)
+    except TextInputError as error:
+        raise EvaluationInputError(str(error)) from None
+    if not name:
+        raise EvaluationInputError(f"{what} needs a name")
+    return name, description
+
+
 def source_read(source: File) -> tuple[bytes, str]:
     """The bytes and base name of an uploaded or local file, refusing files over the upload limit."""
     upload_size_check(size=source.size)
     source.seek(0)
-    return source.read(), PurePath(source.name or "upload").name
+    return source.read(), upload_file_name(source.name)
 
 
 @transaction.atomic
@@ -71,9 +86,7 @@ def prediction_set_create(
     it is read. Nothing is written unless the whole file is valid (`EvaluationInputError` names the first
     offending rows). Files written to storage are removed again if the transaction fails.
     """
-    name = name.strip()
-    if not name:
-        raise EvaluationInputError("a prediction set needs a name")
+    name, description = set_name_and_description(name, description, what="a prediction set")
     if PredictionSet.objects.filter(dataset=dataset, name=name).exists():
         raise EvaluationInputError(f"dataset {dataset.slug!r} already has a prediction set named {name!r}")
     data, filename = source_read(source)
@@ -87,7 +100,7 @@ def prediction_set_create(
 
     stored: list[str] = []
     try:
-        prefix = f"evaluation/{dataset.slug}/{slugify(name) or 'predictions'}"
+        prefix = f"evaluation/{dataset.slug}/{slugify(name)[:STORED_NAME_CHARS] or 'predictions'}"
         source_name = _save(f"{prefix}/{filename}", data, stored)
         scores_name = ""
         if parsed.scores is not None:

@@ -14,7 +14,12 @@ from annotator.models import Dataset, Image, LabelClass
 from evaluation.arrays import to_npy_bytes
 from evaluation.models import ReferenceLabels, ReferenceLabelSet
 from evaluation.reference_formats import ReferenceFormatError, parse_real_json
-from evaluation.services.prediction_sets import EvaluationInputError, source_read
+from evaluation.services.prediction_sets import (
+    STORED_NAME_CHARS,
+    EvaluationInputError,
+    set_name_and_description,
+    source_read,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +38,7 @@ def reference_label_set_create(
     Nothing is stored when any entry is invalid. The new source is evaluated for every prediction set of
     the dataset after commit.
     """
-    name = name.strip()
-    if not name:
-        raise EvaluationInputError("a reference label set needs a name")
+    name, description = set_name_and_description(name, description, what="a reference label set")
     if ReferenceLabelSet.objects.filter(dataset=dataset, name=name).exists():
         raise EvaluationInputError(f"dataset {dataset.slug!r} already has a reference label set named {name!r}")
     data, filename = source_read(source)
@@ -44,9 +47,9 @@ def reference_label_set_create(
     try:
         parsed = parse_real_json(data, n_images=n_images, num_classes=num_classes)
     except ReferenceFormatError as error:
-        raise EvaluationInputError(f"{filename}: {error.message}", error.entries) from None
+        raise EvaluationInputError(f"{filename}: {error.message}", error.rows) from None
     source_name = default_storage.save(
-        f"evaluation/{dataset.slug}/reference/{slugify(name) or 'labels'}.json", ContentFile(data)
+        f"evaluation/{dataset.slug}/reference/{slugify(name)[:STORED_NAME_CHARS] or 'labels'}.json", ContentFile(data)
     )
     try:
         reference_set = ReferenceLabelSet.objects.create(

@@ -37,3 +37,27 @@ def test_hostile_names_show_as_text_and_run_nothing(signed_in, url, annotator):
     screenshot(page, "workbench-hostile-names")
     assert page.locator("#workbench script, #workbench img[src=x]").count() == 0
     assert dialogs == [], f"script ran: {dialogs}"
+
+
+def test_a_spoofing_model_name_is_refused_on_the_upload_page_with_the_reason(signed_in, url, researcher, tmp_path):
+    from django.test import override_settings
+
+    from evaluation.models import PredictionSet
+    from tests.evaluation.conftest import TOP3, build_dataset, csv_bytes
+
+    with override_settings(MEDIA_ROOT=tmp_path / "media"):
+        build_dataset()
+        upload = tmp_path / "model.csv"
+        upload.write_bytes(csv_bytes(TOP3))
+        page = signed_in(researcher)
+        page.goto(url("/datasets/tiny/evaluation/upload/"))
+        page.fill("#id_name", "resnet50\u202e-lanif")  # displays as "resnet50final-"
+        page.fill("#id_description", "x" * 6000)
+        page.set_input_files("#id_file", str(upload))
+        with page.expect_navigation():
+            page.click("#upload-form button[type=submit]")
+        text = page.inner_text("main")
+        assert "may not contain bidirectional control characters (found U+202E)" in text
+        assert len(page.input_value("#id_description")) == 5000  # the browser keeps to maxlength
+        screenshot(page, "upload-bidi-name-refused")
+        assert not PredictionSet.objects.exists()

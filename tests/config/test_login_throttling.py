@@ -38,11 +38,36 @@ def test_five_failed_logins_lock_the_username_out_with_a_clear_message(annotator
     assert "_auth_user_id" not in client.session
 
 
-def test_a_locked_out_user_gets_no_api_token_either(annotator):
+def _ask_for_token(username: str, password: str, as_json: bool = False):
+    body = {"username": username, "password": password}
+    if as_json:
+        return Client().post(reverse("annotator:api-token"), body, content_type="application/json")
+    return Client().post(reverse("annotator:api-token"), body)
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["form", "json"])
+def test_a_locked_out_user_asking_for_a_token_gets_429_with_the_lockout_message(annotator, as_json):
     _fail_until_locked(Client(), annotator.username)
-    response = Client().post(reverse("annotator:api-token"), {"username": annotator.username, "password": PASSWORD})
-    assert response.status_code in (400, 403, 429)
-    assert "token" not in response.json()
+    response = _ask_for_token(annotator.username, PASSWORD, as_json)
+    assert response.status_code == 429
+    body = response.json()
+    assert "token" not in body
+    assert "Too many failed logins" in body["detail"] and "locked for 15 minutes" in body["detail"]
+    assert response["Retry-After"] == str(15 * 60)
+
+
+def test_failed_token_requests_lock_the_login_page_too(annotator):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _ask_for_token(annotator.username, "wrong password").status_code == 400
+    assert _ask_for_token(annotator.username, "wrong password").status_code == 429  # the failure that locks
+    assert _ask_for_token(annotator.username, PASSWORD).status_code == 429
+    assert _log_in(Client(), annotator.username, PASSWORD).status_code == 429
+
+
+def test_a_token_request_before_the_lock_gets_the_usual_answers(annotator):
+    response = _ask_for_token(annotator.username, "wrong password")
+    assert response.status_code == 400 and "Unable to log in" in response.content.decode()
+    assert "token" in _ask_for_token(annotator.username, PASSWORD, as_json=True).json()
 
 
 def test_the_lock_is_per_username_and_address(annotator, second_annotator):

@@ -42,11 +42,11 @@ def test_a_multipart_upload_registers_the_set_and_evaluates_it(
 @pytest.mark.parametrize(
     ("data", "filename", "message", "rows"),
     [
-        (csv_bytes(TOP3, keys=[*KEYS_OF_TINY[:7], "x.JPEG"]), "m.csv", "unknown image keys — line 9", [9]),
+        (csv_bytes(TOP3, keys=[*KEYS_OF_TINY[:7], "x.JPEG"]), "m.csv", "unknown image keys — row 8 (line 9)", [8]),
         (csv_bytes(TOP3[:7], keys=KEYS_OF_TINY[:7]), "m.csv", "missing image keys: 'img_00007.JPEG'", []),
-        (csv_bytes([[0, 1, 99], *TOP3[1:]]), "m.csv", "class index out of range 0..5 — line 2", [2]),
-        (csv_bytes([*TOP3, TOP3[2]], keys=[*KEYS_OF_TINY, KEYS_OF_TINY[2]]), "m.csv", "duplicate rows — line 10", [10]),
-        (npy_bytes(np.full((8, N_CLASSES), np.nan, dtype=np.float32)), "s.npy", "finite", [0, 1, 2, 3, 4]),
+        (csv_bytes([[0, 1, 99], *TOP3[1:]]), "m.csv", "class index out of range 0..5 — row 1 (line 2)", [1]),
+        (csv_bytes([*TOP3, TOP3[2]], keys=[*KEYS_OF_TINY, KEYS_OF_TINY[2]]), "m.csv", "— row 9 (line 10)", [9]),
+        (npy_bytes(np.full((8, N_CLASSES), np.nan, np.float32)), "s.npy", "— row 1 (index 0)", [1, 2, 3, 4, 5]),
         (npy_bytes(np.zeros((8, 2, 2), dtype=np.int64)), "s.npy", "expected a 2-D array", []),
     ],
     ids=["unknown key", "missing key", "class out of range", "duplicate row", "NaN", "wrong shape"],

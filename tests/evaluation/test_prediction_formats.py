@@ -128,10 +128,10 @@ def test_the_format_is_reported() -> None:
 # Errors ------------------------------------------------------------------------------------------------
 
 
-def test_unknown_image_keys_name_their_lines() -> None:
+def test_unknown_image_keys_name_their_rows_and_lines() -> None:
     error = format_error(b"image,top5\na.jpg,1 0\nz.jpg,0 3\nb.jpg,3 2\nc.jpg,0 3\n", "p.csv")
-    assert error.rows == [3]
-    assert "unknown image" in error.message and "line 3" in error.message and "'z.jpg'" in error.message
+    assert error.rows == [2]
+    assert "unknown image keys — row 2 (line 3): unknown image 'z.jpg'" in error.message
 
 
 def test_missing_image_keys_are_named() -> None:
@@ -146,23 +146,23 @@ def test_a_header_only_file_misses_every_image() -> None:
 
 def test_an_image_listed_twice_names_both_lines() -> None:
     error = format_error(b"image,top5\na.jpg,1 0\nb.jpg,3 2\nc.jpg,0 3\na.jpg,1 0\n", "p.csv")
-    assert error.rows == [5]
-    assert "duplicate rows" in error.message and "line 5" in error.message and "first at line 2" in error.message
+    assert error.rows == [4]
+    assert "duplicate rows — row 4 (line 5): image 'a.jpg' again (first at row 1 (line 2))" in error.message
 
 
-def test_duplicate_keys_in_an_npz_name_zero_based_rows() -> None:
+def test_duplicate_keys_in_an_npz_name_rows_with_their_array_index() -> None:
     error = format_error(npz(topk=TOPK, images=np.array(["a.jpg", "b.jpg", "a.jpg"])), "p.npz")
-    assert error.rows == [2]
-    assert "row 2" in error.message and "first at row 0" in error.message
+    assert error.rows == [3]
+    assert "row 3 (index 2): image 'a.jpg' again (first at row 1 (index 0))" in error.message
 
 
 @pytest.mark.parametrize(
     ("data", "filename", "rows", "detail"),
     [
-        (b"image,top5\na.jpg,1 0\nb.jpg,3 4\nc.jpg,0 3\n", "p.csv", [3], "class 4"),
-        (b"image,top5\na.jpg,1 -1\nb.jpg,3 2\nc.jpg,0 3\n", "p.csv", [2], "class -1"),
-        (jsonl({"image": "a.jpg", "classes": [9, 0]}), "p.jsonl", [1], "class 9"),
-        (npy(np.array([[1, 0], [3, 2], [0, 400]])), "p.npy", [2], "class 400"),
+        (b"image,top5\na.jpg,1 0\nb.jpg,3 4\nc.jpg,0 3\n", "p.csv", [2], "row 2 (line 3): class 4"),
+        (b"image,top5\na.jpg,1 -1\nb.jpg,3 2\nc.jpg,0 3\n", "p.csv", [1], "row 1 (line 2): class -1"),
+        (jsonl({"image": "a.jpg", "classes": [9, 0]}), "p.jsonl", [1], "row 1 (line 1): class 9"),
+        (npy(np.array([[1, 0], [3, 2], [0, 400]])), "p.npy", [3], "row 3 (index 2): class 400"),
     ],
 )
 def test_class_indices_out_of_range_are_refused(data: bytes, filename: str, rows: list[int], detail: str) -> None:
@@ -174,9 +174,9 @@ def test_class_indices_out_of_range_are_refused(data: bytes, filename: str, rows
 @pytest.mark.parametrize(
     ("data", "filename", "rows"),
     [
-        (b"image,top5\na.jpg,1 0\nb.jpg,3 3\nc.jpg,0 3\n", "p.csv", [3]),
+        (b"image,top5\na.jpg,1 0\nb.jpg,3 3\nc.jpg,0 3\n", "p.csv", [2]),
         (jsonl({"image": "a.jpg", "classes": [1, 1]}), "p.jsonl", [1]),
-        (npy(np.array([[1, 0], [3, 2], [0, 0]])), "p.npy", [2]),
+        (npy(np.array([[1, 0], [3, 2], [0, 0]])), "p.npy", [3]),
     ],
 )
 def test_a_class_repeated_within_a_row_is_refused(data: bytes, filename: str, rows: list[int]) -> None:
@@ -187,12 +187,12 @@ def test_a_class_repeated_within_a_row_is_refused(data: bytes, filename: str, ro
 @pytest.mark.parametrize(
     ("data", "filename", "rows"),
     [
-        (b"image,top5,scores\na.jpg,1 0,0.9 nan\nb.jpg,3 2,0.8 0.3\nc.jpg,0 3,0.7 0.6\n", "p.csv", [2]),
+        (b"image,top5,scores\na.jpg,1 0,0.9 nan\nb.jpg,3 2,0.8 0.3\nc.jpg,0 3,0.7 0.6\n", "p.csv", [1]),
         (b'{"image": "a.jpg", "classes": [1, 0], "scores": [Infinity, 0.5]}', "p.jsonl", [1]),
-        (b"image,top5,scores\na.jpg,1 0,1e39 0.5\n", "p.csv", [2]),  # finite as float64, not as float32
-        (npy(np.where(np.arange(12).reshape(3, 4) == 5, np.nan, SCORES)), "p.npy", [1]),
-        (npy(np.where(np.arange(12).reshape(3, 4) == 9, 1e300, SCORES.astype(np.float64))), "p.npy", [2]),
-        (npz(scores=np.where(np.arange(12).reshape(3, 4) == 0, -np.inf, SCORES)), "p.npz", [0]),
+        (b"image,top5,scores\na.jpg,1 0,1e39 0.5\n", "p.csv", [1]),  # finite as float64, not as float32
+        (npy(np.where(np.arange(12).reshape(3, 4) == 5, np.nan, SCORES)), "p.npy", [2]),
+        (npy(np.where(np.arange(12).reshape(3, 4) == 9, 1e300, SCORES.astype(np.float64))), "p.npy", [3]),
+        (npz(scores=np.where(np.arange(12).reshape(3, 4) == 0, -np.inf, SCORES)), "p.npz", [1]),
     ],
 )
 def test_nan_or_infinite_scores_are_refused(data: bytes, filename: str, rows: list[int]) -> None:
@@ -220,7 +220,7 @@ def test_arrays_of_the_wrong_shape_are_refused(data: bytes, filename: str, messa
 
 def test_ragged_rows_name_the_lines_that_differ_from_the_rest() -> None:
     error = format_error(b"image,top5\na.jpg,1 0\nb.jpg,3\nc.jpg,0 3\n", "p.csv")
-    assert error.rows == [3] and "most list 2" in error.message
+    assert error.rows == [2] and "most list 2" in error.message and "row 2 (line 3)" in error.message
     error = format_error(jsonl(*[{"image": k, "classes": [0, 1, 2][: 2 + (k == "c.jpg")]} for k in KEYS]), "p.jsonl")
     assert error.rows == [3] and "3 classes" in error.message
 
@@ -237,36 +237,37 @@ def test_ragged_rows_name_the_lines_that_differ_from_the_rest() -> None:
 )
 def test_a_bad_csv_header_is_refused_on_line_1(data: bytes, detail: str) -> None:
     error = format_error(data, "p.csv")
-    assert error.rows == [1] and detail in error.message
+    assert error.rows == [] and detail in error.message  # the header is no row
+    assert "(line 1)" in error.message or not data
 
 
 @pytest.mark.parametrize("token", ["1.5", "x", "1_0", "\u0663", "1e3"])
 def test_non_integer_class_tokens_name_their_line(token: str) -> None:
     data = f"image,top5\na.jpg,1 0\nb.jpg,3 {token}\nc.jpg,0 3\n".encode()
     error = format_error(data, "p.csv")
-    assert error.rows == [3] and "not a valid class index" in error.message
+    assert error.rows == [2] and "row 2 (line 3)" in error.message and "not a valid class index" in error.message
 
 
 def test_non_numeric_scores_name_their_line() -> None:
     error = format_error(b"image,top5,scores\na.jpg,1 0,0.9 high\n", "p.csv")
-    assert error.rows == [2] and "'high' is not a valid score" in error.message
+    assert error.rows == [1] and "row 1 (line 2): 'high' is not a valid score" in error.message
 
 
 def test_scores_must_align_with_classes_and_descend() -> None:
     misaligned = format_error(b"image,top5,scores\na.jpg,1 0,0.9\n", "p.csv")
-    assert misaligned.rows == [2] and "align" in misaligned.message
+    assert misaligned.rows == [1] and "align" in misaligned.message
     rising = format_error(b"image,top5,scores\na.jpg,1 0,0.9 0.5\nb.jpg,3 2,0.1 0.3\nc.jpg,0 3,1 1\n", "p.csv")
-    assert rising.rows == [3] and "non-increasing" in rising.message
+    assert rising.rows == [2] and "non-increasing" in rising.message
 
 
 def test_a_csv_row_with_the_wrong_number_of_fields_names_its_line() -> None:
     error = format_error(b"image,top5\na.jpg,1 0\nb.jpg,3 2,extra\n", "p.csv")
-    assert error.rows == [3] and "3 fields" in error.message
+    assert error.rows == [2] and "row 2 (line 3): 3 fields" in error.message
 
 
 def test_text_that_is_not_utf8_names_its_line() -> None:
     error = format_error(b"image,top5\na.jpg,1 0\n\xff.jpg,3 2\n", "p.csv")
-    assert error.rows == [3] and "UTF-8" in error.message
+    assert error.rows == [] and "not UTF-8 text (line 3 of the file)" in error.message
 
 
 @pytest.mark.parametrize(
@@ -285,13 +286,13 @@ def test_text_that_is_not_utf8_names_its_line() -> None:
 def test_malformed_jsonl_lines_are_named(line: bytes, detail: str) -> None:
     data = b'{"image": "a.jpg", "classes": [1, 0]}\n\n' + line + b'\n{"image": "c.jpg", "classes": [0, 3]}\n'
     error = format_error(data, "p.jsonl")
-    assert error.rows == [3] and "line 3" in error.message and detail in error.message
+    assert error.rows == [2] and "row 2 (line 3)" in error.message and detail in error.message  # a blank line
 
 
 def test_jsonl_scores_on_some_lines_only_are_refused() -> None:
     data = jsonl({"image": "a.jpg", "classes": [1, 0], "scores": [2, 1]}, {"image": "b.jpg", "classes": [3, 2]})
     error = format_error(data, "p.jsonl")
-    assert error.rows == [2] and "some lines only" in error.message
+    assert error.rows == [2] and "row 2 (line 2)" in error.message and "some rows only" in error.message
 
 
 def test_many_offending_rows_are_listed_up_to_five_with_a_total() -> None:
@@ -299,8 +300,8 @@ def test_many_offending_rows_are_listed_up_to_five_with_a_total() -> None:
     data = "image,top5\n" + "".join(f"{key},7 0\n" for key in keys)
     with pytest.raises(PredictionFormatError) as caught:
         parse(data.encode(), "p.csv", keys=keys)
-    assert caught.value.rows == [2, 3, 4, 5, 6]
-    assert "(8 lines in all)" in caught.value.message
+    assert caught.value.rows == [1, 2, 3, 4, 5]
+    assert "(8 rows in all)" in caught.value.message
 
 
 def test_object_arrays_are_refused_rather_than_unpickled() -> None:
@@ -343,7 +344,36 @@ def test_npz_classes_that_disagree_with_its_scores_are_refused() -> None:
     swapped = TOPK.copy()
     swapped[1] = [2, 3]
     error = format_error(npz(topk=swapped, scores=SCORES), "p.npz")
-    assert error.rows == [1] and "disagree" in error.message
+    assert error.rows == [2] and "row 2 (index 1)" in error.message and "disagree" in error.message
+
+
+# One bad row, the second image of the dataset, in every format: each names it "row 2", and adds the file line
+# (text) or the array index (arrays). `.npy` said "row 1" (0-based) where CSV said "line 3" (with the header).
+UNKNOWN_SECOND = {
+    "csv": (b"image,top5\na.jpg,1 0\nzz.jpg,3 2\nc.jpg,0 3\n", "p.csv", "row 2 (line 3)"),
+    "csv with blank lines": (b"image,top5\n\na.jpg,1 0\n\nzz.jpg,3 2\nc.jpg,0 3\n", "p.csv", "row 2 (line 5)"),
+    "jsonl": (jsonl(*[{"image": k, "classes": [0, 1]} for k in ("a.jpg", "zz.jpg", "c.jpg")]), "j", "row 2 (line 2)"),
+    "npz": (npz(topk=TOPK, images=np.array(["a.jpg", "zz.jpg", "c.jpg"])), "p.npz", "row 2 (index 1)"),
+}
+BAD_CLASS_IN_SECOND = {
+    "csv": (b"image,top5\na.jpg,1 0\nb.jpg,3 9\nc.jpg,0 3\n", "p.csv", "row 2 (line 3)"),
+    "jsonl": (jsonl(*[{"image": k, "classes": [0, 9 if k == "b.jpg" else 1]} for k in KEYS]), "p.jl", "row 2 (line 2)"),
+    "npy": (npy(np.array([[1, 0], [3, 9], [0, 3]])), "p.npy", "row 2 (index 1)"),
+    "npz": (npz(topk=np.array([[1, 0], [3, 9], [0, 3]])), "p.npz", "row 2 (index 1)"),
+}
+
+
+SAME_BAD_ROW = {f"unknown key, {f}": case for f, case in UNKNOWN_SECOND.items()} | {
+    f"class out of range, {f}": case for f, case in BAD_CLASS_IN_SECOND.items()
+}
+
+
+@pytest.mark.parametrize("case", SAME_BAD_ROW, ids=list(SAME_BAD_ROW))
+def test_every_format_names_the_same_bad_row_the_same_way(case: str) -> None:
+    data, filename, where = SAME_BAD_ROW[case]
+    error = format_error(data, filename)
+    assert error.rows == [2]
+    assert f"— {where}: " in error.message, error.message
 
 
 def test_the_error_is_a_value_error_so_callers_can_treat_it_as_bad_input() -> None:

@@ -100,7 +100,7 @@ BAD_INPUTS = {
             [{"image": k, "classes": c, "scores": [0.7, 0.2, 0.1]} for k, c in zip(KEYS, TOP3, strict=True)]
         ).replace(b"0.2", b"NaN", 1),
         "model.jsonl",
-        "line 1: NaN or infinite score",
+        "row 1 \\(line 1\\): NaN or infinite score",
     ),
     "wrong shape": (
         npy_bytes(np.zeros((7, N_CLASSES), dtype=np.float32)),
@@ -124,8 +124,8 @@ def test_invalid_predictions_are_refused_naming_the_rows_and_nothing_is_stored(t
 def test_an_unknown_key_error_names_the_line(tiny):
     with pytest.raises(EvaluationInputError) as error:
         _create(tiny, csv_bytes(TOP3, keys=[*KEYS[:7], "stranger.JPEG"]))
-    assert "line 9" in error.value.message and "stranger.JPEG" in error.value.message
-    assert error.value.rows == [9]
+    assert "row 8 (line 9)" in error.value.message and "stranger.JPEG" in error.value.message
+    assert error.value.rows == [8]
 
 
 def test_a_file_over_the_upload_limit_is_refused_before_it_is_read(tiny, settings):
@@ -177,9 +177,9 @@ def test_a_real_format_reference_set_is_stored_in_csr_form(tiny, tiny_reference)
     ("labels", "expected"),
     [
         (REFERENCE[:7], "the list has 7 entries, the dataset has 8 images"),
-        ([*REFERENCE[:7], [6]], "entry 7: class index out of range 0..5"),
-        ([*REFERENCE[:7], [1, 1]], "entry 7: a class is listed twice"),
-        ([*REFERENCE[:7], ["cat"]], "entry 7: expected a list of integers"),
+        ([*REFERENCE[:7], [6]], "row 8 \\(index 7\\): class index out of range 0..5"),
+        ([*REFERENCE[:7], [1, 1]], "row 8 \\(index 7\\): a class is listed twice"),
+        ([*REFERENCE[:7], ["cat"]], "row 8 \\(index 7\\): expected a list of integers"),
         ({"0": [1]}, "expected a JSON list"),
     ],
 )

@@ -46,8 +46,8 @@ MALFORMED = {
     "binary garbage as CSV": (bytes(range(256)) * 4, "m.csv", "m.csv"),
     "CSV in Latin-1": ("image,top5\nimg_é.JPEG,1 2 3\n".encode("latin-1"), "m.csv", "UTF-8"),
     "CSV without the header": (csv_bytes(TOP3).split(b"\n", 1)[1], "m.csv", "m.csv"),
-    "CSV with letters for classes": (csv_bytes(TOP3).replace(b"0 1 2", b"a b c"), "m.csv", "line 2"),
-    "JSONL cut mid-object": (jsonl_bytes([{"image": KEYS_OF_TINY[0], "classes": [0]}])[:-8], "m.jsonl", "line 1"),
+    "CSV with letters for classes": (csv_bytes(TOP3).replace(b"0 1 2", b"a b c"), "m.csv", "row 1 (line 2)"),
+    "JSONL cut mid-object": (jsonl_bytes([{"image": KEYS_OF_TINY[0], "classes": [0]}])[:-8], "m.jsonl", "(line 1"),
     "JSONL with wrong types": (jsonl_bytes([{"image": 5, "classes": "abc"}] * 8), "m.jsonl", "line 1"),
     "JSONL of a list": (b"[1, 2, 3]\n", "m.jsonl", "line 1"),
     "truncated npy": (npy_bytes(np.zeros((8, 6), dtype=np.float32))[:100], "s.npy", "not a valid .npy"),
@@ -82,3 +82,24 @@ def test_a_name_longer_than_the_column_is_a_400_not_a_database_error(api, tiny):
     url = reverse("evaluation:api-prediction-sets", args=[tiny.slug])
     response = api.post(url, {"name": "n" * 500, "file": SimpleUploadedFile("m.csv", csv_bytes(TOP3))})
     assert response.status_code == 400 and response.json()["detail"].startswith("name:")
+
+
+HOSTILE_FILE_NAMES = {
+    # 255 two-byte characters are 510 bytes: more than a file system takes for one name (it was a 500).
+    "long non-ASCII name": ("é" * 250 + ".csv", "é" * 96 + ".csv"),
+    "long ASCII name": ("m" * 250 + ".csv", "m" * 96 + ".csv"),
+    "bidi override": ("\u202evsc.exe.csv", "vsc.exe.csv"),
+    "hidden file": ("...csv", "upload.csv"),
+    "only a suffix left": ("\u202e.csv", "upload.csv"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_FILE_NAMES, ids=list(HOSTILE_FILE_NAMES))
+def test_an_uploads_file_name_is_stored_short_and_plain(api, tiny, media_root, case):
+    sent, stored = HOSTILE_FILE_NAMES[case]
+    url = reverse("evaluation:api-prediction-sets", args=[tiny.slug])
+    response = api.post(url, {"name": "model", "file": SimpleUploadedFile(sent, csv_bytes(TOP3))})
+    assert response.status_code == 201, response.content[:300]
+    name = PredictionSet.objects.get().source_file.name
+    assert name == f"evaluation/{tiny.slug}/model/{stored}"
+    assert (media_root / name).read_bytes() == csv_bytes(TOP3)

@@ -12,6 +12,7 @@ from annotator.models import Dataset
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import UnknownClassError, images_import
 from annotator.vocabulary import BUILTIN_IMAGENET, VocabularyError, parse_vocabulary
+from config.text_rules import TextInputError
 
 
 class Command(BaseCommand):
@@ -69,7 +70,7 @@ class Command(BaseCommand):
                     batch_size=int(options["batch_size"]),
                     progress=bar.update,
                 )
-        except (ImportSourceError, VocabularyError, UnknownClassError, FileNotFoundError) as exc:
+        except (ImportSourceError, VocabularyError, UnknownClassError, FileNotFoundError, TextInputError) as exc:
             raise CommandError(str(exc), returncode=2) from exc
         for source, reason in report.failed:
             self.stderr.write(f"skipped {source}: {reason}")
