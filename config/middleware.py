@@ -108,10 +108,11 @@ class RequestTooLargeMiddleware(_ExceptionMiddleware):
 
 
 def client_error(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
-    """A refusal of the client's input that says what is wrong: `{"detail": …}` under /api/, else plain text."""
+    """A refusal of the client's input that says what is wrong: `{"detail": …}` under /api/, else the site's
+    standalone error page (templates/400.html, which reads nothing from the database) with the message."""
     if wants_json(request):
         return JsonResponse({"detail": message}, status=status)
-    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    return HttpResponse(render_to_string("400.html", {"message": message, "status": status}), status=status)
 
 
 _FORM = "application/x-www-form-urlencoded"
