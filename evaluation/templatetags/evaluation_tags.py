@@ -42,3 +42,9 @@ def absolute(value: int | None) -> int | None:
 @register.filter
 def can_see_releases(user: object) -> bool:
     return access_releases(user)  # type: ignore[arg-type]
+
+
+@register.filter
+def thousands(value: object) -> str:
+    """12345 → '12,345'; None → '—'."""
+    return f"{value:,}" if isinstance(value, int) else "—" if value is None else str(value)
