@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from evaluation.metrics import EXPORTED_PLAIN, EXPORTED_WITH_INTERVAL
+
 Row = TypeVar("Row")
 
 
@@ -54,17 +56,6 @@ def sorted_none_last(rows: Iterable[Row], key: Callable[[Row], Any], *, descendi
     return sorted(present, key=key, reverse=descending) + missing
 
 
-# (metric key, CSV column stem): proportions with a Wilson interval, then plain values.
-CSV_WITH_INTERVAL = (
-    ("top1", "top1"), ("top5", "top5"), ("real_at_1", "real1"), ("real_at_5", "real5"),
-    ("vtk_strict", "vtk_strict"), ("vtk_frac", "vtk_frac"), ("multilabel_share", "multilabel_share"),
-)  # fmt: skip
-CSV_PLAIN = (
-    ("asma_strict", "asma_strict"), ("asma_frac", "asma_frac"), ("vtk_scored", "vtk_scored"),
-    ("vtk_left_out", "vtk_left_out"), ("precision_at_5", "p5"), ("recall_at_5", "r5"),
-    ("mean_average_precision", "map"), ("lrap", "lrap"), ("top1_error_in_label_set_share", "valid_error_share"),
-    ("n_images", "n_images"), ("n_evaluated_multilabel", "n_evaluated"), ("metrics_version", "metrics_version"),
-)  # fmt: skip
 CSV_PER_BIN = ("images", "top1", "real1", "vtk_strict", "vtk_frac")
 
 
@@ -78,14 +69,15 @@ class CsvRow:
 
 
 def leaderboard_csv(label_source: str, rows: Sequence[CsvRow]) -> str:
-    """One line per model: its ranks and every summary figure, proportions in [0, 1] at full precision,
-    intervals as `_low`/`_high` columns, and per |Y| bin `bin_<name>_<figure>`; blank where undefined."""
+    """One line per model: its ranks and every summary figure under the offline evaluator's names, proportions
+    in [0, 1] at full precision, intervals as `_low`/`_high` columns, per |Y| bin `bin_<name>_<figure>`; blank
+    where undefined."""
     bins = list(dict.fromkeys(s["bin"] for r in rows if r.metrics for s in r.metrics.get("subgroups") or []))
     rank_columns = list(dict.fromkeys(column for r in rows for column in r.ranks))
     header = ["model", "k", "label_source", "pool_size", *rank_columns]
-    for _, stem in CSV_WITH_INTERVAL:
+    for _, stem in EXPORTED_WITH_INTERVAL:
         header += [stem, f"{stem}_low", f"{stem}_high"]
-    header += [stem for _, stem in CSV_PLAIN]
+    header += [stem for _, stem in EXPORTED_PLAIN]
     header += [f"bin_{name}_{figure}" for name in bins for figure in CSV_PER_BIN]
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
@@ -94,13 +86,20 @@ def leaderboard_csv(label_source: str, rows: Sequence[CsvRow]) -> str:
         m = row.metrics or {}
         line: list[Any] = [_cell(row.model), row.k, _cell(label_source), row.pool_size]
         line += [row.ranks.get(column) for column in rank_columns]
-        for key, _ in CSV_WITH_INTERVAL:
+        for key, _ in EXPORTED_WITH_INTERVAL:
             line += [m.get(key), *(m.get(f"{key}_ci") or (None, None))]
-        line += [m.get(key) for key, _ in CSV_PLAIN]
+        line += [m.get(key) for key, _ in EXPORTED_PLAIN]
         by_bin = {s["bin"]: s for s in m.get("subgroups") or []}
         line += [by_bin.get(name, {}).get(figure) for name in bins for figure in CSV_PER_BIN]
-        writer.writerow(["" if value is None else value for value in line])
+        writer.writerow([_value(value) for value in line])
     return text.getvalue()
+
+
+def _value(value: object) -> object:
+    """Blank when undefined; a list (the |Y| histogram, the bins) as space-separated numbers."""
+    if value is None:
+        return ""
+    return " ".join(map(str, value)) if isinstance(value, list) else value
 
 
 def _cell(text: str) -> str:

@@ -28,6 +28,19 @@ LabelSets = Sequence[Sequence[int]] | tuple[np.ndarray, np.ndarray]
 # Bumped whenever compute_all's output changes meaning or gains figures: the periodic refresh then appends a
 # snapshot of every prediction set at its current label-pool state, so no set needs uploading again.
 METRICS_VERSION = 2
+# compute_all key → the name it is exported under (the offline evaluator's JSON, the leaderboard's CSV).
+EXPORTED_WITH_INTERVAL = (
+    ("top1", "top1"), ("top5", "top5"), ("real_at_1", "real1"), ("real_at_5", "real5"),
+    ("vtk_strict", "vtk_strict"), ("vtk_frac", "vtk_frac"), ("multilabel_share", "multilabel_share"),
+)  # fmt: skip
+EXPORTED_PLAIN = (
+    ("asma_strict", "asma_strict"), ("asma_frac", "asma_frac"), ("vtk_scored", "vtk_scored"),
+    ("vtk_left_out", "vtk_left_out"), ("vtk_ranking_limit", "vtk_ranking_limit"), ("subgroup_bins", "bins"),
+    ("n_images", "n_images"), ("n_evaluated_multilabel", "n_evaluated"), ("n_multilabel", "n_multilabel"),
+    ("label_count_histogram", "label_count_histogram"), ("k", "k"), ("precision_at_5", "precision_at_5"),
+    ("recall_at_5", "recall_at_5"), ("mean_average_precision", "mean_average_precision"), ("lrap", "lrap"),
+    ("top1_error_in_label_set_share", "top1_error_in_label_set_share"), ("metrics_version", "metrics_version"),
+)  # fmt: skip
 SHARE_KEYS = ("multilabel_share", "multilabel_share_ci", "n_multilabel", "label_count_histogram")
 
 

@@ -16,14 +16,12 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from annotator.models import Dataset
-from evaluation.arrays import to_npy_bytes
+from evaluation.arrays import STORED_TOP_K, to_npy_bytes
 from evaluation.models import PredictionArrays, PredictionSet
 from evaluation.prediction_formats import PredictionFormatError, parse_predictions
 from evaluation.selectors import dataset_order
 
 logger = logging.getLogger(__name__)
-
-STORED_TOP_K = 10  # ranked classes kept per image; more than any metric or candidate count uses
 
 
 class EvaluationInputError(ValueError):
