@@ -42,11 +42,12 @@ CHARTED = (
     ("mean_average_precision", "Mean AP"),
 )
 VTK = "variable top-k: each image gets as many guesses as it has valid labels"
+# Headings use a non-breaking hyphen (U+2011): "Top-1" must not wrap after its hyphen in a narrow column.
 LEADERBOARD_COLUMNS = (
     Column("name", "Model", numeric=False, descending_first=False),
     Column("k", "k", title="ranked classes stored per image"),
-    Column("top1", "Top-1", "top1", "the original single label is the first prediction"),
-    Column("top5", "Top-5", "top5", "the original single label is among the first five predictions"),
+    Column("top1", "Top‑1", "top1", "the original single label is the first prediction"),
+    Column("top5", "Top‑5", "top5", "the original single label is among the first five predictions"),
     Column("real1", "ReaL@1", "real_at_1", "the first prediction is any valid label"),
     Column("real5", "ReaL@5", "real_at_5", "one of the first five predictions is a valid label"),
     Column("vtk_strict", "VTK strict", "vtk_strict", f"{VTK}; right when all of them are valid labels"),
@@ -146,10 +147,13 @@ def leaderboard_for(
 
 
 def _label_count_chart(histogram: list[int], widest: int = 10) -> BarChart:
-    counts = [*histogram[:widest], sum(histogram[widest:])] if len(histogram) > widest + 1 else histogram
-    labels = [str(i) if i < widest else f"{widest}+" for i in range(len(counts))]
-    return bar_chart("Valid labels per image, |Y|", labels, counts, x_label="|Y| (0: no valid label, left out)",
-                     highlight_from=2)  # fmt: skip
+    """Images per |Y| ≥ 1: an image without a label set is empty or, in the live consensus, not settled yet,
+    and either way outside the multi-label share."""
+    sizes = histogram[1:]
+    counts = [*sizes[: widest - 1], sum(sizes[widest - 1 :])] if len(sizes) > widest else sizes
+    labels = [str(i + 1) if i + 1 < widest else f"{widest}+" for i in range(len(counts))]
+    return bar_chart("Valid labels per image, |Y|", labels, counts, x_label="|Y| of the images with a label set",
+                     highlight_from=1)  # fmt: skip
 
 
 def _add_charts(board: Leaderboard, dataset: Dataset, source: LabelSourceChoice, sets: list[PredictionSet]) -> None:

@@ -40,3 +40,9 @@ def percent(value: float | None) -> str:
 def percent_interval(interval: list[float] | None) -> str:
     """A Wilson interval as '[15.6, 16.2]%'."""
     return "" if not interval else f"[{interval[0] * 100:.1f}, {interval[1] * 100:.1f}]%"
+
+
+@register.filter
+def grouped(value: int | None) -> str:
+    """7910 → '7,910'."""
+    return "–" if value is None else f"{value:,}"

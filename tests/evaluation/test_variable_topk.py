@@ -81,6 +81,22 @@ def test_subgroups_and_asma_equal_a_plain_loop_over_every_val_image(model: str) 
     assert result["subgroups"][-1]["images"] == 572
 
 
+# README's figures (percent, two decimals): strict and fractional variable top-k, both ASMA, strict per bin.
+README_FIGURES = {
+    "resnet50": (76.62, 80.96, 35.29, 61.41, (85.15, 37.37, 14.10, 4.55)),
+    "vgg16": (73.22, 77.39, 32.65, 57.38, (81.84, 32.77, 11.45, 4.55)),
+    "resnet18": (71.41, 75.51, 31.01, 55.00, (79.97, 31.32, 9.93, 2.80)),
+}
+
+
+@pytest.mark.parametrize("model", sorted(README_FIGURES))
+def test_the_figures_readme_gives_for_the_shipped_models(model: str) -> None:
+    result = metrics_for(model)
+    figures = (result["vtk_strict"], result["vtk_frac"], result["asma_strict"], result["asma_frac"])
+    per_bin = tuple(round(s["vtk_strict"] * 100, 2) for s in result["subgroups"])
+    assert (*(round(f * 100, 2) for f in figures), per_bin) == README_FIGURES[model]
+
+
 def test_other_bins_give_the_plain_loop_with_those_bins() -> None:
     keys, original, real = reference()
     from evaluation.prediction_formats import parse_predictions
