@@ -30,7 +30,7 @@ from evaluation.label_files import LabelFileError, LabelSource, read_labels, rea
 from evaluation.metrics import EXPORTED_PLAIN as PLAIN
 from evaluation.metrics import EXPORTED_WITH_INTERVAL as WITH_INTERVAL
 from evaluation.metrics import compute_all, label_matrix
-from evaluation.prediction_formats import PredictionFormatError, parse_predictions
+from evaluation.prediction_formats import ParsedPredictions, PredictionFormatError, parse_predictions
 from evaluation.variable_topk import DEFAULT_BINS, checked_bins
 
 SUBGROUP_KEYS = (
@@ -100,7 +100,7 @@ def evaluate(
     return result
 
 
-def _predictions(path: Path, source: LabelSource, num_classes: int):  # noqa: ANN202 - ParsedPredictions
+def _predictions(path: Path, source: LabelSource, num_classes: int) -> ParsedPredictions:
     data = path.read_bytes()
     text_format = not data.startswith((b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06"))
     if text_format and source.keys is None:
