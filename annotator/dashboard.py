@@ -9,6 +9,7 @@ from annotator.agreement_charts import bar_chart
 from annotator.consensus_selectors import CLASS_SORTS, agreement_overview, sorted_classes
 from annotator.models import Dataset
 from annotator.permissions import access_consensus, require_dataset
+from evaluation.variable_topk import label_count_summary
 
 
 @require_dataset(access_consensus)
@@ -35,6 +36,9 @@ def agreement_dashboard(request: HttpRequest, dataset: Dataset) -> HttpResponse:
             histogram["counts"],
             x_label="mean P(two annotators agree) over the image's questions (bins of 0.1, by lower edge)",
         ),
+        # Over the settled images with a non-empty set, as everywhere else (the snapshot's own share counts
+        # empty sets in its denominator).
+        "share": label_count_summary(sizes) if sizes else None,
         "set_sizes": bar_chart(
             "Classes in the consensus label set",
             [str(i) if i < 4 else "4+" for i in range(len(size_counts))],

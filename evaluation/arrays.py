@@ -6,6 +6,10 @@ import io
 
 import numpy as np
 
+# Ranked classes kept per image of a prediction set; more than any metric or candidate count uses. The offline
+# evaluator keeps as many, so its numbers equal the server's.
+STORED_TOP_K = 10
+
 
 def to_npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()

@@ -1,4 +1,4 @@
-"""Leaderboard ranking and server-rendered SVG line charts (pure Python, no Django).
+"""Leaderboard ranking and server-rendered SVG charts: lines, scatters, intervals (pure Python, no Django).
 
 The charts are plain geometry handed to a template (`evaluation/_chart.html`), so the page needs no
 JavaScript and no chart library.
@@ -114,3 +114,136 @@ def _ticks(low: float, high: float, count: int = 5, *, integer: bool = False) ->
 
 def _format(value: float, percent: bool) -> str:
     return f"{value * 100:.1f}%" if percent else f"{value:,.3g}"
+
+
+# --- one state per model: a scatter of two metrics; per |Y| bin: values with their intervals -----------------
+
+
+@dataclass(frozen=True)
+class ScatterDot:
+    name: str
+    colour: str
+    x: float  # pixels
+    y: float
+    tip: str
+
+
+@dataclass(frozen=True)
+class ScatterChart:
+    title: str
+    width: int
+    height: int
+    plot: tuple[float, float, float, float]  # left, top, right, bottom in pixels
+    ticks: list[tuple[float, float, str]]  # (x pixel, y pixel, label): both axes share the scale
+    diagonal: tuple[float, float, float, float]  # the y = x line, x1 y1 x2 y2 in pixels
+    dots: list[ScatterDot]
+    x_label: str
+    y_label: str
+    empty: bool = False
+
+
+def scatter_chart(
+    title: str,
+    points: Sequence[tuple[str, float, float]],
+    *,
+    x_label: str,
+    y_label: str,
+    size: int = 300,
+) -> ScatterChart:
+    """One dot per (name, x, y) proportion on equal axes, with the y = x line: above it, y is the larger."""
+    left, top, right, bottom = 48.0, 12.0, size - 12.0, size - 36.0
+    values = [v for _, x, y in points for v in (x, y)]
+    if not values:
+        return ScatterChart(title, size, size, (left, top, right, bottom), [], (0, 0, 0, 0), [], x_label, y_label, True)
+    low, high = _padded(min(values), max(values))
+    low, high = max(0.0, low), min(1.0, high)
+
+    def px(v: float) -> float:
+        return round(left + (v - low) / (high - low) * (right - left), 1)
+
+    def py(v: float) -> float:
+        return round(bottom - (v - low) / (high - low) * (bottom - top), 1)
+
+    dots = [
+        ScatterDot(name, PALETTE[i % len(PALETTE)], px(x), py(y), f"{name}: {_format(x, True)} → {_format(y, True)}")
+        for i, (name, x, y) in enumerate(points)
+    ]
+    ticks = [(px(v), py(v), _format(v, True)) for v in _ticks(low, high)]
+    diagonal = (px(low), py(low), px(high), py(high))
+    return ScatterChart(title, size, size, (left, top, right, bottom), ticks, diagonal, dots, x_label, y_label)
+
+
+@dataclass(frozen=True)
+class IntervalMark:
+    x: float  # pixels
+    y: float
+    low: float  # whisker ends, pixels
+    high: float
+    tip: str
+
+    @property
+    def caps(self) -> tuple[float, float]:
+        """Left and right ends of the whiskers' caps, pixels."""
+        return round(self.x - 3, 1), round(self.x + 3, 1)
+
+
+@dataclass(frozen=True)
+class IntervalSeries:
+    name: str
+    colour: str
+    marks: list[IntervalMark]
+
+
+@dataclass(frozen=True)
+class IntervalChart:
+    title: str
+    width: int
+    height: int
+    plot: tuple[float, float, float, float]
+    groups: list[tuple[float, str]]  # (x pixel of the group's centre, label)
+    y_ticks: list[tuple[float, str]]
+    series: list[IntervalSeries]
+    x_label: str
+    empty: bool = False
+
+
+Estimate = tuple[float, list[float] | None]  # a proportion and its interval, if any
+
+
+def interval_chart(
+    title: str,
+    groups: Sequence[str],
+    series: Sequence[tuple[str, Sequence[Estimate | None]]],
+    *,
+    x_label: str = "",
+    width: int = 560,
+    height: int = 260,
+) -> IntervalChart:
+    """Proportions (0–100 %) per group, the series side by side in each group, with interval whiskers."""
+    left, top, right, bottom = 48.0, 12.0, width - 12.0, height - 36.0
+    marks_given = any(e is not None for _, estimates in series for e in estimates)
+    if not groups or not marks_given:
+        return IntervalChart(title, width, height, (left, top, right, bottom), [], [], [], x_label, empty=True)
+    slot = (right - left) / len(groups)
+    step = slot * 0.7 / max(1, len(series))
+
+    def py(v: float) -> float:
+        return round(bottom - v * (bottom - top), 1)
+
+    drawn = []
+    for number, (name, estimates) in enumerate(series):
+        offset = -slot * 0.35 + step * (number + 0.5)
+        marks = []
+        for g, (group, estimate) in enumerate(zip(groups, estimates, strict=True)):
+            if estimate is None:
+                continue
+            value, bounds = estimate
+            low, high = bounds or (value, value)
+            tip = f"{name}, {group}: {_format(value, True)}" + (f" [{_format(low, True)}, {_format(high, True)}]"
+                                                                if bounds else "")  # fmt: skip
+            x = round(left + slot * (g + 0.5) + offset, 1)
+            marks.append(IntervalMark(x, py(value), py(low), py(high), tip))
+        drawn.append(IntervalSeries(name, PALETTE[number % len(PALETTE)], marks))
+    centres = [(round(left + slot * (g + 0.5), 1), label) for g, label in enumerate(groups)]
+    y_ticks = [(py(v), _format(v, True)) for v in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    return IntervalChart(title, width, height, (left, top, right, bottom), centres, y_ticks, drawn, x_label)

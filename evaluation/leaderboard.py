@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from annotator.agreement_charts import BarChart, bar_chart
 from annotator.models import Dataset
-from evaluation.charts import LineChart, Series, line_chart, rank_changes, ranks
+from evaluation.charts import (
+    IntervalChart,
+    LineChart,
+    ScatterChart,
+    Series,
+    interval_chart,
+    line_chart,
+    rank_changes,
+    ranks,
+    scatter_chart,
+)
+from evaluation.leaderboard_table import Column, CsvRow, SortLink, leaderboard_csv, sort_links, sorted_none_last
 from evaluation.models import MetricSnapshot, PredictionSet
 from evaluation.selectors import (
     LabelSourceChoice,
@@ -16,16 +29,42 @@ from evaluation.selectors import (
     metric_history,
     prediction_sets_of,
 )
+from evaluation.variable_topk import DEFAULT_VARIANT, VARIANTS, Variant
 
 CHARTED = (
     ("top1", "Top-1 (original labels)"),
     ("real_at_1", "ReaL@1"),
+    ("asma_strict", "ASMA (strict)"),
     ("top5", "Top-5 (original labels)"),
     ("real_at_5", "ReaL@5"),
     ("precision_at_5", "Precision@5"),
     ("recall_at_5", "Recall@5"),
     ("mean_average_precision", "Mean AP"),
 )
+VTK = "variable top-k: each image gets as many guesses as it has valid labels"
+# Headings use a non-breaking hyphen (U+2011): "Top-1" must not wrap after its hyphen in a narrow column.
+LEADERBOARD_COLUMNS = (
+    Column("name", "Model", numeric=False, descending_first=False),
+    Column("k", "k", title="ranked classes stored per image"),
+    Column("top1", "Top‑1", "top1", "the original single label is the first prediction"),
+    Column("top5", "Top‑5", "top5", "the original single label is among the first five predictions"),
+    Column("real1", "ReaL@1", "real_at_1", "the first prediction is any valid label"),
+    Column("real5", "ReaL@5", "real_at_5", "one of the first five predictions is a valid label"),
+    Column("vtk_strict", "VTK strict", "vtk_strict", f"{VTK}; right when all of them are valid labels"),
+    Column("vtk_frac", "VTK frac", "vtk_frac", f"{VTK}; the share of them that are valid labels"),
+    Column("asma_strict", "ASMA strict", "asma_strict", "unweighted mean of strict variable top-k over the |Y| bins"),
+    Column("asma_frac", "ASMA frac", "asma_frac", "unweighted mean of fractional variable top-k over the |Y| bins"),
+    Column("p5", "P@5", "precision_at_5"),
+    Column("r5", "R@5", "recall_at_5"),
+    Column("map", "mAP", "mean_average_precision", "mean average precision (full scores only)"),
+    Column("lrap", "LRAP", "lrap", "label-ranking average precision (full scores only)"),
+    Column("valid_errors", "Valid “errors” %", "top1_error_in_label_set_share",
+           "share of top-1 errors whose prediction is a valid label"),
+    Column("evaluated", "Evaluated", "n_evaluated_multilabel", "images with a non-empty label set"),
+)  # fmt: skip
+LEADERBOARD_SORTS = {column.field: column for column in LEADERBOARD_COLUMNS}
+DEFAULT_LEADERBOARD_SORT = "-real1"
+SHARE_FIGURES = ("multilabel_share", "multilabel_share_ci", "n_multilabel", "n_evaluated_multilabel")
 
 
 @dataclass
@@ -34,35 +73,107 @@ class LeaderboardRow:
     metrics: dict | None  # None: not evaluated against this source yet
     rank_top1: int | None = None
     rank_real: int | None = None
+    rank_asma: int | None = None
     rank_change: int | None = None  # places gained from the top-1 ranking to the ReaL@1 ranking
+    asma_change: int | None = None  # … to the ASMA ranking
+
+    def value(self, column: Column) -> object:
+        if column.field == "name":
+            return self.prediction_set.name.lower()
+        if column.field == "k":
+            return self.prediction_set.k
+        return self.metrics.get(column.key) if self.metrics and column.key else None
 
 
 @dataclass
 class Leaderboard:
-    rows: list[LeaderboardRow]
+    rows: list[LeaderboardRow]  # sorted as `sort` asks
     by_top1: list[LeaderboardRow]
     by_real: list[LeaderboardRow]
-    charts: list[LineChart]
+    by_asma: list[LeaderboardRow]
+    variant: Variant
+    sort: str
+    sort_links: list[SortLink]
     pool_size: int | None
+    share: dict | None = None  # the label source's multi-label share, from its widest snapshot
+    share_chart: BarChart | None = None
+    bin_names: list[str] = field(default_factory=list)  # the |Y| bins ASMA averages over
+    growing: bool = False  # some set was evaluated at several states of the pool: history charts
+    charts: list[LineChart] = field(default_factory=list)
+    scatters: list[ScatterChart] = field(default_factory=list)
 
 
-def leaderboard_for(dataset: Dataset, source: LabelSourceChoice) -> Leaderboard:
+def leaderboard_for(
+    dataset: Dataset,
+    source: LabelSourceChoice,
+    *,
+    sort: str = DEFAULT_LEADERBOARD_SORT,
+    variant: str = DEFAULT_VARIANT,
+    with_charts: bool = True,
+) -> Leaderboard:
+    """Rankings by top-1, ReaL@1 and ASMA (`variant`), the table sorted by `sort`, and the charts: the history
+    of each metric when the source grows, else one dot per model for two metrics against each other."""
+    variant = variant if variant in VARIANTS else DEFAULT_VARIANT
     sets = list(prediction_sets_of(dataset))
     summaries = latest_snapshot_summaries(dataset, source)
     rows = [LeaderboardRow(s, summaries.get(s.pk)) for s in sets]
     top1 = ranks([r.metrics and r.metrics.get("top1") for r in rows])
     real = ranks([r.metrics and r.metrics.get("real_at_1") for r in rows])
-    for row, rank_top1, rank_real, change in zip(rows, top1, real, rank_changes(top1, real), strict=True):
-        row.rank_top1, row.rank_real, row.rank_change = rank_top1, rank_real, change
+    asma = ranks([r.metrics and r.metrics.get(f"asma_{variant}") for r in rows])
+    for row, *places in zip(rows, top1, real, asma, rank_changes(top1, real), rank_changes(top1, asma), strict=True):
+        row.rank_top1, row.rank_real, row.rank_asma, row.rank_change, row.asma_change = places
     unranked = len(rows) + 1
-    by_top1 = sorted(rows, key=lambda r: (r.rank_top1 or unranked, r.prediction_set.name))
-    by_real = sorted(rows, key=lambda r: (r.rank_real or unranked, r.prediction_set.name))
-    pool_sizes = [m["pool_size"] for m in summaries.values()]
-    return Leaderboard(rows, by_top1, by_real, _history_charts(dataset, source, sets), max(pool_sizes, default=None))
+    column = LEADERBOARD_SORTS.get(sort.removeprefix("-"))
+    if column is None:
+        sort, column = DEFAULT_LEADERBOARD_SORT, LEADERBOARD_SORTS[DEFAULT_LEADERBOARD_SORT[1:]]
+    board = Leaderboard(
+        rows=sorted_none_last(rows, lambda r: r.value(column), descending=sort.startswith("-")),
+        by_top1=sorted(rows, key=lambda r: (r.rank_top1 or unranked, r.prediction_set.name)),
+        by_real=sorted(rows, key=lambda r: (r.rank_real or unranked, r.prediction_set.name)),
+        by_asma=sorted(rows, key=lambda r: (r.rank_asma or unranked, r.prediction_set.name)),
+        variant=variant,
+        sort=sort,
+        sort_links=sort_links(LEADERBOARD_COLUMNS, sort),
+        pool_size=max((m["pool_size"] for m in summaries.values()), default=None),
+    )
+    widest = max(summaries.values(), key=lambda m: (m.get("n_images") or 0, m["created_at"]), default=None)
+    if widest and widest.get("label_count_histogram") is not None:
+        board.share = {key: widest.get(key) for key in SHARE_FIGURES}
+        board.share_chart = _label_count_chart(widest["label_count_histogram"])
+        board.bin_names = [s["bin"] for s in widest.get("subgroups") or []]
+    if with_charts:
+        _add_charts(board, dataset, source, sets)
+    return board
 
 
-def _history_charts(dataset: Dataset, source: LabelSourceChoice, sets: list[PredictionSet]) -> list[LineChart]:
+def _label_count_chart(histogram: list[int], widest: int = 10) -> BarChart:
+    """Images per |Y| ≥ 1: an image without a label set is empty or, in the live consensus, not settled yet,
+    and either way outside the multi-label share."""
+    sizes = histogram[1:]
+    counts = [*sizes[: widest - 1], sum(sizes[widest - 1 :])] if len(sizes) > widest else sizes
+    labels = [str(i + 1) if i + 1 < widest else f"{widest}+" for i in range(len(counts))]
+    return bar_chart("Valid labels per image, |Y|", labels, counts, x_label="|Y| of the images with a label set",
+                     highlight_from=1)  # fmt: skip
+
+
+def _add_charts(board: Leaderboard, dataset: Dataset, source: LabelSourceChoice, sets: list[PredictionSet]) -> None:
     history = metric_history(dataset, source)
+    states: dict[int, set[int]] = {}
+    for snapshot in history:
+        states.setdefault(snapshot["prediction_set_id"], set()).add(snapshot["pool_size"])
+    board.growing = any(len(sizes) > 1 for sizes in states.values())
+    if board.growing:
+        board.charts = _history_charts(history, sets)
+        return
+    evaluated = [r for r in board.by_real if r.metrics]
+    for y_key, y_label in (("real_at_1", "ReaL@1"), (f"asma_{board.variant}", f"ASMA ({board.variant})")):
+        points = [(r.prediction_set.name, r.metrics["top1"], r.metrics[y_key]) for r in evaluated
+                  if r.metrics.get("top1") is not None and r.metrics.get(y_key) is not None]  # fmt: skip
+        chart = scatter_chart(f"Top-1 against {y_label}", points, x_label="top-1 (original label)", y_label=y_label)
+        board.scatters.append(chart)
+
+
+def _history_charts(history: list[dict], sets: list[PredictionSet]) -> list[LineChart]:
     names = {s.pk: s.name for s in sets}
     charts = []
     for key, title in CHARTED:
@@ -74,6 +185,27 @@ def _history_charts(dataset: Dataset, source: LabelSourceChoice, sets: list[Pred
         if series or key in ("top1", "real_at_1"):
             charts.append(line_chart(title, series))
     return charts
+
+
+def leaderboard_csv_for(dataset: Dataset, source: LabelSourceChoice) -> str:
+    """The leaderboard as CSV: one line per model in ReaL@1 order, with its ranks under both ASMA variants."""
+    board = leaderboard_for(dataset, source, with_charts=False)
+    rows = board.by_real
+    asma_ranks = {v: ranks([r.metrics and r.metrics.get(f"asma_{v}") for r in rows]) for v in VARIANTS}
+    return leaderboard_csv(
+        source.name,
+        [
+            CsvRow(
+                model=r.prediction_set.name,
+                k=r.prediction_set.k,
+                ranks={"rank_top1": r.rank_top1, "rank_real1": r.rank_real}
+                | {f"rank_asma_{v}": asma_ranks[v][i] for v in VARIANTS},
+                metrics=r.metrics,
+                pool_size=r.metrics["pool_size"] if r.metrics else None,
+            )
+            for i, r in enumerate(rows)
+        ],
+    )
 
 
 @dataclass
@@ -104,17 +236,8 @@ class ModelPage:
     snapshot: MetricSnapshot | None
     classes: list[ClassRow]
     valid_errors: list[ValidError]
-
-
-CLASS_SORTS = {
-    "index": lambda r: r.index,
-    "name": lambda r: r.name.lower(),
-    "images": lambda r: r.n_images,
-    "top1": lambda r: r.top1,
-    "real": lambda r: r.real_at_1,
-    "gain": lambda r: r.gain,
-    "ap": lambda r: r.average_precision,
-}
+    subgroups: list[dict] = field(default_factory=list)  # per |Y| bin, see evaluation.variable_topk
+    subgroup_chart: IntervalChart | None = None
 
 
 def model_page_for(prediction_set: PredictionSet, source: LabelSourceChoice, sort: str) -> ModelPage:
@@ -131,12 +254,8 @@ def model_page_for(prediction_set: PredictionSet, source: LabelSourceChoice, sor
         )
         if n
     ]
-    field, descending = sort.removeprefix("-"), sort.startswith("-")
-    key = CLASS_SORTS.get(field, CLASS_SORTS["real"])
-    # Undefined values go last whichever the direction.
-    classes.sort(key=lambda r: (key(r) is None, key(r) if key(r) is not None else 0), reverse=descending)
-    if descending:
-        classes.sort(key=lambda r: key(r) is None)
+    column = CLASS_SORTS.get(sort.removeprefix("-"), CLASS_SORTS["real"])
+    classes = sorted_none_last(classes, column.value, descending=sort.startswith("-"))
     examples = snapshot.valid_error_examples
     images = images_by_id([i for ids in examples.values() for i in ids])
     valid_errors = [
@@ -148,38 +267,45 @@ def model_page_for(prediction_set: PredictionSet, source: LabelSourceChoice, sor
         )
         for pair in snapshot.values["valid_error_pairs"]
     ]
-    return ModelPage(snapshot, classes, valid_errors)
+    subgroups = snapshot.values.get("subgroups") or []
+    return ModelPage(snapshot, classes, valid_errors, subgroups, _subgroup_chart(subgroups))
 
 
-# (sort field, heading, numeric, first click sorts descending)
-CLASS_COLUMNS = (
-    ("index", "#", True, False),
-    ("name", "Class", False, False),
-    ("images", "Images", True, True),
-    ("top1", "Top-1 %", True, False),
-    ("real", "ReaL@1 %", True, False),
-    ("gain", "Gain (pts)", True, True),
-    ("ap", "AP %", True, False),
+SUBGROUP_SERIES = (
+    ("top1", "Top-1 (original label)"),
+    ("real1", "ReaL@1"),
+    ("vtk_strict", "Variable top-k, strict"),
+    ("vtk_frac", "Variable top-k, fractional"),
 )
 
 
+def _subgroup_chart(subgroups: list[dict]) -> IntervalChart | None:
+    if not subgroups:
+        return None
+    series = [
+        (title, [None if s[key] is None else (s[key], s.get(f"{key}_ci")) for s in subgroups])
+        for key, title in SUBGROUP_SERIES
+    ]
+    groups = [f"|Y| {s['bin']} ({s['images']:,})" for s in subgroups]
+    return interval_chart("Accuracy per |Y| bin", groups, series, x_label="valid labels per image (images scored)")
+
+
 @dataclass(frozen=True)
-class SortLink:
-    heading: str
-    numeric: bool
-    sort: str  # the sort parameter a click on the heading requests
-    current: str  # "asc", "desc" or "" when the table is not sorted by this column
+class ClassColumn(Column):
+    value: Callable[[ClassRow], object] = lambda row: None
+
+
+CLASS_COLUMNS = (
+    ClassColumn("index", "#", descending_first=False, value=lambda r: r.index),
+    ClassColumn("name", "Class", numeric=False, descending_first=False, value=lambda r: r.name.lower()),
+    ClassColumn("images", "Images", value=lambda r: r.n_images),
+    ClassColumn("top1", "Top-1 %", descending_first=False, value=lambda r: r.top1),
+    ClassColumn("real", "ReaL@1 %", descending_first=False, value=lambda r: r.real_at_1),
+    ClassColumn("gain", "Gain (pts)", value=lambda r: r.gain),
+    ClassColumn("ap", "AP %", descending_first=False, value=lambda r: r.average_precision),
+)
+CLASS_SORTS = {column.field: column for column in CLASS_COLUMNS}
 
 
 def class_sort_links(sort: str, *, with_ap: bool) -> list[SortLink]:
-    links = []
-    for field, heading, numeric, descending_first in CLASS_COLUMNS:
-        if field == "ap" and not with_ap:
-            continue
-        current = "asc" if sort == field else "desc" if sort == f"-{field}" else ""
-        if current:
-            target = field if current == "desc" else f"-{field}"
-        else:
-            target = f"-{field}" if descending_first else field
-        links.append(SortLink(heading, numeric, target, current))
-    return links
+    return sort_links([c for c in CLASS_COLUMNS if with_ap or c.field != "ap"], sort)

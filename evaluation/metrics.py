@@ -15,13 +15,33 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
 
+from evaluation.intervals import interval, ratio
+from evaluation.intervals import wilson_interval as wilson_interval  # re-exported: callers import it from here
+from evaluation.variable_topk import DEFAULT_BINS, label_count_summary, variable_topk_measures
+
 ScoreTransform = Literal["auto", "none", "softmax", "sigmoid"]
 LabelSets = Sequence[Sequence[int]] | tuple[np.ndarray, np.ndarray]
+# Bumped whenever compute_all's output changes meaning or gains figures: the periodic refresh then appends a
+# snapshot of every prediction set at its current label-pool state, so no set needs uploading again.
+METRICS_VERSION = 2
+# compute_all key → the name it is exported under (the offline evaluator's JSON, the leaderboard's CSV).
+EXPORTED_WITH_INTERVAL = (
+    ("top1", "top1"), ("top5", "top5"), ("real_at_1", "real1"), ("real_at_5", "real5"),
+    ("vtk_strict", "vtk_strict"), ("vtk_frac", "vtk_frac"), ("multilabel_share", "multilabel_share"),
+)  # fmt: skip
+EXPORTED_PLAIN = (
+    ("asma_strict", "asma_strict"), ("asma_frac", "asma_frac"), ("vtk_scored", "vtk_scored"),
+    ("vtk_left_out", "vtk_left_out"), ("vtk_ranking_limit", "vtk_ranking_limit"), ("subgroup_bins", "bins"),
+    ("n_images", "n_images"), ("n_evaluated_multilabel", "n_evaluated"), ("n_multilabel", "n_multilabel"),
+    ("label_count_histogram", "label_count_histogram"), ("k", "k"), ("precision_at_5", "precision_at_5"),
+    ("recall_at_5", "recall_at_5"), ("mean_average_precision", "mean_average_precision"), ("lrap", "lrap"),
+    ("top1_error_in_label_set_share", "top1_error_in_label_set_share"), ("metrics_version", "metrics_version"),
+)  # fmt: skip
+SHARE_KEYS = ("multilabel_share", "multilabel_share_ci", "n_multilabel", "label_count_histogram")
 
 
 def label_matrix(label_sets: LabelSets, num_classes: int) -> np.ndarray:
@@ -49,10 +69,8 @@ def label_matrix(label_sets: LabelSets, num_classes: int) -> np.ndarray:
 
 
 def topk_from_scores(scores: np.ndarray, k: int) -> np.ndarray:
-    """The k highest-scoring classes per row as int32, best first; ties rank the lower class index first.
-
-    Which of several classes tied exactly at the k-th place makes the cut is unspecified.
-    """
+    """The k highest-scoring classes per row as int32, best first; ties rank the lower class index first,
+    also at the k-th place (a tie there decides which class makes the cut, and variable top-k reads it)."""
     num_classes = scores.shape[1]
     k = min(k, num_classes)
     if k < num_classes:
@@ -61,19 +79,14 @@ def topk_from_scores(scores: np.ndarray, k: int) -> np.ndarray:
         chosen = np.broadcast_to(np.arange(num_classes), scores.shape)
     values = np.take_along_axis(scores, chosen, axis=1)
     order = np.lexsort((chosen, -values), axis=1)
-    return np.take_along_axis(chosen, order, axis=1).astype(np.int32)
-
-
-def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (same as statsmodels' ``method='wilson'``)."""
-    if total <= 0:
-        raise ValueError("total must be positive")
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = successes / total
-    denominator = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denominator
-    half = z * np.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    topk = np.take_along_axis(chosen, order, axis=1).astype(np.int32)
+    if k < num_classes:
+        # argpartition picks an arbitrary one of several classes tied at the k-th place: redo those rows.
+        kth = np.take_along_axis(values, order[:, -1:], axis=1)
+        tied = np.flatnonzero(np.count_nonzero(scores >= kth, axis=1) > k)
+        if tied.size:
+            topk[tied] = np.argsort(-scores[tied], axis=1, kind="stable")[:, :k]
+    return topk
 
 
 def average_precision_per_class(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -155,12 +168,14 @@ def compute_all(
     score_transform: ScoreTransform = "auto",
     confidence: float = 0.95,
     n_pairs: int = 20,
+    bins: Sequence[int] = DEFAULT_BINS,
 ) -> dict[str, Any]:
     """Every metric for one prediction set, as a JSON-serialisable dict (see module docstring).
 
     Metrics at k are reported for each k in ``ks`` not wider than ``topk``. With ``scores`` (N×C), mean
     AP, LRAP and set metrics are added; predicted sets are {c: p_c ≥ threshold} after ``score_transform``
-    ("auto": scores already in [0, 1] are used as they are, others go through a softmax).
+    ("auto": scores already in [0, 1] are used as they are, others go through a softmax). Variable top-k,
+    the subgroups by |Y| (``bins``: their lower edges) and ASMA are in `evaluation.variable_topk`.
     """
     topk, original = _validated(topk, original, labels, scores)
     n_images, num_classes = labels.shape
@@ -176,6 +191,7 @@ def compute_all(
     n_evaluated = int(evaluated.sum())
 
     result: dict[str, Any] = {
+        "metrics_version": METRICS_VERSION,
         "n_images": n_images,
         "n_classes": num_classes,
         "k": int(topk.shape[1]),
@@ -184,19 +200,26 @@ def compute_all(
         "n_empty_label_sets": n_images - n_evaluated,
         "n_without_prediction": int((~valid_slot).all(axis=1).sum()),
         "confidence": confidence,
-        "multilabel_share": _ratio(int((set_sizes >= 2).sum()), n_evaluated),
-        "mean_labels_per_image": _ratio(int(set_sizes.sum()), n_evaluated),
+        "mean_labels_per_image": ratio(int(set_sizes.sum()), n_evaluated),
     }
+    share = label_count_summary(np.bincount(set_sizes), confidence)
+    result |= {key: share[key] for key in SHARE_KEYS}
     for k in ks:
         top_correct = int(matches_original[:, :k].any(axis=1).sum())
         real_correct = int(hits[evaluated, :k].any(axis=1).sum())
         hits_at_k = hits[evaluated, :k].sum(axis=1)
-        result[f"top{k}"] = _ratio(top_correct, n_with_original)
-        result[f"top{k}_ci"] = _interval(top_correct, n_with_original, confidence)
-        result[f"real_at_{k}"] = _ratio(real_correct, n_evaluated)
-        result[f"real_at_{k}_ci"] = _interval(real_correct, n_evaluated, confidence)
+        result[f"top{k}"] = ratio(top_correct, n_with_original)
+        result[f"top{k}_ci"] = interval(top_correct, n_with_original, confidence)
+        result[f"real_at_{k}"] = ratio(real_correct, n_evaluated)
+        result[f"real_at_{k}_ci"] = interval(real_correct, n_evaluated, confidence)
         result[f"precision_at_{k}"] = float(np.mean(hits_at_k / k)) if n_evaluated else None
         result[f"recall_at_{k}"] = float(np.mean(hits_at_k / set_sizes[evaluated])) if n_evaluated else None
+    result.update(
+        variable_topk_measures(
+            hits=hits, sizes=set_sizes, evaluated=evaluated, top1_correct=matches_original[:, 0],
+            has_original=has_original, labels=labels, scores=scores, bins=bins, confidence=confidence,
+        )
+    )  # fmt: skip
     result.update(_top1_error_analysis(topk, original, labels, hits, evaluated, n_pairs))
     result["per_class"] = _per_class(original, matches_original, hits, evaluated, num_classes)
     if scores is not None:
@@ -250,7 +273,7 @@ def _top1_error_analysis(
     return {
         "n_top1_errors": n_errors,
         "n_top1_errors_in_label_set": n_valid,
-        "top1_error_in_label_set_share": _ratio(n_valid, n_errors),
+        "top1_error_in_label_set_share": ratio(n_valid, n_errors),
         "valid_error_pairs": pairs,
     }
 
@@ -319,14 +342,6 @@ def _transform(scores: np.ndarray, transform: ScoreTransform) -> np.ndarray:
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         return probabilities
     raise ValueError(f"unknown score transform {transform!r}")
-
-
-def _ratio(numerator: int, denominator: int) -> float | None:
-    return numerator / denominator if denominator else None
-
-
-def _interval(successes: int, total: int, confidence: float) -> list[float] | None:
-    return list(wilson_interval(successes, total, confidence)) if total else None
 
 
 def _nan_to_none(values: np.ndarray) -> list[float | None]:

@@ -120,7 +120,8 @@ class MetricSnapshot(models.Model):
     """All metrics of one prediction set against one label source at one state of that source. Never updated.
 
     `watermark` names the state of the label pool (``reference:<id>`` or ``consensus:<…>``), so one state is
-    evaluated at most once per prediction set; a database trigger refuses updates.
+    evaluated at most once per prediction set and version of the metric definitions (`metrics_version`, see
+    `evaluation.metrics.METRICS_VERSION`); a database trigger refuses updates.
     """
 
     class LabelSource(models.TextChoices):
@@ -139,13 +140,18 @@ class MetricSnapshot(models.Model):
         default=dict, blank=True, help_text='Image ids per (original, predicted) pair: {"o,p": [ids…]}.'
     )
     seconds = models.FloatField(help_text="Wall time of the computation.")
+    metrics_version = models.PositiveSmallIntegerField(
+        default=1, help_text="Version of the metric definitions computed (evaluation.metrics.METRICS_VERSION)."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         get_latest_by = "created_at"
         constraints = [
-            models.UniqueConstraint(fields=["prediction_set", "watermark"], name="metricsnapshot_once_per_state"),
+            models.UniqueConstraint(
+                fields=["prediction_set", "watermark", "metrics_version"], name="metricsnapshot_once_per_state"
+            ),
             models.CheckConstraint(
                 condition=Q(label_source="consensus", reference_set__isnull=True)
                 | Q(label_source="reference", reference_set__isnull=False),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evaluation.intervals import interval
 from evaluation.release_formats import ReleaseCounts
 from evaluation.release_rules import DAWID_SKENE, ReleaseParameters
 
@@ -117,10 +118,12 @@ def datasheet_markdown(facts: DatasheetFacts) -> str:
         f"| excluded by a reviewer (bad or ambiguous) | {_pct(c.n_excluded, c.n_images)} |",
         f"| adjudicated | {_pct(c.n_adjudicated, c.n_images)} |",
         "",
-        f"Valid (image, class) pairs of the consensus: {c.n_labels:,}. Multi-label share (labelled images with",
-        f"two or more classes): {_num(c.multi_label_share)}. Label-set sizes of settled images: {sizes}.",
+        f"Valid (image, class) pairs of the consensus: {c.n_labels:,}. Multi-label share (labelled images",
+        f"with two or more classes): {_num(c.multi_label_share)}{_share_detail(c)}.",
+        f"Label-set sizes of settled images: {sizes}.",
         f"Votes: {facts.n_votes:,} from {facts.n_annotators:,} annotators.",
         "",
+        *_label_count_histogram(c),
         "## Agreement",
         "",
         "| figure | value |",
@@ -169,6 +172,44 @@ def datasheet_markdown(facts: DatasheetFacts) -> str:
         "| recall@k | mean of \\|P[:k] ∩ Y\\| / \\|Y\\| |",
         "| mAP | mean over classes with at least one positive of the average precision of the class's scores |",
         "| LRAP | label-ranking average precision |",
+        *VARIABLE_TOPK_ROWS,
         "",
     ]
     return "\n".join(lines)
+
+
+# The paper's measures (Anzaku et al., arXiv 2412.18409), as evaluation.variable_topk computes them.
+VARIABLE_TOPK_ROWS = (
+    "| variable top-k, strict | mean of 1[Y ⊆ P[:\\|Y\\|]]: each image gets \\|Y\\| guesses; images with more valid "
+    "labels than the model ranks are left out and counted |",
+    "| variable top-k, fractional | mean of \\|P[:\\|Y\\|] ∩ Y\\| / \\|Y\\| |",
+    "| ASMA | unweighted mean over the \\|Y\\| bins {1}, {2}, {3}, {4+} that hold images of the bin's variable "
+    "top-k (strict or fractional); ReLabel's reading of the paper's Aggregate Subgroup Model Accuracy |",
+    "| multi-label share | share of the images with a non-empty Y that have \\|Y\\| ≥ 2, with a 95% Wilson interval |",
+)
+HISTOGRAM_BAR = 30  # characters of the longest bar
+
+
+def _share_detail(c: ReleaseCounts) -> str:
+    """' (15.9 %, 95% Wilson interval 15.6–16.2 %; 7,443 of 46,837)' — or nothing without labelled images."""
+    bounds = interval(c.n_multi_label, c.n_labelled, 0.95)
+    if bounds is None or c.multi_label_share is None:
+        return ""
+    low, high = bounds
+    share = f"{c.multi_label_share:.1%}"
+    return f" ({share}, 95% Wilson interval {low:.1%}–{high:.1%}; {c.n_multi_label:,} of {c.n_labelled:,})"
+
+
+def _label_count_histogram(c: ReleaseCounts) -> list[str]:
+    """The |Y| histogram of the settled images as a Markdown table with text bars."""
+    if not c.set_sizes:
+        return []
+    settled = sum(c.set_sizes.values())
+    peak = max(c.set_sizes.values())
+    rows = [
+        f"| {size}{' (no valid class)' if size == 0 else ''} | {n:,} | {n / settled:.1%} | "
+        f"{'█' * max(1 if n else 0, round(HISTOGRAM_BAR * n / peak))} |"
+        for size, n in sorted(c.set_sizes.items())
+    ]
+    return ["### Label-set sizes (\\|Y\\|) of settled images", "", "| \\|Y\\| | images | share | |",
+            "|---|---|---|---|", *rows, ""]  # fmt: skip

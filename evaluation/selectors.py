@@ -192,11 +192,16 @@ def label_source_pick(dataset: Dataset, choices: list[LabelSourceChoice], slug: 
 # --- leaderboard, history, model page ---------------------------------------------------------------------
 
 SUMMARY_KEYS = (
-    "n_images", "n_evaluated_multilabel", "multilabel_share",
+    "metrics_version", "n_images", "n_evaluated_multilabel", "multilabel_share", "multilabel_share_ci",
+    "n_multilabel", "label_count_histogram",
     "top1", "top1_ci", "top5", "top5_ci", "real_at_1", "real_at_1_ci", "real_at_5", "real_at_5_ci",
+    "vtk_strict", "vtk_strict_ci", "vtk_frac", "vtk_frac_ci", "vtk_scored", "vtk_left_out", "vtk_ranking_limit",
+    "asma_strict", "asma_frac", "asma_bins", "subgroup_bins", "subgroups",
     "precision_at_5", "recall_at_5", "mean_average_precision", "lrap", "top1_error_in_label_set_share",
 )  # fmt: skip
-HISTORY_KEYS = ("top1", "top5", "real_at_1", "real_at_5", "precision_at_5", "recall_at_5", "mean_average_precision")
+HISTORY_KEYS = (
+    "top1", "top5", "real_at_1", "real_at_5", "asma_strict", "precision_at_5", "recall_at_5", "mean_average_precision",
+)  # fmt: skip
 
 
 def _values_of(keys: tuple[str, ...]) -> dict[str, KeyTransform]:
@@ -216,13 +221,16 @@ def latest_snapshot_summaries(dataset: Dataset, source: LabelSourceChoice) -> di
 
 
 def metric_history(dataset: Dataset, source: LabelSourceChoice) -> list[dict]:
-    """Every snapshot of the dataset's sets against `source`, oldest first, with the charted metrics."""
+    """Every state of the label pool each of the dataset's sets was evaluated at against `source`, oldest first,
+    with the charted metrics. A state evaluated again under newer metric definitions counts once, as its
+    newest snapshot."""
     rows = (
         MetricSnapshot.objects.filter(prediction_set__dataset=dataset, **source.snapshot_filter())
-        .order_by("created_at", "id")
+        .order_by("prediction_set_id", "watermark", "-metrics_version", "-created_at", "-id")
+        .distinct("prediction_set_id", "watermark")
         .values("prediction_set_id", "pool_size", "created_at", **_values_of(HISTORY_KEYS))
     )
-    return [_unprefixed(row) for row in rows]
+    return sorted((_unprefixed(row) for row in rows), key=lambda row: row["created_at"])
 
 
 def _unprefixed(row: dict) -> dict:

@@ -7,6 +7,7 @@ app_name = "evaluation"
 urlpatterns = [
     path("evaluation/", views.evaluation_index, name="index"),
     path("datasets/<slug:slug>/evaluation/", views.leaderboard, name="leaderboard"),
+    path("datasets/<slug:slug>/evaluation/leaderboard.csv", views.leaderboard_csv, name="leaderboard-csv"),
     path("datasets/<slug:slug>/evaluation/upload/", views.prediction_set_upload, name="upload"),
     path("datasets/<slug:slug>/evaluation/candidates/", views.candidate_sources, name="candidate-sources"),
     path("prediction-sets/<id:pk>/", views.prediction_set_detail, name="prediction-set"),
@@ -15,6 +16,7 @@ urlpatterns = [
         api.PredictionSetListCreateApi.as_view(),
         name="api-prediction-sets",
     ),
+    path("api/datasets/<slug:slug>/leaderboard/", api.LeaderboardApi.as_view(), name="api-leaderboard"),
     path("api/prediction-sets/<id:pk>/snapshots/", api.SnapshotListApi.as_view(), name="api-snapshots"),
     # Releases (issue 7)
     path("releases/", release_views.releases_index, name="releases-index"),

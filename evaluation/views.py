@@ -11,7 +11,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.models import Dataset
 from evaluation.forms import CandidateSourcesForm, PredictionSetUploadForm
-from evaluation.leaderboard import class_sort_links, leaderboard_for, model_page_for
+from evaluation.leaderboard import (
+    DEFAULT_LEADERBOARD_SORT,
+    class_sort_links,
+    leaderboard_csv_for,
+    leaderboard_for,
+    model_page_for,
+)
 from evaluation.models import PredictionSet
 from evaluation.permissions import (
     access_candidate_selection,
@@ -43,16 +49,27 @@ def leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
     dataset = get_object_or_404(Dataset, slug=slug)
     choices = label_source_choices(dataset)
     source = label_source_pick(dataset, choices, request.GET.get("labels"))
-    board = leaderboard_for(dataset, source)
+    sort = request.GET.get("sort", DEFAULT_LEADERBOARD_SORT)
+    board = leaderboard_for(dataset, source, sort=sort, variant=request.GET.get("asma", ""))
     context = {
         "dataset": dataset,
         "choices": choices,
         "source": source,
         "board": board,
+        "sort": board.sort,
         "can_upload": access_prediction_upload(request.user),
         "can_select_candidates": access_candidate_selection(request.user),
     }
     return render(request, "evaluation/leaderboard.html", context)
+
+
+@require(access_evaluation)
+def leaderboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    dataset = get_object_or_404(Dataset, slug=slug)
+    source = label_source_pick(dataset, label_source_choices(dataset), request.GET.get("labels"))
+    response = HttpResponse(leaderboard_csv_for(dataset, source), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{dataset.slug}-leaderboard-{source.slug}.csv"'
+    return response
 
 
 @require(access_evaluation)

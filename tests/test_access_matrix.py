@@ -195,6 +195,7 @@ EXPECTED: dict[str, list[Probe]] = {
     ],  # fmt: skip
     "evaluation:index": [Probe("get", expected=VIEWERS_PAGE)],
     "evaluation:leaderboard": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
+    "evaluation:leaderboard-csv": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
     "evaluation:upload": [
         Probe("get", **PETS, expected=(302, 403, 403, 403, 200, 200)),
         Probe("post", **PETS, body=_upload, multipart=True, expected=(302, 403, 403, 403, 302, 302)),
@@ -215,6 +216,7 @@ EXPECTED: dict[str, list[Probe]] = {
         Probe("post", **PETS, body=_upload, multipart=True, expected=(403, 403, 403, 403, 201, 201)),
     ],
     "evaluation:api-snapshots": [Probe("get", lambda w: {"pk": w.prediction_set.pk}, expected=VIEWERS_API)],
+    "evaluation:api-leaderboard": [Probe("get", **PETS, expected=VIEWERS_API)],
     "consensus:dashboard": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
     "consensus:api-agreement": [
         Probe("get", **PETS, expected=VIEWERS_API),

@@ -28,3 +28,21 @@ def fixed(value: object, digits: int = 2) -> str:
 def plain(value: object) -> str:
     """A whole number as digits, without going through localisation."""
     return "–" if value is None else str(value)
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    """0.15891 → '15.9%'."""
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+@register.filter
+def percent_interval(interval: list[float] | None) -> str:
+    """A Wilson interval as '[15.6, 16.2]%'."""
+    return "" if not interval else f"[{interval[0] * 100:.1f}, {interval[1] * 100:.1f}]%"
+
+
+@register.filter
+def grouped(value: int | None) -> str:
+    """7910 → '7,910'."""
+    return "–" if value is None else f"{value:,}"

@@ -17,7 +17,7 @@ from django.utils.text import slugify
 from annotator.models import Dataset
 from config.safe_paths import upload_file_name
 from config.text_rules import DESCRIPTION_MAX_LENGTH, TextInputError, clean_name, clean_text
-from evaluation.arrays import to_npy_bytes
+from evaluation.arrays import STORED_TOP_K, to_npy_bytes
 from evaluation.models import PredictionArrays, PredictionSet
 from evaluation.prediction_formats import PredictionFormatError, parse_predictions
 from evaluation.selectors import dataset_order
@@ -25,7 +25,6 @@ from evaluation.selectors import dataset_order
 logger = logging.getLogger(__name__)
 
 STORED_NAME_CHARS = 80  # of a set's slugified name in its storage folder (storage names hold 500 characters)
-STORED_TOP_K = 10  # ranked classes kept per image; more than any metric or candidate count uses
 
 
 class EvaluationInputError(ValueError):

@@ -1,4 +1,8 @@
-"""Computing metric snapshots: append-only, once per (prediction set, label-pool state)."""
+"""Computing metric snapshots: append-only, once per (prediction set, label-pool state, metrics version).
+
+When the metric definitions change (`METRICS_VERSION`), the next refresh appends a snapshot of every set at
+its label pools' current states: existing prediction sets get the new figures without being uploaded again.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from annotator.models import Dataset
-from evaluation.metrics import compute_all
+from evaluation.metrics import METRICS_VERSION, compute_all
 from evaluation.models import MetricSnapshot, PredictionSet
 from evaluation.selectors import (
     DatasetOrder,
@@ -32,7 +36,8 @@ EXAMPLES_PER_PAIR = 8
 def metric_snapshot_compute(
     *, prediction_set: PredictionSet, label_pool: LabelPool, order: DatasetOrder | None = None
 ) -> MetricSnapshot | None:
-    """Append a snapshot of `prediction_set` against `label_pool`, unless that pool state is evaluated already.
+    """Append a snapshot of `prediction_set` against `label_pool`, unless that pool state is evaluated already
+    under the current metric definitions.
 
     Takes a transaction-scoped advisory lock on the prediction set and gives up (returns None) when another
     worker holds it: that worker is computing the same set, and whatever changes after it read the pool is
@@ -44,7 +49,10 @@ def metric_snapshot_compute(
         if not cursor.fetchone()[0]:
             logger.info("prediction set %s is being evaluated by another worker", prediction_set.pk)
             return None
-    if MetricSnapshot.objects.filter(prediction_set=prediction_set, watermark=label_pool.watermark).exists():
+    done = MetricSnapshot.objects.filter(
+        prediction_set=prediction_set, watermark=label_pool.watermark, metrics_version=METRICS_VERSION
+    )
+    if done.exists():
         return None
     started = time.monotonic()
     order = order or dataset_order(prediction_set.dataset)
@@ -67,6 +75,7 @@ def metric_snapshot_compute(
         values=values,
         valid_error_examples=examples,
         seconds=time.monotonic() - started,
+        metrics_version=METRICS_VERSION,
     )
     logger.info(
         "prediction set %s evaluated against %s in %.2f s", prediction_set.pk, label_pool.watermark, snapshot.seconds
@@ -77,7 +86,8 @@ def metric_snapshot_compute(
 def metric_snapshots_refresh(
     *, datasets: Iterable[Dataset] | None = None, prediction_set_ids: Iterable[int] | None = None
 ) -> list[MetricSnapshot]:
-    """Evaluate every prediction set against every label source whose state it has not been evaluated on.
+    """Evaluate every prediction set against every label source whose state it has not been evaluated on
+    under the current metric definitions.
 
     Each (set, source) is its own transaction (see `metric_snapshot_compute`), so a long run holds no lock
     for long and an interrupted run keeps what it finished. Safe to run twice and concurrently: a state
@@ -96,9 +106,8 @@ def metric_snapshots_refresh(
     for members in by_dataset.values():
         dataset = members[0].dataset
         pools = label_pools_for(dataset)
-        evaluated = set(
-            MetricSnapshot.objects.filter(prediction_set__in=members).values_list("prediction_set_id", "watermark")
-        )
+        current = MetricSnapshot.objects.filter(prediction_set__in=members, metrics_version=METRICS_VERSION)
+        evaluated = set(current.values_list("prediction_set_id", "watermark"))
         todo = [(s, pool) for s in members for pool in pools if (s.pk, pool.watermark) not in evaluated]
         if not todo:
             continue

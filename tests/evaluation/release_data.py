@@ -40,13 +40,13 @@ def votes_csv(path: Path, votes: dict[int, dict[int, str]] = VOTES, rater_prefix
     return path
 
 
-def voted_dataset(tmp_path: Path, slug: str = "tiny"):
+def voted_dataset(tmp_path: Path, slug: str = "tiny", votes: dict[int, dict[int, str]] = VOTES):
     # Transactional tests run after a flush that empties the role groups the migrations made; the import
     # puts its raters in the annotator group.
     for role in ROLES:
         Group.objects.get_or_create(name=role)
     dataset = build_dataset(slug)
-    call_command("import_votes", dataset.slug, str(votes_csv(tmp_path / f"{slug}-votes.csv")), verbosity=0)
+    call_command("import_votes", dataset.slug, str(votes_csv(tmp_path / f"{slug}-votes.csv", votes)), verbosity=0)
     return dataset
 
 

@@ -231,3 +231,23 @@ def test_the_import_predictions_command_refuses_a_second_set_of_the_same_name(im
         call_command("import_predictions", IMAGENET_VAL_SLUG, str(PREDICTIONS / "vgg16_top5.csv"), "--name", "vgg16")
     assert error.value.returncode == 2
     assert PredictionSet.objects.filter(dataset=imagenet_val["dataset"]).count() == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", MODELS)
+def test_the_offline_evaluator_gives_the_servers_snapshot_for_the_same_files(imagenet_val, model):
+    from annotator.vocabulary import BUILTIN_IMAGENET
+    from evaluation.evaluate import evaluate
+    from tests.conftest import REAL_DATA
+    from tests.evaluation.test_offline_evaluator import assert_equals_snapshot
+
+    result = evaluate(
+        REAL_DATA / "real.json",
+        PREDICTIONS / f"{model}_top5.csv",
+        IMAGENET_DATA / "val_ground_truth.csv",
+        classes=BUILTIN_IMAGENET,
+        bins="1,2,3,4",
+    )
+    values = _latest(imagenet_val["sets"][model], imagenet_val["real"])
+    assert_equals_snapshot(result, values)
+    assert (result["vtk_scored"], result["vtk_left_out"], result["n_multilabel"]) == (46_693, 144, 7_443)

@@ -46,10 +46,12 @@ def test_the_leaderboard_ranks_by_top1_and_by_real_side_by_side_with_rank_change
     assert "Against <strong>hand labels</strong>" in html  # the consensus is empty, so the reference is shown
 
 
-def test_the_leaderboard_draws_each_metric_against_the_number_of_labelled_images(client, tiny, board):
+def test_a_source_with_one_state_draws_models_against_each_other_not_a_history_of_one_dot(client, tiny, board):
     html = client.get(reverse("evaluation:leaderboard", args=[tiny.slug])).content.decode()
-    assert html.count("<svg") == 2  # top-1 and ReaL@1: these sets list 3 classes, so nothing @5
-    assert "<polyline" in html and "bold: 85.7% at 8 images" in html
+    # A reference set never grows: top-1 against ReaL@1 and against ASMA, one dot per model, with y = x.
+    assert html.count('class="chart scatter"') == 2 and html.count('class="diagonal"') == 2
+    assert "<polyline" not in html and "Metrics against the number of labelled images" not in html
+    assert "bold: 50.0% → 85.7%" in html  # top-1 4/8, ReaL@1 6/7
 
 
 def test_against_the_empty_live_consensus_only_original_label_metrics_show(client, tiny, board):
@@ -64,7 +66,7 @@ def test_the_leaderboard_reads_a_constant_number_of_queries(client, tiny, board,
     metric_snapshots_refresh()
     with django_assert_max_num_queries(12):
         response = client.get(reverse("evaluation:leaderboard", args=[tiny.slug]))
-    assert response.content.decode().count('class="change"') == 8
+    assert response.content.decode().count('class="change"') == 16  # ReaL@1 and ASMA rankings
 
 
 def test_a_set_not_yet_evaluated_is_listed_as_computing(client, tiny, board):
