@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config import bounded_json
-from config.bounded_json import JsonTooDeepError
+from annotator import bounded_json
+from annotator.bounded_json import JsonTooDeepError
 
 WNID = re.compile(r"^n\d{8}$")
 BUILTIN_IMAGENET = Path(__file__).resolve().parent.parent / "data" / "imagenet" / "class_info.json"

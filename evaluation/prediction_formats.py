@@ -28,8 +28,8 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from config import bounded_json
-from config.bounded_json import JsonTooDeepError
+from annotator import bounded_json
+from annotator.bounded_json import JsonTooDeepError
 from evaluation.format_errors import MAX_REPORTED, Rows, RowsError, raise_for, refuse
 from evaluation.metrics import topk_from_scores
 

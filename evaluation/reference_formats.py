@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from config import bounded_json
+from annotator import bounded_json
 from evaluation.format_errors import MAX_REPORTED, Rows, RowsError, raise_for
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from config.bounded_json import MAX_JSON_DEPTH, JsonTooDeepError, loads, nesting_exceeds
+from annotator.bounded_json import MAX_JSON_DEPTH, JsonTooDeepError, loads, nesting_exceeds
 from evaluation.prediction_formats import PredictionFormatError, parse_predictions
 from tests.test_fuzz_api import OPERATIONS, SCHEMA, _request_schema, world  # noqa: F401 - `world` is a fixture
 
