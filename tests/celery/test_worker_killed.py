@@ -32,7 +32,8 @@ from evaluation.models import MetricSnapshot
 from evaluation.release_models import Release, ReleaseFile
 from evaluation.release_selectors import ready_releases
 from evaluation.services.prediction_sets import prediction_set_create
-from evaluation.services.releases import STALE_CLAIM, release_create, release_storage
+from evaluation.services.release_claims import STALE_CLAIM
+from evaluation.services.releases import release_create, release_storage
 from tests.celery.conftest import (
     _delete_queue,
     _route_default_queue_to,
