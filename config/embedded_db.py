@@ -101,6 +101,11 @@ def live_holders(pgdata: Path) -> list[int]:
     return _prune_dead_holders(pgdata)
 
 
+def held_server() -> Any:
+    """The wheel's handle on the embedded server this process holds (None with DATABASE_URL)."""
+    return _server_handle
+
+
 def server_pid(pgdata: Path) -> int | None:
     """The pid of the PostgreSQL server running on `pgdata`, if one is."""
     import psutil
