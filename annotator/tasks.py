@@ -13,7 +13,7 @@ from annotator.services.dawid_skene import dawid_skene_refresh_due, dawid_skene_
 # A Dawid–Skene run over 750k votes takes a few seconds; agreement figures about as long.
 LIMITS = {"soft_time_limit": 10 * 60, "time_limit": 12 * 60}
 # The sweep leaves a request this long to its own task before enqueueing it again.
-REQUEST_GRACE = timedelta(seconds=15)
+REQUEST_GRACE = timedelta(seconds=5)
 
 
 @shared_task(name="annotator.dawid_skene_run", acks_late=True, ignore_result=True, **LIMITS)

@@ -109,7 +109,7 @@ def _backend_waiting_on(watcher, table: str) -> int | None:  # noqa: ANN001
         cursor.execute(
             "SELECT pid FROM pg_stat_activity"
             " WHERE wait_event_type = 'Lock' AND query LIKE %s AND pid <> pg_backend_pid()",
-            [f'INSERT INTO "{table}"%'],
+            [f"%{table}%"],
         )
         row = cursor.fetchone()
     return row[0] if row else None
@@ -122,15 +122,16 @@ def _backend_alive(watcher, pid: int) -> bool:  # noqa: ANN001
 
 
 @contextmanager
-def blocked_at(table: str, enqueue: Callable[[], T]) -> Iterator[T]:
-    """Hold an EXCLUSIVE lock on `table` from a second connection, run `enqueue`, and yield its result once a
-    worker's INSERT into `table` waits on the lock; the lock is dropped on leaving."""
+def blocked_at(table: str, enqueue: Callable[[], T], mode: str = "EXCLUSIVE") -> Iterator[T]:
+    """Hold a lock on `table` from a second connection (EXCLUSIVE: writes wait; ACCESS EXCLUSIVE: reads too),
+    run `enqueue`, and yield its result once a worker's statement on `table` waits on the lock; the lock is
+    dropped on leaving."""
     side, watcher = _connect(autocommit=False), _connect(autocommit=True)
     try:
         with side.cursor() as cursor:
-            cursor.execute(f'LOCK TABLE "{table}" IN EXCLUSIVE MODE')
+            cursor.execute(f'LOCK TABLE "{table}" IN {mode} MODE')
         result = enqueue()
-        wait_for(lambda: _backend_waiting_on(watcher, table), what=f"the worker's INSERT into {table}")
+        wait_for(lambda: _backend_waiting_on(watcher, table), what=f"the worker's statement on {table}")
         yield result
     finally:
         side.rollback()
