@@ -43,11 +43,11 @@ class CeleryProcesses:
         self.media_root, self.log_dir, self.started = media_root, log_dir, []
         self.env = {**_worker_environment(media_root), "RELABEL_CELERY_QUEUE": self.queue, **env}
 
-    def worker(self, **env: str) -> subprocess.Popen:
+    def worker(self, *, pool: tuple[str, ...] = ("--pool", "solo"), **env: str) -> subprocess.Popen:
         number = sum(1 for path in self.log_dir.glob("worker-*.log"))
         return self._start(
             f"worker-{number}",
-            ["worker", "--pool", "solo", "--queues", self.queue, "--without-mingle", "--without-gossip",
+            ["worker", *pool, "--queues", self.queue, "--without-mingle", "--without-gossip",
              "--hostname", f"{self.queue}-{number}@%h"],
             " ready.",
             env,

@@ -15,6 +15,7 @@ import os
 import signal
 import time
 
+import psutil
 import pytest
 from rest_framework.test import APIClient
 
@@ -90,3 +91,20 @@ def test_a_dawid_skene_run_asked_for_through_the_api_survives_its_worker_being_k
         print(f"\nDawid–Skene run done {seconds:.1f} s after its worker was killed (sweep every {SWEEP_SECONDS} s)")
     dataset.refresh_from_db()
     assert dataset.ds_run_id == run.pk and dataset.ds_requested_at is None
+
+
+def test_a_killed_pool_process_s_task_is_redelivered_at_once_by_the_broker(processes, tmp_path, researcher):
+    """The demo's worker runs tasks in pool processes: when one is SIGKILLed, the worker rejects its task
+    (acks_late, reject_on_worker_lost) and the broker hands it to a new pool process at once; no sweep needed
+    (beat does not run here)."""
+    dataset = voted_dataset(tmp_path, slug="pool-killed")
+    api = APIClient()
+    api.force_authenticate(researcher)
+    worker = psutil.Process(processes.worker(pool=("--pool", "prefork", "--concurrency", "1")).pid)
+    with blocked_at(DawidSkeneRun._meta.db_table, lambda: api.post(f"/api/datasets/{dataset.slug}/agreement/")):
+        (child,) = worker.children()
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=20)
+    run = wait_for(lambda: DawidSkeneRun.objects.filter(dataset=dataset).first(), timeout=60, what="the run")
+    assert "WorkerLostError" in processes.log("worker-0")
+    assert processes.received("annotator.dawid_skene_run") >= 1 and run.dataset_id == dataset.pk
