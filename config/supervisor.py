@@ -129,7 +129,7 @@ class Supervisor:
             return False
         delay = min(BACKOFF_FIRST * 2 ** (child.failures - 1), BACKOFF_MAX)
         child.restart_at = now + delay
-        self.log(f"{child.name} exited with status {status} after {ran:.0f} s; restarting it in {delay:.0f} s")
+        self.log(f"{child.name} exited with status {status} after {ran:.0f} s; restarting it in {delay:.3g} s")
         return True
 
     def _stop_all(self) -> None:
