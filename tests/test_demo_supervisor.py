@@ -56,7 +56,17 @@ class Demo:
         return None
 
     def descendants(self) -> list[psutil.Process]:
-        return psutil.Process(self.process.pid).children(recursive=True)
+        """Every process the demo started, but the embedded server, which may still be a grandchild while
+        pg_ctl waits for it to be ready: it belongs to every process holding it and outlives the demo while
+        this suite holds it."""
+        found = []
+        for process in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                if not process.name().startswith(("postgres", "pg_ctl", "su")):
+                    found.append(process)
+            except psutil.Error:
+                continue
+        return found
 
 
 def _until(condition, timeout: float, what: str):  # noqa: ANN001, ANN202
