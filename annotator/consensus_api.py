@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -11,7 +10,7 @@ from rest_framework.views import APIView
 
 from annotator.consensus_selectors import agreement_overview
 from annotator.permissions import CanViewConsensus, access_consensus, dataset_or_403
-from annotator.tasks import dawid_skene_run_task
+from annotator.services.dawid_skene import dawid_skene_request
 
 
 class AgreementOutput(serializers.Serializer):
@@ -23,7 +22,8 @@ class AgreementOutput(serializers.Serializer):
 
 
 class AgreementApi(APIView):
-    """GET the latest agreement figures; POST to refit Dawid–Skene and recompute them (asynchronously)."""
+    """GET the latest agreement figures; POST to refit Dawid–Skene and recompute them (asynchronously; the
+    request is kept in the database until a run answers it)."""
 
     permission_classes = [CanViewConsensus]
 
@@ -35,5 +35,5 @@ class AgreementApi(APIView):
     @extend_schema(request=None, responses={202: None})
     def post(self, request: Request, slug: str) -> Response:
         dataset = dataset_or_403(request.user, slug, access_consensus)
-        transaction.on_commit(lambda: dawid_skene_run_task.delay(dataset.pk))
+        dawid_skene_request(dataset=dataset)
         return Response({"queued": "annotator.dawid_skene_run"}, status=status.HTTP_202_ACCEPTED)

@@ -64,7 +64,12 @@ class Release(models.Model):
     claimed_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="Heartbeat of the build holding the release: set on claim and with every progress update.",
+        help_text="Heartbeat of the build holding the release: set on claim and every few seconds while it runs.",
+    )
+    claim_backend = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="PostgreSQL server process of the build holding the release; gone when its worker died.",
     )
     build_seconds = models.FloatField(null=True, blank=True)
     created_by = models.ForeignKey(

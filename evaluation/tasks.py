@@ -7,19 +7,15 @@ from celery import Task, shared_task
 from annotator.models import Dataset
 from evaluation.services.candidates import candidates_recompute
 from evaluation.services.demo import demo_imagenet_val_load
-from evaluation.services.releases import (
-    STALE_CLAIM,
-    release_build,
-    release_build_held_elsewhere,
-    releases_needing_a_build,
-)
+from evaluation.services.release_claims import STALE_CLAIM, release_build_held_elsewhere, releases_needing_a_build
+from evaluation.services.releases import release_build
 from evaluation.services.snapshots import metric_snapshots_refresh
 
 # Evaluating one set takes well under a minute even with a 50k × 1000 score matrix; a refresh of
 # every set of every dataset runs in bounded per-set transactions.
 EVALUATE_LIMITS = {"soft_time_limit": 10 * 60, "time_limit": 12 * 60}
 # A 50k-image release builds in seconds. A delivery that finds the release held by a live build (a redelivery
-# racing it) looks again after STALE_CLAIM, when a dead worker's claim may be retaken.
+# racing it) looks again after STALE_CLAIM, when a silent build's claim may be retaken.
 RELEASE_LIMITS = {"soft_time_limit": 14 * 60, "time_limit": 15 * 60}
 REFRESH_LIMITS = {"soft_time_limit": 25 * 60, "time_limit": 30 * 60}
 # The demo's ImageNet val load takes about a minute on 2 cores; generous for a busy machine.

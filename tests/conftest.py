@@ -1,7 +1,10 @@
-"""Shared fixtures: named personas and small datasets built through the real services."""
+"""Shared fixtures: named personas and small datasets built through the real services; and the check, at the
+end of the session, that no process the suite started and no embedded PostgreSQL server outlives it."""
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -58,3 +61,33 @@ def staff(db):
 def outsider(db):
     """Signed in, but holds no role."""
     return _user("otto")
+
+
+# Every process the suite starts inherits this mark in its environment (xdist workers inherit the controller's,
+# so only the process that set it checks).
+SESSION_MARK = "RELABEL_TEST_SESSION"
+if SESSION_MARK not in os.environ:
+    os.environ[SESSION_MARK] = uuid.uuid4().hex
+    _CHECKS_LEFTOVERS = True
+else:
+    _CHECKS_LEFTOVERS = False
+LEFTOVER_GRACE_SECONDS = 15
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run when a process it started (a worker, beat, gunicorn, an orphan of theirs) still runs, or
+    when the embedded PostgreSQL server keeps running with no live process holding it."""
+    if not _CHECKS_LEFTOVERS:
+        return
+    from tests.leftovers import embedded_server_left_running, processes_left_running
+
+    problems = processes_left_running(os.environ[SESSION_MARK], LEFTOVER_GRACE_SECONDS)
+    problems += embedded_server_left_running()
+    if problems:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_line("")
+        reporter.write_sep("=", "left running after the suite", red=True)
+        for problem in problems:
+            reporter.write_line(f"LEFT RUNNING: {problem}", red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

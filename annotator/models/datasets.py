@@ -40,6 +40,12 @@ class Dataset(models.Model):
         editable=False,
         help_text="The latest Dawid–Skene run, whose parameters score new votes (set by the DS service).",
     )
+    ds_requested_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When someone asked for a Dawid–Skene run that has not finished yet (the sweep retries it).",
+    )
     aggregation = models.CharField(
         max_length=16,
         choices=[("majority", "Majority vote"), ("dawid_skene", "Dawid–Skene")],

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.db import connection, transaction
+from django.utils import timezone
 
 from annotator.aggregation import dawid_skene
 from annotator.consensus_rules import prior_groups, questions_of
@@ -28,19 +30,26 @@ PRIOR_GROUP_COUNT = {"single": 1, "original": 2, "imagenet_real": 3}
 
 
 @transaction.atomic
-def dawid_skene_run(*, dataset: Dataset, only_if_changed: bool = False) -> DawidSkeneRun | None:
+def dawid_skene_run(
+    *, dataset: Dataset, only_if_changed: bool = False, only_if_requested: bool = False
+) -> DawidSkeneRun | None:
     """Fit Dawid–Skene to every vote of the dataset, store the run and the consensus it gives.
 
     Returns None without writing when another transaction is running it for this dataset, when there is
-    no vote, or (with `only_if_changed`) when the votes are those of the latest run. Safe to run twice at
-    once: locking is a transaction-level advisory lock per dataset, tried, not waited for; the
-    watermark check happens after taking it, so a second worker never refits what the first just did.
+    no vote, with `only_if_changed` when the votes are those of the latest run, or with `only_if_requested`
+    when no request is pending (`dawid_skene_request`). A run that finishes answers every request made
+    before it read the votes. Safe to run twice at once: locking is a transaction-level advisory lock per
+    dataset, tried, not waited for; the checks happen after taking it, so a second worker never refits
+    what the first just did.
     """
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, dataset.pk])
         if not cursor.fetchone()[0]:
             return None
     dataset.refresh_from_db()
+    if only_if_requested and dataset.ds_requested_at is None:
+        return None
+    reading_from = timezone.now()
     watermark = votes_watermark(dataset)
     latest = DawidSkeneRun.objects.filter(dataset=dataset).order_by("-created_at", "-id").first()
     if only_if_changed and latest is not None and latest.votes_watermark == watermark:
@@ -49,6 +58,7 @@ def dawid_skene_run(*, dataset: Dataset, only_if_changed: bool = False) -> Dawid
     data = dataset_vote_data(dataset)
     questions = questions_of(data)
     if questions.votes.n_votes == 0:
+        _requests_answered(dataset, reading_from)  # nothing to fit: asking again would not change that
         return None
     loaded = time.perf_counter()
     result = dawid_skene(questions.votes, groups=prior_groups(dataset.ds_prior, questions))
@@ -70,6 +80,7 @@ def dawid_skene_run(*, dataset: Dataset, only_if_changed: bool = False) -> Dawid
     )
     Dataset.objects.filter(pk=dataset.pk).update(ds_run=run)
     dataset.ds_run = run
+    _requests_answered(dataset, reading_from)
     consensus_recompute_dataset(dataset=dataset, data=data, ds=ds_params(run))
     written = time.perf_counter()
     run.seconds = {"load": loaded - started, "fit": fitted - loaded, "write": written - fitted}
@@ -79,6 +90,33 @@ def dawid_skene_run(*, dataset: Dataset, only_if_changed: bool = False) -> Dawid
         dataset.slug, run.n_votes, run.iterations, *run.seconds.values(),
     )  # fmt: skip
     return run
+
+
+def dawid_skene_request(*, dataset: Dataset) -> None:
+    """Ask for a Dawid–Skene run of `dataset` (even if no vote changed). The request is a row in the database,
+    so it survives a lost task or a killed worker: `dawid_skene_run_task` is enqueued on commit, and the
+    periodic sweep (`dawid_skene_requests_pending`) enqueues it again until a run answers it."""
+    Dataset.objects.filter(pk=dataset.pk, ds_requested_at__isnull=True).update(ds_requested_at=timezone.now())
+    transaction.on_commit(lambda: _enqueue_run(dataset.pk))
+
+
+def _enqueue_run(dataset_id: int) -> None:
+    from annotator.tasks import dawid_skene_run_task
+
+    dawid_skene_run_task.delay(dataset_id)
+
+
+def _requests_answered(dataset: Dataset, reading_from: datetime) -> None:
+    """Requests made before this run read the votes are answered; later ones stay for the next run."""
+    Dataset.objects.filter(pk=dataset.pk, ds_requested_at__lte=reading_from).update(ds_requested_at=None)
+    dataset.ds_requested_at = None
+
+
+def dawid_skene_requests_pending(*, older_than: timedelta) -> list[int]:
+    """Datasets whose Dawid–Skene request has waited longer than `older_than` (its task was lost, or its
+    worker died mid-run): the sweep enqueues them again."""
+    waited = timezone.now() - older_than
+    return list(Dataset.objects.filter(ds_requested_at__lt=waited).order_by("pk").values_list("pk", flat=True))
 
 
 def dawid_skene_refresh_due() -> list[DawidSkeneRun]:

@@ -188,6 +188,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The queue tasks go to and workers read (two installations may share one Redis with different queues).
+CELERY_TASK_DEFAULT_QUEUE = env.str("RELABEL_CELERY_QUEUE", default="celery")
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 # Redis redelivers unacknowledged (acks_late) tasks, such as those of a killed worker, once they are older
@@ -204,8 +206,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     }
 )
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat's scheduler, which outlives a broker outage (config/beat.py).
+CELERY_BEAT_SCHEDULER = "config.beat:Scheduler"
 RELABEL_METRICS_INTERVAL = timedelta(seconds=env.int("RELABEL_METRICS_INTERVAL_SECONDS", default=300))
 RELABEL_DAWID_SKENE_INTERVAL = timedelta(seconds=env.int("RELABEL_DAWID_SKENE_INTERVAL_SECONDS", default=600))
+# How often the sweeps look for work a lost task or a killed worker left: release builds and Dawid–Skene requests.
+RELABEL_SWEEP_INTERVAL = timedelta(seconds=env.int("RELABEL_SWEEP_SECONDS", default=30))
 # Every periodic task, declared once.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Re-evaluate every prediction set whose dataset's label pool changed since its last snapshot.
@@ -224,8 +230,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Release builds whose task was lost or whose worker died are enqueued again (any broker).
     "evaluation-resume-release-builds": {
         "task": "evaluation.resume_release_builds",
-        "schedule": timedelta(minutes=2),
-        "options": {"expires": 120},
+        "schedule": RELABEL_SWEEP_INTERVAL,
+        "options": {"expires": RELABEL_SWEEP_INTERVAL.total_seconds()},
+    },
+    # Likewise Dawid–Skene runs asked for through the API or the agreement page.
+    "annotator-resume-dawid-skene-requests": {
+        "task": "annotator.dawid_skene_resume_requests",
+        "schedule": RELABEL_SWEEP_INTERVAL,
+        "options": {"expires": RELABEL_SWEEP_INTERVAL.total_seconds()},
     },
 }
 

@@ -16,15 +16,14 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.storage import Storage, storages
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import Max, Q
+from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from annotator.consensus_selectors import latest_agreement_snapshot
@@ -41,6 +40,7 @@ from evaluation.release_selectors import (
     release_parameters,
     votes_copy,
 )
+from evaluation.services.release_claims import ReleaseClaim
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +55,6 @@ FILES = [
     (Kind.DATASHEET, "DATASHEET.md", "text/markdown"),
 ]
 ZIP_CONTENT_TYPE = "application/zip"
-# A live build beats (claimed_at) at every batch of images and every phase; a claim this old belongs to a
-# worker that died (the broker redelivers its task, acks_late), and the build may be retaken.
-STALE_CLAIM = timedelta(minutes=5)
-# A release whose build task has not started this long after creation lost its task message.
-UNCLAIMED_GRACE = timedelta(minutes=2)
 
 
 class ReleaseInputError(ValueError):
@@ -140,25 +135,20 @@ def release_build(*, release_id: int) -> Release | None:
 
     Raises what made the build fail, after deleting its stored files and marking it `failed`.
     """
-    now = timezone.now()
-    claimed = (
-        Release.objects.filter(pk=release_id, state=Release.State.BUILDING)
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM))
-        .update(claimed_at=now, phase="starting")
-    )
-    if not claimed:
-        return None
-    release = Release.objects.select_related("dataset", "created_by").get(pk=release_id)
     stored: list[str] = []
     started = time.perf_counter()
-    try:
-        with tempfile.TemporaryDirectory(prefix="relabel-release-") as tmp, _Progress(release_id) as progress:
-            built = _write_files(release, Path(tmp), stored, progress)
-            progress.update("publishing", 0.99)
-            _publish(release, built, time.perf_counter() - started)
-    except BaseException as error:
-        _fail(release_id, stored, error)
-        raise
+    with ReleaseClaim(release_id) as claim:
+        if not claim.held:
+            return None
+        release = Release.objects.select_related("dataset", "created_by").get(pk=release_id)
+        try:
+            with tempfile.TemporaryDirectory(prefix="relabel-release-") as tmp:
+                built = _write_files(release, Path(tmp), stored, claim)
+                claim.update("publishing", 0.99)
+                _publish(release, built, time.perf_counter() - started)
+        except BaseException as error:
+            _fail(release_id, stored, error)
+            raise
     logger.info("release %s built in %.2f s", release_id, time.perf_counter() - started)
     _remove_abandoned_attempts(release, keep=built.files[0].storage_name.rsplit("/", 1)[0])
     return Release.objects.get(pk=release_id)
@@ -173,7 +163,7 @@ class _Built:
     ds_run: DawidSkeneRun | None
 
 
-def _write_files(release: Release, tmp: Path, stored: list[str], progress: _Progress) -> _Built:
+def _write_files(release: Release, tmp: Path, stored: list[str], progress: ReleaseClaim) -> _Built:
     dataset, storage = release.dataset, release_storage()
     local = {kind: tmp / name for kind, name, _ in FILES}
     hashes: dict[str, HashingWriter] = {}
@@ -343,42 +333,3 @@ def _remove_abandoned_attempts(release: Release, *, keep: str) -> None:
         for name in storage.listdir(path)[1]:
             storage.delete(f"{path}/{name}")
         logger.info("release %s: removed the files of an abandoned build in %s", release.pk, path)
-
-
-def releases_needing_a_build(*, now: datetime | None = None) -> list[int]:
-    """Releases still `building` with no live build: never claimed a while after creation (the task was
-    lost) or claimed by a worker whose heartbeat stopped (it died). The periodic sweep enqueues them again,
-    so a build survives a lost worker on any broker, even one that never redelivers."""
-    now = now or timezone.now()
-    stale = now - STALE_CLAIM
-    orphaned = Q(claimed_at__isnull=True, created_at__lt=now - UNCLAIMED_GRACE) | Q(claimed_at__lt=stale)
-    return list(Release.objects.filter(orphaned, state=Release.State.BUILDING).values_list("pk", flat=True))
-
-
-def release_build_held_elsewhere(*, release_id: int) -> bool:
-    """Whether another build holds this release with a fresh heartbeat (the caller may try again later)."""
-    fresh = timezone.now() - STALE_CLAIM
-    return Release.objects.filter(pk=release_id, state=Release.State.BUILDING, claimed_at__gte=fresh).exists()
-
-
-class _Progress:
-    """Phase and fraction done, and the heartbeat, written through a connection of its own: visible while
-    the build's reading transaction is still open, and never rolled back with it."""
-
-    def __init__(self, release_id: int) -> None:
-        self.release_id = release_id
-        self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.connection.close()
-
-    def update(self, phase: str, fraction: float) -> None:
-        with self.connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Release._meta.db_table} SET phase = %s, progress = %s, claimed_at = now() "
-                f"WHERE id = %s AND state = 'building'",
-                [phase, round(min(max(fraction, 0.0), 1.0), 4), self.release_id],
-            )

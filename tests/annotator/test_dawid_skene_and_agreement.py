@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
 import numpy as np
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotator.aggregation import dawid_skene, majority
-from annotator.agreement import binary_alpha
+from annotator.aggregation import dawid_skene
 from annotator.consensus_rules import prior_groups, questions_of
 from annotator.consensus_selectors import dataset_vote_data
 from annotator.models import (
@@ -20,21 +23,33 @@ from annotator.models import (
     Consensus,
     Dataset,
     DawidSkeneRun,
-    GoldAnswer,
     Image,
-    LabelClass,
-    Vote,
 )
-from annotator.services.agreement_figures import agreement_compute
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
-from annotator.services.dawid_skene import dawid_skene_refresh_due, dawid_skene_run
-from annotator.tasks import dawid_skene_refresh_task, dawid_skene_run_task
+from annotator.services.dawid_skene import dawid_skene_refresh_due, dawid_skene_request, dawid_skene_run
+from annotator.tasks import (
+    REQUEST_GRACE,
+    dawid_skene_refresh_task,
+    dawid_skene_requests_resume_task,
+    dawid_skene_run_task,
+)
+from config.celery import app as celery_app
 from tests.workbench_data import workbench_dataset
 
 pytestmark = pytest.mark.django_db
 
 N_IMAGES, N_RATERS = 40, 6
+
+
+@contextmanager
+def eager_tasks() -> Iterator[None]:
+    """Tasks enqueued inside run at once, in this process."""
+    previous, celery_app.conf.task_always_eager = celery_app.conf.task_always_eager, True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture
@@ -122,35 +137,42 @@ def test_the_periodic_run_is_declared_in_the_beat_schedule():
     assert "annotator.dawid_skene_refresh" in tasks
 
 
-def test_the_on_demand_task_fits_and_computes_the_agreement_figures(rated):
+def test_the_on_demand_task_fits_and_computes_the_agreement_figures_once_per_request(rated):
+    assert dawid_skene_run_task(rated.pk) is None, "nobody asked"
+    dawid_skene_request(dataset=rated)
     assert dawid_skene_run_task(rated.pk) == DawidSkeneRun.objects.get().pk
     assert AgreementSnapshot.objects.filter(dataset=rated).count() == 1
+    assert dawid_skene_run_task(rated.pk) is None, "a second delivery finds the request answered"
     assert dawid_skene_run_task(10**9) is None
 
 
-def test_agreement_figures_agree_with_the_maths_and_count_what_they_cover(rated):
-    gold_image = Image.objects.get(dataset=rated, position=0)
-    c0 = LabelClass.objects.get(dataset=rated, index=0)
-    GoldAnswer.objects.create(image=gold_image, label_class=c0, answer="yes")
-    figures = agreement_compute(dataset=rated).figures
-    questions = questions_of(dataset_vote_data(rated))
-    assert figures["n_votes"] == N_IMAGES * 15 and figures["n_questions"] == N_IMAGES * 3
-    assert figures["binary_alpha"] == pytest.approx(binary_alpha(questions.votes), abs=1e-6)
-    valid = majority(questions.votes).valid
-    # every image is settled (5 annotations of 5): the multi-label share is over all 40
-    sizes = np.bincount(questions.image, valid, minlength=N_IMAGES)
-    assert figures["multi_label_share"] == pytest.approx(np.mean(sizes >= 2), abs=1e-6)
-    assert sum(figures["status"].values()) == N_IMAGES and sum(figures["histogram"]["counts"]) == N_IMAGES
-    assert {c["index"] for c in figures["classes"]} == set(range(6))
-    assert sum(c["n_original"] for c in figures["classes"]) == N_IMAGES
-    assert len(figures["annotators"]) == N_RATERS
-    assert sum(a["annotations"] for a in figures["annotators"]) == N_IMAGES * 5
-    # maybe answers are no verdict: the gold question counts for the raters who said yes or no to it
-    decided = Vote.objects.filter(image=gold_image, label_class=c0).exclude(answer="maybe")
-    assert sum(a["n_gold"] for a in figures["annotators"]) == decided.count() >= 3
-    right = decided.filter(answer="yes").values_list("annotator__username", flat=True)
-    assert {a["username"] for a in figures["annotators"] if a["gold_accuracy"] == 1.0} == set(right)
-    assert all(pair["count"] >= 1 for pair in figures["pairs"])
+def test_a_refit_request_whose_task_is_lost_is_kept_and_the_sweep_enqueues_it_again(
+    rated, researcher, django_capture_on_commit_callbacks
+):
+    """The task message is lost (or its worker killed): the request stays in the database until a run
+    answers it, and the periodic sweep enqueues it again once REQUEST_GRACE has passed."""
+    api = APIClient()
+    api.force_authenticate(researcher)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert api.post("/api/datasets/sim/agreement/").status_code == 202
+    rated.refresh_from_db()
+    assert rated.ds_requested_at is not None
+    assert dawid_skene_requests_resume_task() == 0, "its own task may still arrive"
+    Dataset.objects.filter(pk=rated.pk).update(ds_requested_at=timezone.now() - REQUEST_GRACE - timedelta(seconds=1))
+    with eager_tasks():
+        assert dawid_skene_requests_resume_task() == 1  # enqueued, and here run at once
+    assert DawidSkeneRun.objects.filter(dataset=rated).count() == 1
+    assert AgreementSnapshot.objects.filter(dataset=rated).count() == 1
+    rated.refresh_from_db()
+    assert rated.ds_requested_at is None and dawid_skene_requests_resume_task() == 0
+
+
+def test_a_request_made_after_a_run_began_reading_the_votes_waits_for_the_next_run(rated):
+    later = timezone.now() + timedelta(minutes=1)  # stamped after the run below starts reading the votes
+    Dataset.objects.filter(pk=rated.pk).update(ds_requested_at=later)
+    assert dawid_skene_run(dataset=rated) is not None
+    rated.refresh_from_db()
+    assert rated.ds_requested_at == later, "answered by a run that read the votes before it was made"
 
 
 # --- who may see them ----------------------------------------------------------------------------------------
@@ -187,6 +209,7 @@ def test_a_researcher_asks_for_a_refit_which_is_queued_after_commit(
 def test_the_api_and_dashboard_read_the_latest_snapshot_in_a_fixed_number_of_queries(
     rated, reviewer, client, django_assert_max_num_queries
 ):
+    dawid_skene_request(dataset=rated)
     dawid_skene_run_task(rated.pk)
     api = APIClient()
     api.force_authenticate(reviewer)

@@ -87,15 +87,16 @@ def stop_worker(worker: subprocess.Popen) -> None:
         worker.wait()
 
 
-def _wait_until_ready(worker: subprocess.Popen, log_path: Path) -> None:
+def _wait_until_ready(worker: subprocess.Popen, log_path: Path, ready: str = " ready.") -> None:
+    """Until the process logs `ready` (a worker's " ready.", beat's "beat: Starting...")."""
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         if worker.poll() is not None:
-            pytest.fail(f"the Celery worker exited with status {worker.returncode}:\n{log_path.read_text()}")
-        if " ready." in log_path.read_text():
+            pytest.fail(f"the Celery process exited with status {worker.returncode}:\n{log_path.read_text()}")
+        if ready in log_path.read_text():
             return
         time.sleep(0.2)
-    pytest.fail(f"the Celery worker was not ready within {READY_TIMEOUT} s:\n{log_path.read_text()}")
+    pytest.fail(f"the Celery process was not ready within {READY_TIMEOUT} s:\n{log_path.read_text()}")
 
 
 def _delete_queue(queue: str) -> None:

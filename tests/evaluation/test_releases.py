@@ -24,16 +24,14 @@ from evaluation.release_models import Release, ReleaseFile
 from evaluation.release_selectors import ready_releases
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
-from evaluation.services.releases import (
+from evaluation.services.release_claims import (
     STALE_CLAIM,
     UNCLAIMED_GRACE,
-    ReleaseInputError,
-    release_build,
+    ReleaseClaim,
     release_build_held_elsewhere,
-    release_create,
-    release_storage,
     releases_needing_a_build,
 )
+from evaluation.services.releases import ReleaseInputError, release_build, release_create, release_storage
 from evaluation.services.snapshots import metric_snapshots_refresh
 from evaluation.tasks import release_build_task, releases_resume_task
 from tests.evaluation.conftest import TOP3, csv_bytes
@@ -259,14 +257,13 @@ def test_a_dawid_skene_release_needs_a_dawid_skene_run_and_a_threshold_in_range(
 
 @pytest.mark.django_db(transaction=True)
 def test_progress_is_written_where_other_connections_see_it_while_the_build_transaction_is_open(tmp_path):
-    from evaluation.services.releases import _Progress
-
     dataset = voted_dataset(tmp_path, slug="progress")
     release = Release.objects.create(dataset=dataset, version=1, aggregation="majority", threshold=0.5,
                                      min_annotations=3)  # fmt: skip
-    with transaction.atomic(), _Progress(release.pk) as progress:
+    with ReleaseClaim(release.pk) as claim, transaction.atomic():
+        assert claim.held
         Image.objects.select_for_update().filter(dataset=dataset).first()  # the build's own open transaction
-        progress.update("votes", 0.6)
+        claim.update("votes", 0.6)
         assert Release.objects.filter(pk=release.pk).values_list("phase", "progress").get() == ("votes", 0.6)
 
 
@@ -302,7 +299,7 @@ def test_a_build_held_by_a_live_worker_is_left_alone_and_one_whose_worker_died_i
 ):
     with django_capture_on_commit_callbacks(execute=False):
         release = release_create(dataset=dataset)
-    Release.objects.filter(pk=release.pk).update(claimed_at=timezone.now() - timedelta(minutes=1))
+    Release.objects.filter(pk=release.pk).update(claimed_at=timezone.now() - STALE_CLAIM / 2)
     assert release_build(release_id=release.pk) is None and release_build_held_elsewhere(release_id=release.pk)
     Release.objects.filter(pk=release.pk).update(claimed_at=timezone.now() - STALE_CLAIM - timedelta(seconds=1))
     assert not release_build_held_elsewhere(release_id=release.pk)
@@ -320,8 +317,8 @@ def test_the_periodic_sweep_finds_lost_and_dead_builds_and_a_rebuild_removes_the
     now = timezone.now()
     assert releases_needing_a_build(now=now) == []  # just created: their tasks may still arrive
     Release.objects.filter(pk=dead.pk).update(claimed_at=now - STALE_CLAIM - timedelta(seconds=1))
-    Release.objects.filter(pk=live.pk).update(claimed_at=now - timedelta(seconds=30))
     later = now + UNCLAIMED_GRACE + timedelta(seconds=1)
+    Release.objects.filter(pk=live.pk).update(claimed_at=later - STALE_CLAIM / 2)
     assert sorted(releases_needing_a_build(now=later)) == [lost.pk, dead.pk]
 
     # The dead worker had stored a file in its own folder before it died.

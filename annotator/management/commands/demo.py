@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotator.services.demo import (
     DEMO_USERS,
@@ -19,12 +16,17 @@ from annotator.services.demo import (
     demo_dataset_load,
     demo_users_create,
 )
+from config.embedded_db import server_revive
+from config.supervisor import Supervisor
 from evaluation.services.demo import IMAGENET_VAL_NAME, IMAGENET_VAL_SLUG, demo_imagenet_val_load
 from evaluation.tasks import demo_imagenet_val_load_task
 
 
 class Command(BaseCommand):
-    help = "Start the whole app with demo data on 127.0.0.1:8000 (web, Celery worker and beat). Ctrl-C stops all."
+    help = (
+        "Start the whole app with demo data on 127.0.0.1:8000 (web, Celery worker and beat, restarted if one "
+        "exits). Ctrl-C stops all."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000")
@@ -96,6 +98,9 @@ class Command(BaseCommand):
                 "4",
                 "--access-logfile",
                 "-",
+                # Ctrl-C waits for requests in flight this long (the supervisor kills what is left after 15 s).
+                "--graceful-timeout",
+                "10",
             ],
             "worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2"],
             "beat": [
@@ -111,22 +116,6 @@ class Command(BaseCommand):
                 settings.CELERY_BEAT_SCHEDULE_FILENAME,
             ],
         }
-        processes = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
-        try:
-            while True:
-                for name, process in processes.items():
-                    if process.poll() is not None:
-                        self.stderr.write(f"{name} exited with status {process.returncode}; stopping the others")
-                        raise KeyboardInterrupt
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            for process in processes.values():
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-            for process in processes.values():
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        supervisor = Supervisor(commands, env=env, log=self.stderr.write, revive_database=server_revive)
+        if supervisor.run() != 0:
+            raise CommandError("the demo stopped: a process kept failing (see above)")

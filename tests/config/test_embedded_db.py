@@ -1,0 +1,88 @@
+"""The embedded PostgreSQL server: it stops when its last live holder exits (even after a holder was killed),
+and a connection that finds it stopped starts it again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import close_old_connections
+from django.urls import reverse
+
+from annotator.roles import ROLES
+from config.embedded_db import live_holders, server_pid
+from tests.conftest import REPO
+from tests.embedded_server import embedded_pgdata, stop_embedded_server
+
+HOLD = """
+import sys
+from pathlib import Path
+from config.embedded_db import embedded_database_settings
+embedded_database_settings(Path(sys.argv[1]), "probe")
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+def _holder(var_dir: Path) -> subprocess.Popen:
+    """A process that starts (or joins) the embedded server in `var_dir` and holds it until its stdin closes."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(var_dir)],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout.readline().strip() == "holding", f"the holder exited with {process.wait()}"
+    return process
+
+
+def _wait_until_stopped(pgdata: Path, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server_pid(pgdata) is None:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_the_server_stops_when_its_last_live_holder_exits_though_another_holder_was_killed(tmp_path):
+    """A server of its own (in tmp_path): one holder is SIGKILLed and never releases it; a second one exits
+    normally and, being the last live holder, stops it. With the wheel's own clean-up it ran on for ever."""
+    var_dir, pgdata = tmp_path / "var", tmp_path / "var" / "pgdata"
+    killed = _holder(var_dir)
+    try:
+        last = _holder(var_dir)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=10)
+        assert server_pid(pgdata) is not None, "the killed holder's server is still serving"
+        last.stdin.close()
+        assert last.wait(timeout=60) == 0
+        assert _wait_until_stopped(pgdata), f"still running for holders {live_holders(pgdata)}"
+        assert live_holders(pgdata) == []
+    finally:
+        killed.kill()
+        leftover = server_pid(pgdata)
+        if leftover is not None:  # leave no server behind, whatever happened (SIGQUIT: immediate shutdown)
+            os.kill(leftover, signal.SIGQUIT)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_finding_the_server_stopped_starts_it_again_and_is_answered(client, reviewer):
+    """The suite's own server is stopped (pg_ctl stop): the next request's connection starts it again."""
+    pgdata = embedded_pgdata()
+    for name in ROLES:  # an earlier transactional test's flush emptied the groups the migrations create
+        Group.objects.get_or_create(name=name)
+    client.force_login(reviewer)
+    assert client.get(reverse("home")).status_code == 200
+    stop_embedded_server()
+    # What gunicorn does at the start of every request (the test client skips it): connections get their
+    # health check, and this one, whose server is gone, is dropped.
+    close_old_connections()
+    response = client.get(reverse("home"))
+    assert response.status_code == 200, "the site answered 503 until some process started the server"
+    assert server_pid(pgdata) is not None
+    assert client.get(reverse("home")).status_code == 200
