@@ -23,7 +23,10 @@ _CREATES = re.compile(r"^CREATE (OR REPLACE FUNCTION|TYPE) (\w+)", re.MULTILINE)
 # Frozen versions are never edited: a migration that ran already loaded them. Add a line with each new version.
 FROZEN_SHA256 = {
     "relabel_annotation_submit.v1.sql": "79bf6f290f66750199b2eef8a88fef9fd572648e0d6cbd8079c0fe694171a74a",
+    "relabel_annotation_write.v1.sql": "490dcbf2daf7edd48eef802125fd0b17b22251c61bdfea6b2ce2d5eeb7f6c235",
     "relabel_consensus_inputs.v1.sql": "9f4260e667ecad517850c1db424b6d6ff74d0606d925b7f137ddfa331e380981",
+    "relabel_consensus_inputs.v2.sql": "4d525ce7cf347459dc7cb82506afaaa5737dc844643aad1abca4557d00d352ed",
+    "relabel_consensus_row.v1.sql": "36cd7139289081862a495f526c36345e2a90f1ccf217b438edf7c2a6486c1bc9",
     "relabel_lease_next.v1.sql": "4a77e80bc907c51729cc1e9f0aa3effae16ea33bf6d2244fc673533647322865",
     "relabel_leases_reclaim.v1.sql": "e8b9c8af1735fc570a907a9b41092fd4c8a9a8bcb69053280461601a81de6f4b",
     "relabel_shown.v1.sql": "e2790aede6126f59f6d3648a573ffb6826f9a9ab16b8f0cde61d05c9b765069a",
@@ -120,3 +123,13 @@ def test_each_current_file_is_its_latest_frozen_version():
 def test_frozen_versions_are_never_edited():
     hashes = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in VERSIONS_DIR.glob("*.sql")}
     assert hashes == FROZEN_SHA256, "a frozen version changed or is new: add a new version instead of editing one"
+
+
+def test_the_consensus_inputs_columns_are_declared_once_in_their_row_type():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = 'public' AND 'c_needed' = ANY (p.proargnames) ORDER BY 1"
+        )
+        declaring = [name for (name,) in cursor.fetchall()]
+    assert declaring == [], "relabel_consensus_inputs, the submit and the revise all return relabel_consensus_row"
