@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from django.db import connection
@@ -21,7 +22,7 @@ from annotator.models import (
     Vote,
 )
 from annotator.pg_copy import read_int_columns
-from annotator.pg_prepared import execute_prepared
+from annotator.pg_prepared import execute_prepared, fetchall_named
 
 _ANSWER_SQL = "CASE v.answer WHEN 'no' THEN 0 WHEN 'yes' THEN 1 ELSE 2 END"
 
@@ -80,38 +81,45 @@ class ImageConsensusInputs:
 
 def image_consensus_inputs(image_id: int) -> ImageConsensusInputs | None:
     """One image's votes and annotations with its dataset's consensus settings and Dawid–Skene run, in one
-    query (`relabel_consensus_inputs`, migration 0010; the submit returns the same rows with its outcome)."""
+    query (`relabel_consensus_inputs`; the write of an answer returns the same rows with its outcome)."""
     with connection.cursor() as cursor:
         execute_prepared(cursor, "SELECT * FROM relabel_consensus_inputs(%s)", [image_id])
-        return consensus_inputs_from_rows(image_id, cursor.fetchall())
+        return consensus_inputs_from_rows(image_id, fetchall_named(cursor))
 
 
-def consensus_inputs_from_rows(image_id: int, rows: list[tuple]) -> ImageConsensusInputs | None:
-    """Parse the rows of `relabel_consensus_inputs` (the run's parameters are parsed once per process)."""
+def consensus_inputs_from_rows(image_id: int, rows: list[dict[str, Any]]) -> ImageConsensusInputs | None:
+    """Parse rows carrying the columns of `relabel_consensus_row`, by name (the run's parameters are parsed once
+    per process)."""
     if not rows:
         return None
-    needed, original_label_id, dataset_id, threshold, band, n, aggregation, ds_threshold, ds_prior, run_id, run_at = (
-        rows[0][:11]
-    )
+    first = rows[0]
     settings = ConsensusSettings(
-        threshold=threshold, dispute_band=band, min_answers=n, aggregation=aggregation, ds_threshold=ds_threshold,
-        ds_prior=ds_prior,
+        threshold=first["c_threshold"], dispute_band=first["c_dispute_band"], min_answers=first["c_min_answers"],
+        aggregation=first["c_aggregation"], ds_threshold=first["c_ds_threshold"], ds_prior=first["c_ds_prior"],
     )  # fmt: skip
-    answers = [row[11:] for row in rows if row[11] is not None]
-    annotations = {row[0]: row[:6] for row in answers}
-    image_row = np.array([[image_id, needed, original_label_id or -1]], np.int64)
+    answers = [row for row in rows if row["c_annotator"] is not None]
+    annotations = {row["c_annotator"]: row for row in answers}
+    image_row = np.array([[image_id, first["c_needed"], first["c_original_label"] or -1]], np.int64)
     vote_rows = np.array(
-        [(image_id, c, index, a, ANSWER_CODES[answer]) for a, *_, c, index, answer in answers if c is not None],
+        [
+            (image_id, r["c_class"], r["c_class_index"], r["c_annotator"], ANSWER_CODES[r["c_answer"]])
+            for r in answers
+            if r["c_class"] is not None
+        ],
         np.int64,
     ).reshape(-1, 5)
     ann_rows = np.array(
-        [(image_id, a, nf, un, bad, chose, round(s * 1000)) for a, nf, un, bad, chose, s in annotations.values()],
+        [
+            (image_id, a, r["c_none_fits"], r["c_unsure"], r["c_bad_image"], r["c_chose"], round(r["c_seconds"] * 1000))
+            for a, r in annotations.items()
+        ],
         np.int64,
     ).reshape(-1, 7)
+    run_id = first["c_ds_run"]
     return ImageConsensusInputs(
-        dataset_id=dataset_id,
+        dataset_id=first["c_dataset"],
         settings=settings,
-        ds=None if run_id is None else _ds_params_cached(run_id, run_at),
+        ds=None if run_id is None else _ds_params_cached(run_id, first["c_ds_run_created"]),
         data=_vote_data(image_row, vote_rows, ann_rows),
     )
 

@@ -9,6 +9,8 @@ The statement is named after its text, so the same query shares one statement. A
 a rollback, and a new connection (after a reconnect) prepares again: what is prepared is remembered per
 psycopg2 connection object. The PREPARE is sent on the driver's cursor, not counted as one of the
 request's queries (it is connection set-up); errors are still Django's (503 on a lost connection).
+
+`fetchall_named` reads the rows by column name, so a caller does not depend on the order of a function's columns.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import hashlib
 import re
 import weakref
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.db import connection
 
@@ -68,3 +71,9 @@ def execute_prepared(cursor, sql: str, params: Sequence | Mapping = ()) -> None:
         if len(values) != parameters:
             raise ValueError(f"the query takes {parameters} parameters, not {len(values)}")
     cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {name}", values)
+
+
+def fetchall_named(cursor) -> list[dict[str, Any]]:
+    """The rest of the cursor's rows, each a dict keyed by column name."""
+    names = [column.name for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -1,24 +1,26 @@
 """Submitting and revising annotations, and the votes that mirror them.
 
-`annotation_submit` (first answer, turns a lease into an annotation) is one call of the PostgreSQL
-function `relabel_annotation_submit`; `annotation_revise` (a later change) writes through `_answer_store`.
-Both write the votes with `relabel_votes_write` (the one definition of how an answer becomes votes) and
-recount the live consensus (issue 4) in the same transaction, with the image row locked.
+Both are one call of the PostgreSQL function `relabel_annotation_write` (annotator/db/sql/), the one home of
+their rules: replay by `client_uuid`, membership, the lease (first answer) or ownership (revision), the
+vocabulary; and of how an answer becomes an annotation, its revision and its votes. Then the live consensus is
+recounted from the rows the function returns, in the same transaction, with the image row still locked.
+Here: the rules an answer's shape must meet whatever the dataset, and the refusals' messages.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
 from annotator.consensus_selectors import consensus_inputs_from_rows
-from annotator.models import Annotation, AnnotationRevision, Image, LabelClass
-from annotator.pg_prepared import execute_prepared
-from annotator.selectors import annotates_dataset
+from annotator.models import Annotation, Image
+from annotator.pg_prepared import execute_prepared, fetchall_named
 from annotator.services.consensus import consensus_refresh_image
 
 
@@ -35,7 +37,24 @@ class Answer:
     seconds: float = 0.0
 
 
-_SUBMIT_SQL = "SELECT * FROM relabel_annotation_submit(%s, %s, %s, %s::bigint[], %s, %s, %s, %s, %s)"
+# The write's own columns, then the consensus inputs' (relabel_consensus_row) expanded for reading by name.
+_WRITE_SQL = (
+    "SELECT w.r_outcome, w.r_annotation, w.r_image, w.r_dataset, w.r_key, w.r_shown, w.r_unknown, (w.r_inputs).*"
+    " FROM relabel_annotation_write(%s, %s, %s, %s, %s::bigint[], %s, %s, %s, %s, %s) AS w"
+)
+
+# What the function's refusals say; formatted with its row and the request's client_uuid.
+_REFUSALS = {
+    "not_yours": "annotation {r_annotation} is not one of yours",
+    "uuid_reused": "client_uuid {client_uuid} was already used for another image",
+    "not_member": "image {r_image} is not in a dataset you annotate",
+    "already_annotated": "you already annotated image {r_image}; revise annotation {r_annotation} instead",
+    "not_leased": (
+        "image {r_image} is not leased to you (the lease expired and was handed out again, or it was never handed "
+        "to you); ask for the next image"
+    ),
+    "unknown_classes": "class {unknown} is not in this dataset's vocabulary",
+}
 
 
 @transaction.atomic
@@ -44,46 +63,27 @@ def annotation_submit(
 ) -> tuple[Annotation, bool]:
     """Store the annotator's first answer for a leased image; returns (annotation, created).
 
-    Idempotent: a retry with the same `client_uuid` writes nothing and returns the first result.
+    Idempotent: a retry with the same `client_uuid` writes nothing and returns the first result (created False).
     The lease becomes the annotation (its slot becomes a completed one) and records what was shown.
-    One call of `relabel_annotation_submit` (migration 0010) checks and writes, then the live consensus
-    is recounted in the same transaction. Locking: it takes the image row first, so retries and concurrent
-    submits of the image serialise; the replay check runs after the lock, so it sees a concurrent retry
-    that committed while we waited.
+    Locking: `relabel_annotation_write` takes the image row first, so retries and concurrent submits of the image
+    serialise, and checks for a replay after the lock, so it sees a concurrent retry that committed meanwhile.
     """
-    _validate_shape(answer)
     now = timezone.now()
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, _SUBMIT_SQL, [
-            image_id, annotator.pk, client_uuid, list(answer.classes), answer.none_fits, answer.unsure,
-            answer.bad_image, answer.seconds, now,
-        ])  # fmt: skip
-        rows = cursor.fetchall()
-    outcome, annotation_id, dataset_id, key, shown, unknown = rows[0][:6]
-    if outcome == "replay":
-        return Annotation.objects.select_related("image").get(pk=annotation_id), False
-    if outcome == "uuid_reused":
-        raise AnnotationInputError(f"client_uuid {client_uuid} was already used for another image")
-    if outcome == "not_member":
-        raise AnnotationInputError(f"image {image_id} is not in a dataset you annotate")
-    if outcome == "already_annotated":
-        raise AnnotationInputError(f"you already annotated image {image_id}; revise annotation {annotation_id} instead")
-    if outcome == "not_leased":
-        raise AnnotationInputError(
-            f"image {image_id} is not leased to you (the lease expired and was handed out again, or it was "
-            "never handed to you); ask for the next image"
-        )
-    if outcome == "unknown_classes":
-        raise AnnotationInputError(f"class {', '.join(map(str, unknown))} is not in this dataset's vocabulary")
-    image = Image.from_db(connection.alias, ["id", "dataset_id", "key"], [image_id, dataset_id, key])  # rest deferred
+    rows = _write(annotator=annotator, image_id=image_id, annotation_id=None, answer=answer, client_uuid=client_uuid,
+                  now=now)  # fmt: skip
+    result = rows[0]
+    if result["r_outcome"] == "replay":
+        return Annotation.objects.select_related("image").get(pk=result["r_annotation"]), False
+    image = Image.from_db(  # the rest deferred
+        connection.alias, ["id", "dataset_id", "key"], [image_id, result["r_dataset"], result["r_key"]]
+    )
     annotation = Annotation(
-        id=annotation_id, image=image, annotator=annotator, dataset_id=dataset_id, classes=list(answer.classes),
-        shown=shown, none_fits=answer.none_fits, unsure=answer.unsure, bad_image=answer.bad_image,
-        seconds=answer.seconds, client_uuid=client_uuid, revision_count=1, created_at=now, updated_at=now,
+        id=result["r_annotation"], image=image, annotator=annotator, dataset_id=result["r_dataset"],
+        classes=list(answer.classes), shown=result["r_shown"], none_fits=answer.none_fits, unsure=answer.unsure,
+        bad_image=answer.bad_image, seconds=answer.seconds, client_uuid=client_uuid, revision_count=1,
+        created_at=now, updated_at=now,
     )  # fmt: skip
     annotation._state.adding = False
-    # Issue 4: same transaction, image row locked; the function returned the image's votes after its writes.
-    consensus_refresh_image(image_id=image_id, inputs=consensus_inputs_from_rows(image_id, [r[6:] for r in rows]))
     return annotation, True
 
 
@@ -92,44 +92,41 @@ def annotation_revise(
     *, annotator: AbstractBaseUser, annotation_id: int, answer: Answer, client_uuid: uuid.UUID
 ) -> tuple[Annotation, bool]:
     """Replace the annotator's answer (and votes) for an image they annotated; history keeps every revision.
+    Returns (annotation, created).
 
-    Idempotent by `client_uuid` like `annotation_submit`. Locking: the image row, then the annotation.
+    Idempotent by `client_uuid` like `annotation_submit`, under the same rules but the lease's. Locking: the image
+    row, then the annotation.
     """
-    current = Annotation.objects.filter(pk=annotation_id, annotator=annotator).first()
-    if current is None:
-        raise AnnotationInputError(f"annotation {annotation_id} is not one of yours")
-    if replay := _replay(annotator, client_uuid, current.image_id):
-        return replay, False
-    image = Image.objects.select_for_update().get(pk=current.image_id)
-    annotation = Annotation.objects.select_for_update().get(pk=annotation_id)
-    if replay := _replay(annotator, client_uuid, image.pk):
-        return replay, False
-    if not annotates_dataset(annotator, image.dataset_id):
-        raise AnnotationInputError(f"image {image.pk} is not in a dataset you annotate")
-    _validate(answer, image.dataset_id)
-    _answer_store(annotation, answer, client_uuid, number=annotation.revision_count + 1)
-    return annotation, True
+    rows = _write(annotator=annotator, image_id=None, annotation_id=annotation_id, answer=answer,
+                  client_uuid=client_uuid, now=timezone.now())  # fmt: skip
+    annotation = Annotation.objects.select_related("image").get(pk=rows[0]["r_annotation"])
+    return annotation, rows[0]["r_outcome"] == "stored"
 
 
-_REPLAY_SQL = f"""
-SELECT r.annotation_id, a.image_id FROM {AnnotationRevision._meta.db_table} r
-JOIN {Annotation._meta.db_table} a ON a.id = r.annotation_id
-WHERE r.annotator_id = %s AND r.client_uuid = %s
-"""
-
-
-def _replay(annotator: AbstractBaseUser, client_uuid: uuid.UUID, image_id: int) -> Annotation | None:
-    """The annotation a submit or revise with this `client_uuid` already wrote, if any (the common case,
-    none, costs one index lookup)."""
+def _write(
+    *, annotator: AbstractBaseUser, image_id: int | None, annotation_id: int | None, answer: Answer,
+    client_uuid: uuid.UUID, now: datetime,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """One call of `relabel_annotation_write`; its rows when it stored the answer (the live consensus recounted)
+    or found it stored already. Raises AnnotationInputError for every refusal."""
+    _validate_shape(answer)
     with connection.cursor() as cursor:
-        cursor.execute(_REPLAY_SQL, [annotator.pk, client_uuid])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    annotation_id, replayed_image_id = row
-    if replayed_image_id != image_id:
-        raise AnnotationInputError(f"client_uuid {client_uuid} was already used for another image")
-    return Annotation.objects.select_related("image").get(pk=annotation_id)
+        execute_prepared(cursor, _WRITE_SQL, [
+            image_id, annotation_id, annotator.pk, client_uuid, list(answer.classes), answer.none_fits,
+            answer.unsure, answer.bad_image, answer.seconds, now,
+        ])  # fmt: skip
+        rows = fetchall_named(cursor)
+    result = rows[0]
+    if result["r_outcome"] in _REFUSALS:
+        unknown = ", ".join(map(str, result["r_unknown"] or ()))
+        raise AnnotationInputError(
+            _REFUSALS[result["r_outcome"]].format(**result, client_uuid=client_uuid, unknown=unknown)
+        )
+    if result["r_outcome"] == "stored":
+        # The function returned the image's votes after its writes; the image row is still locked.
+        inputs = consensus_inputs_from_rows(result["r_image"], rows)
+        consensus_refresh_image(image_id=result["r_image"], inputs=inputs)
+    return rows
 
 
 def _validate_shape(answer: Answer) -> None:
@@ -141,38 +138,3 @@ def _validate_shape(answer: Answer) -> None:
         raise AnnotationInputError("choose at least one class, or answer 'none fits', 'unsure' or 'bad image'")
     if answer.none_fits and answer.classes:
         raise AnnotationInputError("'none fits' cannot be combined with chosen classes")
-
-
-def _validate(answer: Answer, dataset_id: int) -> None:
-    _validate_shape(answer)
-    known = set(LabelClass.objects.filter(dataset_id=dataset_id, pk__in=answer.classes).values_list("pk", flat=True))
-    unknown = [c for c in answer.classes if c not in known]
-    if unknown:
-        raise AnnotationInputError(f"class {', '.join(map(str, unknown))} is not in this dataset's vocabulary")
-
-
-def _answer_store(annotation: Annotation, answer: Answer, client_uuid: uuid.UUID, *, number: int) -> None:
-    """Write a revised answer, its revision and its votes. Call with the image row locked."""
-    annotation.classes = list(answer.classes)
-    annotation.none_fits, annotation.unsure, annotation.bad_image = answer.none_fits, answer.unsure, answer.bad_image
-    annotation.seconds = (annotation.seconds or 0) + answer.seconds
-    annotation.revision_count = number
-    annotation.save()
-    AnnotationRevision.objects.create(
-        annotation=annotation,
-        annotator_id=annotation.annotator_id,
-        number=number,
-        classes=annotation.classes,
-        none_fits=answer.none_fits,
-        unsure=answer.unsure,
-        bad_image=answer.bad_image,
-        seconds=answer.seconds,
-        client_uuid=client_uuid,
-    )
-    with connection.cursor() as cursor:  # the votes, replacing the earlier ones (migration 0010)
-        cursor.execute(
-            "SELECT relabel_votes_write(%s, %s, %s, %s::bigint[], %s::bigint[], %s, %s, true)",
-            [annotation.pk, annotation.image_id, annotation.annotator_id, annotation.shown, annotation.classes,
-             answer.unsure, answer.bad_image],
-        )  # fmt: skip
-    consensus_refresh_image(image_id=annotation.image_id)  # issue 4: same transaction, image row locked

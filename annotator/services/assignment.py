@@ -6,8 +6,8 @@ Every image row carries `annotations_needed` (the dataset's N plus reviewer-requ
 image row locked, so the database check `annotation_count + lease_count <= annotations_needed` holds and
 "next image" reads one partial index (`image_open_queue_idx`) instead of counting rows per request.
 
-The hand-out and the submit are PostgreSQL functions (migration 0010), one round trip each with plans
-kept per connection; these services call them and own their rules.
+The hand-out and the submit are PostgreSQL functions (annotator/db/sql/), one round trip each with plans
+kept per connection; these services call them and document their rules.
 
 Lock order everywhere: image rows first, then their leases. That keeps the reclaimer, the hand-out and
 the submit path free of deadlocks.
@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotator.models import Dataset, Image, Lease, Skip
-from annotator.pg_prepared import execute_prepared
+from annotator.pg_prepared import execute_prepared, fetchall_named
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,12 @@ class AssignmentError(ValueError):
     """A request the assignment rules refuse; the message says why."""
 
 
-# What the workbench shows of the leased image comes back with the lease (see annotator.selectors.item_for).
-# (the columns relabel_lease_next returns after the lease's; see migration 0010).
-_IMAGE_COLUMNS = ("id", "key", "original", "display", "width", "height", "original_label_id")
+# What the workbench shows of the leased image comes back with the lease (see annotator.selectors.item_for):
+# the Image field each of relabel_lease_next's image columns fills.
+_IMAGE_COLUMNS = {
+    "id": "r_image", "key": "r_key", "original": "r_original", "display": "r_display", "width": "r_width",
+    "height": "r_height", "original_label_id": "r_original_label",
+}  # fmt: skip
 # Model.from_db takes the values in the model's field order.
 _IMAGE_FIELD_ORDER = [f.attname for f in Image._meta.concrete_fields if f.attname in _IMAGE_COLUMNS]
 _LEASE_NEXT_SQL = "SELECT * FROM relabel_lease_next(%s, %s, %s::bigint[], %s, %s, %s)"
@@ -52,7 +55,7 @@ def _now(now: datetime | None) -> datetime:
 
 def leases_reclaim_expired(*, dataset: Dataset, now: datetime | None = None) -> int:
     """Free the slots of expired leases in one dataset; returns how many images got slots back. One call of
-    `relabel_leases_reclaim` (migration 0010), atomic on its own; `relabel_lease_next` runs it too."""
+    `relabel_leases_reclaim`, atomic on its own; `relabel_lease_next` runs it too."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT relabel_leases_reclaim(%s, %s)", [dataset.pk, _now(now)])
         return cursor.fetchone()[0]
@@ -77,7 +80,7 @@ def lease_next(
     Candidates are shown in an order seeded by the image and annotator ids (`relabel_shown`): the same
     on every reload, different between annotators, saying nothing about a candidate's source.
 
-    One call of `relabel_lease_next` (migration 0010), atomic on its own: expired leases are reclaimed
+    One call of `relabel_lease_next`, atomic on its own: expired leases are reclaimed
     first; the chosen image row is taken with `FOR UPDATE SKIP LOCKED` and its lease counter raised in the
     same statement as the lease is written, so concurrent callers never wait on each other and never push
     an image past its `annotations_needed`.
@@ -89,20 +92,20 @@ def lease_next(
             _LEASE_NEXT_SQL,
             [dataset.pk, annotator.pk, sorted(exclude), now, now + settings.RELABEL_LEASE_DURATION, MAX_HELD_LEASES],
         )
-        row = cursor.fetchone()
-    if row is None:
+        rows = fetchall_named(cursor)
+    if not rows:
         return None
-    outcome, held, lease_id, created_at, expires_at, shown, *image_values = row
-    if outcome == "too_many":
+    row = rows[0]
+    if row["r_outcome"] == "too_many":
         raise AssignmentError(
-            f"you already hold {held} images of this dataset; submit or skip one before asking for more"
+            f"you already hold {row['r_held']} images of this dataset; submit or skip one before asking for more"
         )
-    values = dict(zip(_IMAGE_COLUMNS, image_values, strict=True))
-    image = Image.from_db(connection.alias, _IMAGE_FIELD_ORDER, [values[name] for name in _IMAGE_FIELD_ORDER])
+    values = [row[_IMAGE_COLUMNS[name]] for name in _IMAGE_FIELD_ORDER]
+    image = Image.from_db(connection.alias, _IMAGE_FIELD_ORDER, values)
     image.dataset_id = dataset.pk
     return Lease(
-        id=lease_id, image=image, annotator=annotator, dataset=dataset, shown=shown, created_at=created_at,
-        expires_at=expires_at,
+        id=row["r_lease"], image=image, annotator=annotator, dataset=dataset, shown=row["r_shown"],
+        created_at=row["r_created"], expires_at=row["r_expires"],
     )  # fmt: skip
 
 

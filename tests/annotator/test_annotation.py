@@ -98,14 +98,20 @@ def test_a_client_uuid_cannot_be_reused_for_another_image(annotator, leased):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_simultaneous_copies_of_one_submit_store_one_annotation(annotator):
+@pytest.mark.parametrize("revise", [False, True], ids=["submit", "revision"])
+def test_simultaneous_copies_of_one_submit_or_revision_store_it_once(annotator, revise):
     dataset = workbench_dataset(candidates_per_image=2, annotators=[annotator])
     lease = lease_next(dataset=dataset, annotator=annotator)
-    key = uuid.uuid4()
-    results = run_at_once(_submit, [(annotator, lease.image_id, Answer(classes=lease.shown), key)] * 4)
+    answer, key = Answer(classes=lease.shown), uuid.uuid4()
+    if revise:
+        first, _ = _submit(annotator, lease.image_id, Answer(unsure=True))
+        results = run_at_once(_revise, [(annotator, first.pk, answer, key)] * 4)
+    else:
+        results = run_at_once(_submit, [(annotator, lease.image_id, answer, key)] * 4)
     assert sorted(created for _, created in results) == [False, False, False, True]
     assert {annotation.pk for annotation, _ in results} == {Annotation.objects.get().pk}
     assert Vote.objects.count() == 2 and Image.objects.get(pk=lease.image_id).annotation_count == 1
+    assert AnnotationRevision.objects.count() == 1 + revise
 
 
 def test_a_revision_replaces_the_votes_and_keeps_the_history(annotator, leased):
@@ -192,3 +198,40 @@ def test_a_submit_after_the_lease_was_reclaimed_is_refused(annotator, second_ann
     lease_next(dataset=dataset, annotator=second_annotator)  # reclaims expired leases first
     with pytest.raises(AnnotationInputError, match="lease expired"):
         _submit(annotator, lease.image_id, Answer(unsure=True))
+
+
+def test_a_revision_is_checked_and_written_in_one_call_like_a_submit(annotator, leased, django_assert_max_num_queries):
+    _, lease = leased
+    first, _ = _submit(annotator, lease.image_id, Answer(unsure=True))
+    # relabel_annotation_write (lock, replay, membership, ownership, vocabulary, annotation, revision, votes, the
+    # image's votes for the recount); the consensus upsert; the annotation read back; the savepoint pair.
+    with django_assert_max_num_queries(5):
+        revised, created = _revise(annotator, first.pk, Answer(classes=[lease.shown[1]]))
+    assert created and revised.classes == [lease.shown[1]] and revised.image.key == first.image.key
+
+
+def test_a_revision_after_leaving_the_dataset_is_refused_and_writes_nothing(annotator, leased):
+    dataset, lease = leased
+    first, _ = _submit(annotator, lease.image_id, Answer(unsure=True))
+    dataset.annotators.remove(annotator)
+    with pytest.raises(AnnotationInputError, match=f"image {lease.image_id} is not in a dataset you annotate"):
+        _revise(annotator, first.pk, Answer(none_fits=True))
+    assert AnnotationRevision.objects.count() == 1 and Annotation.objects.get().unsure
+
+
+def test_a_revision_with_a_class_outside_the_vocabulary_is_refused_and_writes_nothing(annotator, leased):
+    _, lease = leased
+    first, _ = _submit(annotator, lease.image_id, Answer(classes=[lease.shown[0]]))
+    outside = workbench_dataset(slug="other", images=1).classes.first().pk
+    with pytest.raises(AnnotationInputError, match=f"class {outside} is not in this dataset's vocabulary"):
+        _revise(annotator, first.pk, Answer(classes=[lease.shown[1], outside]))
+    assert AnnotationRevision.objects.count() == 1 and _votes(annotator)[lease.shown[0]] == "yes"
+
+
+def test_a_revision_cannot_reuse_the_client_uuid_of_another_image(annotator, leased):
+    dataset, lease = leased
+    key = uuid.uuid4()
+    _submit(annotator, lease.image_id, Answer(unsure=True), key)
+    other, _ = _submit(annotator, lease_next(dataset=dataset, annotator=annotator).image_id, Answer(unsure=True))
+    with pytest.raises(AnnotationInputError, match="already used for another image"):
+        _revise(annotator, other.pk, Answer(none_fits=True), key)

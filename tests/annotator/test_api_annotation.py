@@ -182,7 +182,7 @@ def test_the_hot_endpoints_take_a_fixed_number_of_queries(client, pets, django_a
     # lease); classes with references.
     with django_assert_max_num_queries(5):
         item = _next(client).json()
-    # session, user with roles; relabel_annotation_submit (lock, replay, membership, lease, vocabulary,
+    # session, user with roles; relabel_annotation_write (lock, replay, membership, lease, vocabulary,
     # annotation, revision, votes, lease to annotation, and the image's votes for the recount); the consensus
     # upsert; the savepoint pair the service's @atomic issues inside a test's transaction.
     with django_assert_max_num_queries(6):

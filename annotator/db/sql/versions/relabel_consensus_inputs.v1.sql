@@ -1,0 +1,22 @@
+-- What the live recount of one image needs: its annotations left-joined to their votes (one row each;
+-- one row of NULLs without annotations), each row carrying the image's counts and its dataset's consensus
+-- settings and Dawid-Skene run. Read by annotator.consensus_selectors.image_consensus_inputs.
+CREATE OR REPLACE FUNCTION relabel_consensus_inputs(p_image bigint) RETURNS TABLE (
+    c_needed int, c_original_label bigint, c_dataset bigint, c_threshold double precision,
+    c_dispute_band double precision, c_min_answers int, c_aggregation text, c_ds_threshold double precision,
+    c_ds_prior text, c_ds_run bigint, c_ds_run_created timestamptz, c_annotator bigint, c_none_fits boolean,
+    c_unsure boolean, c_bad_image boolean, c_chose boolean, c_seconds double precision, c_class bigint,
+    c_class_index int, c_answer text
+) LANGUAGE sql STABLE AS $$
+    SELECT i.annotations_needed::int, i.original_label_id::bigint, i.dataset_id::bigint, d.consensus_threshold,
+           d.dispute_band, d.annotations_per_image::int, d.aggregation::text, d.ds_threshold, d.ds_prior::text,
+           d.ds_run_id::bigint, r.created_at, a.annotator_id::bigint, a.none_fits, a.unsure, a.bad_image,
+           cardinality(a.classes) > 0, a.seconds, v.label_class_id::bigint, c.index::int, v.answer::text
+    FROM annotator_image i
+    JOIN annotator_dataset d ON d.id = i.dataset_id
+    LEFT JOIN annotator_dawidskenerun r ON r.id = d.ds_run_id
+    LEFT JOIN annotator_annotation a ON a.image_id = i.id
+    LEFT JOIN annotator_vote v ON v.annotation_id = a.id
+    LEFT JOIN annotator_labelclass c ON c.id = v.label_class_id
+    WHERE i.id = p_image
+$$;
