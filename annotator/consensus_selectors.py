@@ -9,7 +9,7 @@ import numpy as np
 from django.db import connection
 from django.db.models import Count, Max
 
-from annotator.consensus_rules import ANSWER_CODES, ConsensusSettings, DsParams, VoteData
+from annotator.core.consensus_rules import ANSWER_CODES, ConsensusSettings, DsParams, VoteData
 from annotator.models import (
     AgreementSnapshot,
     Annotation,

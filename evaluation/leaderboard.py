@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from annotator.agreement_charts import BarChart, bar_chart
+from annotator.core.agreement_charts import BarChart, bar_chart
 from annotator.models import Dataset
-from evaluation.charts import (
+from evaluation.core.charts import (
     IntervalChart,
     LineChart,
     ScatterChart,
@@ -18,7 +18,8 @@ from evaluation.charts import (
     ranks,
     scatter_chart,
 )
-from evaluation.leaderboard_table import Column, CsvRow, SortLink, leaderboard_csv, sort_links, sorted_none_last
+from evaluation.core.leaderboard_table import Column, CsvRow, SortLink, leaderboard_csv, sort_links, sorted_none_last
+from evaluation.core.variable_topk import DEFAULT_VARIANT, VARIANTS, Variant
 from evaluation.models import MetricSnapshot, PredictionSet
 from evaluation.selectors import (
     LabelSourceChoice,
@@ -29,7 +30,6 @@ from evaluation.selectors import (
     metric_history,
     prediction_sets_of,
 )
-from evaluation.variable_topk import DEFAULT_VARIANT, VARIANTS, Variant
 
 CHARTED = (
     ("top1", "Top-1 (original labels)"),
@@ -236,7 +236,7 @@ class ModelPage:
     snapshot: MetricSnapshot | None
     classes: list[ClassRow]
     valid_errors: list[ValidError]
-    subgroups: list[dict] = field(default_factory=list)  # per |Y| bin, see evaluation.variable_topk
+    subgroups: list[dict] = field(default_factory=list)  # per |Y| bin, see evaluation.core.variable_topk
     subgroup_chart: IntervalChart | None = None
 
 

@@ -121,7 +121,7 @@ class MetricSnapshot(models.Model):
 
     `watermark` names the state of the label pool (``reference:<id>`` or ``consensus:<…>``), so one state is
     evaluated at most once per prediction set and version of the metric definitions (`metrics_version`, see
-    `evaluation.metrics.METRICS_VERSION`); a database trigger refuses updates.
+    `evaluation.core.metrics.METRICS_VERSION`); a database trigger refuses updates.
     """
 
     class LabelSource(models.TextChoices):

@@ -16,9 +16,9 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from annotator.models import Annotation, Consensus, Dataset, Image, LabelClass, Vote
-from evaluation.release_formats import ClassRef, ImageRecord
+from evaluation.core.release_formats import ClassRef, ImageRecord
+from evaluation.core.release_rules import MAJORITY, ConsensusFacts, ReleaseParameters, image_outcome
 from evaluation.release_models import Release
-from evaluation.release_rules import MAJORITY, ConsensusFacts, ReleaseParameters, image_outcome
 
 BATCH = 2000
 

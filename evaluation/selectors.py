@@ -17,8 +17,8 @@ from django.db.models.fields.json import KeyTransform
 
 from annotator.consensus_selectors import settled_consensus_labels
 from annotator.models import Dataset, Image, LabelClass
-from evaluation.arrays import from_npy_bytes
-from evaluation.metrics import label_matrix
+from evaluation.core.arrays import from_npy_bytes
+from evaluation.core.metrics import label_matrix
 from evaluation.models import MetricSnapshot, PredictionArrays, PredictionSet, ReferenceLabels, ReferenceLabelSet
 
 CONSENSUS = MetricSnapshot.LabelSource.CONSENSUS

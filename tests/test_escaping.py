@@ -9,12 +9,12 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.urls import reverse
 
-from annotator.import_sources import ImageSpec
+from annotator.core.import_sources import ImageSpec
+from annotator.core.vocabulary import ClassSpec
 from annotator.services.agreement_figures import agreement_compute
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import images_import
 from annotator.services.review import adjudication_set
-from annotator.vocabulary import ClassSpec
 from config.celery import app as celery_app
 from evaluation.release_models import Release
 from evaluation.services.prediction_sets import prediction_set_create

@@ -12,7 +12,7 @@ from annotator.models.images import Image
 
 class DawidSkeneRun(models.Model):
     """One Dawid–Skene fit over a dataset's votes; append-only. Its per-annotator parameters let the live
-    consensus score new votes between runs (annotator.consensus_rules.DsParams)."""
+    consensus score new votes between runs (annotator.core.consensus_rules.DsParams)."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="dawid_skene_runs")
     created_at = models.DateTimeField(auto_now_add=True)

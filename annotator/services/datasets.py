@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from annotator.core.vocabulary import ClassSpec, VocabularyError
 from annotator.models import Dataset, LabelClass
-from annotator.vocabulary import ClassSpec, VocabularyError
 from config.text_rules import (
     DESCRIPTION_MAX_LENGTH,
     GLOSS_MAX_LENGTH,

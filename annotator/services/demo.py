@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 
-from annotator.import_sources import ImageSpec
+from annotator.core.import_sources import ImageSpec
+from annotator.core.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
 from annotator.models import AgreementSnapshot, Annotation, Candidate, Dataset, Image, LabelClass
 from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER, role_groups
 from annotator.services.agreement_figures import agreement_compute
@@ -19,7 +20,6 @@ from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import image_skip, lease_next
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import ImportReport, images_import
-from annotator.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "data" / "demo"
 DEMO_SLUG = "demo"

@@ -24,15 +24,15 @@ from typing import TypeVar
 
 from django.core.files import File
 
-from annotator.import_sources import discover
+from annotator.core.import_sources import discover
+from annotator.core.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
+from annotator.core.vote_formats import read_real_gold, read_real_votes
 from annotator.models import AgreementSnapshot, Annotation, Dataset, DawidSkeneRun, Image, LabelClass
 from annotator.services.agreement_figures import agreement_compute
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.dawid_skene import dawid_skene_run
 from annotator.services.image_import import images_import
 from annotator.services.votes_import import votes_import
-from annotator.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
-from annotator.vote_formats import read_real_gold, read_real_votes
 from evaluation.models import PredictionSet, ReferenceLabelSet
 from evaluation.release_models import Release
 from evaluation.services.prediction_sets import prediction_set_create

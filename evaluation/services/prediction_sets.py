@@ -17,9 +17,9 @@ from django.utils.text import slugify
 from annotator.models import Dataset
 from config.safe_paths import upload_file_name
 from config.text_rules import DESCRIPTION_MAX_LENGTH, TextInputError, clean_name, clean_text
-from evaluation.arrays import STORED_TOP_K, to_npy_bytes
+from evaluation.core.arrays import STORED_TOP_K, to_npy_bytes
+from evaluation.core.prediction_formats import PredictionFormatError, parse_predictions
 from evaluation.models import PredictionArrays, PredictionSet
-from evaluation.prediction_formats import PredictionFormatError, parse_predictions
 from evaluation.selectors import dataset_order
 
 logger = logging.getLogger(__name__)

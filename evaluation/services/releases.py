@@ -28,10 +28,10 @@ from django.utils import timezone
 
 from annotator.consensus_selectors import latest_agreement_snapshot
 from annotator.models import Dataset, DawidSkeneRun, Image
-from evaluation.release_datasheet import DatasheetFacts, datasheet_markdown, ds_run_facts
-from evaluation.release_formats import HashingWriter, ImageFileWriters, ReleaseCounts, write_zip
+from evaluation.core.release_datasheet import DatasheetFacts, datasheet_markdown, ds_run_facts
+from evaluation.core.release_formats import HashingWriter, ImageFileWriters, ReleaseCounts, write_zip
+from evaluation.core.release_rules import DAWID_SKENE, MAJORITY
 from evaluation.release_models import Release, ReleaseFile
-from evaluation.release_rules import DAWID_SKENE, MAJORITY
 from evaluation.release_selectors import (
     annotator_pseudonyms,
     class_refs,

@@ -14,7 +14,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from annotator.models import Dataset
-from evaluation.metrics import METRICS_VERSION, compute_all
+from evaluation.core.metrics import METRICS_VERSION, compute_all
 from evaluation.models import MetricSnapshot, PredictionSet
 from evaluation.selectors import (
     DatasetOrder,

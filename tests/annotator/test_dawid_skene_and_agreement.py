@@ -15,9 +15,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotator.aggregation import dawid_skene
-from annotator.consensus_rules import prior_groups, questions_of
 from annotator.consensus_selectors import dataset_vote_data
+from annotator.core.aggregation import dawid_skene
+from annotator.core.consensus_rules import prior_groups, questions_of
 from annotator.models import (
     AgreementSnapshot,
     Consensus,

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from annotator.image_files import DISPLAY_SIZE, THUMBNAIL_SIZE, ImageFileError, process_image_bytes
+from annotator.core.image_files import DISPLAY_SIZE, THUMBNAIL_SIZE, ImageFileError, process_image_bytes
 from tests import image_fixtures as fx
 
 

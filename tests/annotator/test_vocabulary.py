@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from annotator.vocabulary import BUILTIN_IMAGENET, VocabularyError, parse_vocabulary
+from annotator.core.vocabulary import BUILTIN_IMAGENET, VocabularyError, parse_vocabulary
 from tests.conftest import IMAGENET_DATA
 
 

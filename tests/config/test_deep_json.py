@@ -9,8 +9,8 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from annotator.bounded_json import MAX_JSON_DEPTH, JsonTooDeepError, loads, nesting_exceeds
-from evaluation.prediction_formats import PredictionFormatError, parse_predictions
+from annotator.core.bounded_json import MAX_JSON_DEPTH, JsonTooDeepError, loads, nesting_exceeds
+from evaluation.core.prediction_formats import PredictionFormatError, parse_predictions
 from tests.test_fuzz_api import OPERATIONS, SCHEMA, _request_schema, world  # noqa: F401 - `world` is a fixture
 
 pytestmark = pytest.mark.django_db

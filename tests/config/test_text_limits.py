@@ -18,10 +18,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
+from annotator.core.vocabulary import ClassSpec, VocabularyError
 from annotator.models import Adjudication, Dataset, LabelClass
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.review import ReviewError, adjudication_set
-from annotator.vocabulary import ClassSpec, VocabularyError
 from config.text_rules import DESCRIPTION_MAX_LENGTH, NOTE_MAX_LENGTH, TextInputError
 from evaluation.models import PredictionSet, ReferenceLabelSet
 from evaluation.services.prediction_sets import EvaluationInputError, prediction_set_create

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 
-from annotator.import_sources import ImageSpec
+from annotator.core.import_sources import ImageSpec
+from annotator.core.vocabulary import ClassSpec
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import images_import
-from annotator.vocabulary import ClassSpec
 from config.celery import app as celery_app
 
 # A tiny world: 6 classes, 8 images whose original labels are below.

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from evaluation.metrics import METRICS_VERSION
+from evaluation.core.metrics import METRICS_VERSION
 from evaluation.models import MetricSnapshot
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.snapshots import metric_snapshots_refresh

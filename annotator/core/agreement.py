@@ -1,4 +1,4 @@
-"""Inter-annotator agreement over flat votes (see `annotator.aggregation.VoteArrays`).
+"""Inter-annotator agreement over flat votes (see `annotator.core.aggregation.VoteArrays`).
 
 All statistics are vectorised (bincount / sort / pair enumeration, no loop per
 vote or per item). "maybe" answers are handled per call by `maybe`:
@@ -14,12 +14,12 @@ from typing import Literal
 
 import numpy as np
 
-from annotator.aggregation import MAYBE, NO, YES, VoteArrays
+from annotator.core.aggregation import MAYBE, NO, YES, VoteArrays
 
 MaybeView = Literal["drop", "no", "yes", "category"]
 
 # Set-valued agreement lives in its own module; re-exported here (it needs MaybeView defined first).
-from annotator.set_agreement import LabelSets, pairs_within, set_alpha  # noqa: E402, F401
+from annotator.core.set_agreement import LabelSets, pairs_within, set_alpha  # noqa: E402, F401
 
 
 def _coded(votes: VoteArrays, maybe: MaybeView, *, binary: bool = False):

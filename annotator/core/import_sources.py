@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from annotator import bounded_json
-from annotator.bounded_json import JsonTooDeepError
+from annotator.core import bounded_json
+from annotator.core.bounded_json import JsonTooDeepError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 LAYOUTS = ("flat", "imagefolder", "imagenetv2", "manifest")

@@ -15,7 +15,7 @@ from os import PathLike
 
 import numpy as np
 
-from annotator.aggregation import MAYBE, NO, YES, VoteArrays
+from annotator.core.aggregation import MAYBE, NO, YES, VoteArrays
 
 # ReaL's answer axis is no/maybe/yes; ours is NO/YES/MAYBE
 _REAL_TO_ANSWER = np.array([NO, MAYBE, YES], dtype=np.int8)

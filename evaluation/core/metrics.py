@@ -19,9 +19,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from evaluation.intervals import interval, ratio
-from evaluation.intervals import wilson_interval as wilson_interval  # re-exported: callers import it from here
-from evaluation.variable_topk import DEFAULT_BINS, label_count_summary, variable_topk_measures
+from annotator.core.intervals import interval, ratio
+from annotator.core.intervals import wilson_interval as wilson_interval  # re-exported: callers import it from here
+from annotator.core.label_sets import label_count_summary
+from evaluation.core.variable_topk import DEFAULT_BINS, variable_topk_measures
 
 ScoreTransform = Literal["auto", "none", "softmax", "sigmoid"]
 LabelSets = Sequence[Sequence[int]] | tuple[np.ndarray, np.ndarray]
@@ -175,7 +176,7 @@ def compute_all(
     Metrics at k are reported for each k in ``ks`` not wider than ``topk``. With ``scores`` (N×C), mean
     AP, LRAP and set metrics are added; predicted sets are {c: p_c ≥ threshold} after ``score_transform``
     ("auto": scores already in [0, 1] are used as they are, others go through a softmax). Variable top-k,
-    the subgroups by |Y| (``bins``: their lower edges) and ASMA are in `evaluation.variable_topk`.
+    the subgroups by |Y| (``bins``: their lower edges) and ASMA are in `evaluation.core.variable_topk`.
     """
     topk, original = _validated(topk, original, labels, scores)
     n_images, num_classes = labels.shape

@@ -1,6 +1,6 @@
 """The measures of the paper behind ReLabel (Anzaku et al., arXiv 2412.18409), as ReLabel reads them.
 
-Pure numpy, no Django; `evaluation.metrics.compute_all` adds them to every evaluation. *Y* is an image's
+Pure numpy, no Django; `evaluation.core.metrics.compute_all` adds them to every evaluation. *Y* is an image's
 label set and *P* the model's ranking. Images with an empty *Y* are left out, as for ReaL.
 
 - **Variable top-k**: each image gets as many guesses as it has valid labels, k = |Y|. Strict:
@@ -8,14 +8,14 @@ label set and *P* the model's ranking. Images with an empty *Y* are left out, as
 - An image whose |Y| is larger than the stored ranking (a top-5 file, six valid classes) cannot be scored:
   it is left out of variable top-k and counted (`vtk_left_out`). With a full score matrix the ranking goes
   on in score order, so nothing is left out. Ties in scores rank the lower class index first, as
-  `evaluation.metrics.topk_from_scores` does; an empty slot (-1) is a miss.
+  `evaluation.core.metrics.topk_from_scores` does; an empty slot (-1) is a miss.
 - **Subgroups by |Y|**: `bins` are the lower edges of the bins, the last one open-ended: (1, 2, 3, 4) gives
   {1}, {2}, {3}, {4+}. Every figure of a bin is over the same images, the scored images whose |Y| falls in
   it, so with a top-5 file "4+" holds the images with 4 or 5 valid labels.
 - **ASMA** (Aggregate Subgroup Model Accuracy): the unweighted mean over the non-empty bins of the bin's
   variable top-k accuracy, strict or fractional. No source we hold gives its formula: this is our reading.
 - **Multi-label share**: the share of images with a non-empty Y that have |Y| ≥ 2, with its Wilson interval,
-  and the histogram of |Y|.
+  and the histogram of |Y| (`annotator.core.label_sets`, since the agreement dashboard shows it too).
 
 The bins and the variant are parameters, recorded with every result, not constants buried here.
 """
@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from evaluation.intervals import interval, ratio
+from annotator.core.intervals import interval, ratio
 
 Variant = Literal["strict", "frac"]
 VARIANTS: tuple[Variant, ...] = ("strict", "frac")
@@ -154,17 +154,3 @@ def asma(subgroups: Sequence[dict[str, Any]], variant: Variant = DEFAULT_VARIANT
     """Unweighted mean over the non-empty subgroups of their variable top-k accuracy; None if all are empty."""
     values = [s[f"vtk_{variant}"] for s in subgroups if s["images"]]
     return float(np.mean(values)) if values else None
-
-
-def label_count_summary(counts: Sequence[int], confidence: float = 0.95) -> dict[str, Any]:
-    """The multi-label share of a label source from its |Y| histogram: `counts[s]` images have s labels
-    (s = 0: an empty set, left out of the share)."""
-    histogram = [int(c) for c in counts]
-    n_labelled, n_multilabel = sum(histogram[1:]), sum(histogram[2:])
-    return {
-        "n_labelled": n_labelled,
-        "n_multilabel": n_multilabel,
-        "multilabel_share": ratio(n_multilabel, n_labelled),
-        "multilabel_share_ci": interval(n_multilabel, n_labelled, confidence),
-        "label_count_histogram": histogram,
-    }

@@ -2,7 +2,7 @@
 
 ReaL JSON: a list with one entry per image in dataset order, each a list of valid class indices
 (`[[490], [361, 171], [], …]`); an empty list means the image holds no valid class. Offending entries are
-named as rows, as in every upload format (evaluation.format_errors): "row 1234 (index 1233)".
+named as rows, as in every upload format (evaluation.core.format_errors): "row 1234 (index 1233)".
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotator import bounded_json
-from evaluation.format_errors import MAX_REPORTED, Rows, RowsError, raise_for
+from annotator.core import bounded_json
+from evaluation.core.format_errors import MAX_REPORTED, Rows, RowsError, raise_for
 
 
 class ReferenceFormatError(RowsError):

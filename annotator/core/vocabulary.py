@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotator import bounded_json
-from annotator.bounded_json import JsonTooDeepError
+from annotator.core import bounded_json
+from annotator.core.bounded_json import JsonTooDeepError
 
 WNID = re.compile(r"^n\d{8}$")
-BUILTIN_IMAGENET = Path(__file__).resolve().parent.parent / "data" / "imagenet" / "class_info.json"
+BUILTIN_IMAGENET = Path(__file__).resolve().parents[2] / "data" / "imagenet" / "class_info.json"
 
 
 class VocabularyError(ValueError):

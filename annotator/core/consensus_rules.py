@@ -5,7 +5,7 @@ submit's transaction) and the full recompute of a dataset (750k votes in one pas
 disagree. The rules:
 
 - A *question* is one (image, class) pair with at least one vote. Its yes-share counts a maybe as half a
-  yes (`annotator.aggregation.majority`'s default; on ReaL's answers "maybe" means a weak yes).
+  yes (`annotator.core.aggregation.majority`'s default; on ReaL's answers "maybe" means a weak yes).
 - Answers a class needs: N, or every annotator who answered the image while fewer did (it is pending).
   Every answer counts, *None fits* and *Bad image* too, though on an image without candidates they cast no
   vote: they confirmed no class. So a class one annotator found through search is not valid alone, and a
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotator.aggregation import MAYBE, NO, YES, VoteArrays, majority
-from annotator.agreement import per_image_agreement
-from annotator.real_raters import real_prior_groups
+from annotator.core.aggregation import MAYBE, NO, YES, VoteArrays, majority
+from annotator.core.agreement import per_image_agreement
+from annotator.core.real_raters import real_prior_groups
 
 PENDING, AGREED, DISPUTED = "pending", "agreed", "disputed"
 REASONS = ("near_threshold", "few_answers", "unsure", "bad_image", "none_fits_conflict")

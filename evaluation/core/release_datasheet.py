@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evaluation.intervals import interval
-from evaluation.release_formats import ReleaseCounts
-from evaluation.release_rules import DAWID_SKENE, ReleaseParameters
+from annotator.core.intervals import interval
+from evaluation.core.release_formats import ReleaseCounts
+from evaluation.core.release_rules import DAWID_SKENE, ReleaseParameters
 
 PRIOR_MODES = {
     "single": "one class prior for every class",
@@ -178,7 +178,7 @@ def datasheet_markdown(facts: DatasheetFacts) -> str:
     return "\n".join(lines)
 
 
-# The paper's measures (Anzaku et al., arXiv 2412.18409), as evaluation.variable_topk computes them.
+# The paper's measures (Anzaku et al., arXiv 2412.18409), as evaluation.core.variable_topk computes them.
 VARIABLE_TOPK_ROWS = (
     "| variable top-k, strict | mean of 1[Y ⊆ P[:\\|Y\\|]]: each image gets \\|Y\\| guesses; images with more valid "
     "labels than the model ranks are left out and counted |",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from evaluation.release_rules import ADJUDICATED, EMPTY, EXCLUDED, LABELLED, ORIGINAL, PENDING
+from evaluation.core.release_rules import ADJUDICATED, EMPTY, EXCLUDED, LABELLED, ORIGINAL, PENDING
 
 FLUSH_EVERY = 2000
 ZIP_CHUNK = 1 << 20

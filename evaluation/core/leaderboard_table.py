@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from evaluation.metrics import EXPORTED_PLAIN, EXPORTED_WITH_INTERVAL
+from evaluation.core.metrics import EXPORTED_PLAIN, EXPORTED_WITH_INTERVAL
 
 Row = TypeVar("Row")
 

@@ -1,5 +1,5 @@
 """Agreement between annotators' label sets (Krippendorff's alpha with MASI or Jaccard distance, and the
-overlap of sets) — the set-valued side of `annotator.agreement`, which re-exports it."""
+overlap of sets) — the set-valued side of `annotator.core.agreement`, which re-exports it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from annotator.aggregation import MAYBE, YES, VoteArrays
+from annotator.core.aggregation import MAYBE, YES, VoteArrays
 
 if TYPE_CHECKING:
-    from annotator.agreement import MaybeView
+    from annotator.core.agreement import MaybeView
 
 
 def pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from annotator.aggregation import MAYBE, NO, YES
-from annotator.real_raters import read_real_raters
+from annotator.core.aggregation import MAYBE, NO, YES
+from annotator.core.real_raters import read_real_raters
 
 ANSWERS = {"no": NO, "yes": YES, "maybe": MAYBE}
 CSV_HEADER = ["image", "class", "annotator", "answer"]
@@ -102,7 +102,7 @@ def read_csv_votes(path: str | PathLike[str], *, max_errors: int = 5) -> VoteTab
 
 def read_real_gold(path: str | PathLike[str]) -> GoldTable:
     """ReaL's ``golden.npz``: the gold answer is the experts' majority (yes-share ≥ ½; they never said maybe),
-    as in `annotator.real_raters.gold_answers`."""
+    as in `annotator.core.real_raters.gold_answers`."""
     ratings = read_real_raters(path)
     counts = ratings.votes.answer_counts()
     n = counts.sum(axis=1)

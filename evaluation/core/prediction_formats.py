@@ -11,7 +11,7 @@ Accepted formats (binary magic first, then the file extension, then a sniff of t
 Unknown columns, fields or array names are refused so a misspelt ``score`` cannot be silently dropped.
 Every dataset image must appear exactly once; all rows must list the same number of classes; scores must
 be finite and, when aligned with listed classes, non-increasing. At most ``k`` ranked classes are kept.
-Offending rows are named as evaluation.format_errors says, the same in every format.
+Offending rows are named as evaluation.core.format_errors says, the same in every format.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from annotator import bounded_json
-from annotator.bounded_json import JsonTooDeepError
-from evaluation.format_errors import MAX_REPORTED, Rows, RowsError, raise_for, refuse
-from evaluation.metrics import topk_from_scores
+from annotator.core import bounded_json
+from annotator.core.bounded_json import JsonTooDeepError
+from evaluation.core.format_errors import MAX_REPORTED, Rows, RowsError, raise_for, refuse
+from evaluation.core.metrics import topk_from_scores
 
 CLASS_FIELDS = ("top5", "topk", "classes")
 SCORE_FIELD = "scores"

@@ -21,8 +21,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from annotator.import_sources import ImportSourceError, discover
-from evaluation.reference_formats import ParsedReferenceLabels, ReferenceFormatError, parse_real_json
+from annotator.core.import_sources import ImportSourceError, discover
+from evaluation.core.reference_formats import ParsedReferenceLabels, ReferenceFormatError, parse_real_json
 
 IMAGENET_VAL_IMAGES = 50_000
 IMAGENET_VAL_KEY = "ILSVRC2012_val_{:08d}.JPEG"

@@ -1,0 +1,54 @@
+"""The layout's rules that code review alone would let slip: the pure modules import no Django (nor anything of
+the apps outside the pure packages), so the offline evaluator and the maths run anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PURE_PACKAGES = ("annotator.core", "evaluation.core")
+# Besides the pure packages, what a pure module may load of this repository: the apps' empty package files and
+# the offline evaluator's command.
+PURE_ENTRY_POINTS = ("evaluation.evaluate",)
+OWN_TOP_LEVEL = {"annotator", "evaluation", "config", "demo", "bench", "scripts", "tests"}
+FORBIDDEN_THIRD_PARTY = {"django", "rest_framework", "drf_spectacular", "celery", "kombu", "psycopg2", "axes"}
+
+
+def pure_modules() -> list[str]:
+    names = [*PURE_PACKAGES, *PURE_ENTRY_POINTS]
+    for package in PURE_PACKAGES:
+        folder = REPO / package.replace(".", "/")
+        names += [info.name for info in pkgutil.walk_packages([str(folder)], prefix=f"{package}.")]
+    return sorted(names)
+
+
+def test_every_pure_module_imports_without_django_or_the_apps() -> None:
+    """Each module is imported in turn in one fresh interpreter without Django settings; after each, nothing of
+    Django (or DRF, Celery, the database driver) and nothing of the apps outside the pure packages is loaded."""
+    script = (
+        "import importlib, json, sys\n"
+        "report = {}\n"
+        f"for name in {pure_modules()!r}:\n"
+        "    importlib.import_module(name)\n"
+        "    report[name] = sorted(m for m in sys.modules if m.split('.')[0] in "
+        f"{sorted(FORBIDDEN_THIRD_PARTY | OWN_TOP_LEVEL)!r})\n"
+        "print(json.dumps(report))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "RELABEL", "DATABASE"))}
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert len(report) >= 25  # every pure module was found (a wrong path would find none and pass)
+    offenders = {name: [m for m in loaded if not _pure(m)] for name, loaded in report.items()}
+    assert {name: loaded for name, loaded in offenders.items() if loaded} == {}
+
+
+def _pure(module: str) -> bool:
+    """An app's empty package file, a pure package or one of its modules, or a pure entry point."""
+    in_package = any(module == p or module.startswith(f"{p}.") for p in PURE_PACKAGES)
+    return module in ("annotator", "evaluation", *PURE_ENTRY_POINTS) or in_package
