@@ -16,7 +16,6 @@ from collections.abc import Callable
 import numpy as np
 from django.db import connection
 
-from annotator.consensus_selectors import consensus_settings, dataset_vote_data
 from annotator.core.aggregation import dawid_skene
 from annotator.core.agreement import (
     LabelSets,
@@ -28,6 +27,7 @@ from annotator.core.agreement import (
 )
 from annotator.core.consensus_rules import consensus_compute, prior_groups, questions_of
 from annotator.models import Dataset
+from annotator.selectors.consensus import consensus_settings, dataset_vote_data
 from annotator.services.agreement_figures import agreement_compute
 from annotator.services.consensus import consensus_recompute_dataset
 from annotator.services.dawid_skene import dawid_skene_run

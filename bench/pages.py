@@ -16,8 +16,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from annotator.consensus_selectors import latest_agreement_snapshot
 from annotator.models import Dataset
+from annotator.selectors.consensus import latest_agreement_snapshot
 from annotator.services.agreement_figures import agreement_compute
 from bench.report import Figure, Report
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
@@ -46,6 +47,13 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if lost := _lost_connection_in(exception):
         return database_unavailable(request, lost)
     return json_error(request, 400) or defaults.bad_request(request, exception)
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Up, and the database answers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
 
 
 def ping(request: HttpRequest) -> HttpResponse:

@@ -15,8 +15,8 @@ from django.core.files.storage import default_storage
 from django.db.models import Max, QuerySet
 from django.db.models.fields.json import KeyTransform
 
-from annotator.consensus_selectors import settled_consensus_labels
 from annotator.models import Dataset, Image, LabelClass
+from annotator.selectors.consensus import settled_consensus_labels
 from evaluation.core.arrays import from_npy_bytes
 from evaluation.core.metrics import label_matrix
 from evaluation.models import MetricSnapshot, PredictionArrays, PredictionSet, ReferenceLabels, ReferenceLabelSet

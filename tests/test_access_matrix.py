@@ -123,7 +123,7 @@ REVIEWERS_WRITE = (403, 403, 403, 201, 403, 201)
 
 # URL name (or the route of an unnamed pattern) → every probe of it. The single source of truth.
 EXPECTED: dict[str, list[Probe]] = {
-    "home": [Probe("get", expected=SIGNED_IN)],
+    "datasets:home": [Probe("get", expected=SIGNED_IN)],
     "healthz": [Probe("get", expected=PUBLIC)],
     "ping": [Probe("get", expected=PUBLIC)],
     "login": [Probe("get", expected=PUBLIC)],
@@ -146,17 +146,17 @@ EXPECTED: dict[str, list[Probe]] = {
         ),
         Probe("get", lambda w: {"path": "elsewhere/x.txt"}, expected=(302, 403, 403, 403, 403, 404), label="other"),
     ],  # fmt: skip
-    "annotator:workbench": [Probe("get", **PETS, expected=ANNOTATORS_OF_PETS_PAGE)],
-    "annotator:api-token": [
+    "annotations:workbench": [Probe("get", **PETS, expected=ANNOTATORS_OF_PETS_PAGE)],
+    "accounts:api-token": [
         Probe("post", body=lambda w: {"username": "anna", "password": PASSWORD}, expected=PUBLIC),
         Probe("post", body=lambda w: {"username": "anna", "password": "wrong"}, expected=(400,) * 6, label="wrong"),
     ],
-    "annotator:api-next": [
+    "annotations:api-next": [
         Probe("post", **PETS, body=lambda w: {"exclude": [w.leased.image_id]}, expected=ANNOTATORS_OF_PETS_API)
     ],
-    "annotator:api-progress": [Probe("get", **PETS, expected=ANNOTATORS_OF_PETS_API)],
-    "annotator:api-vocabulary": [Probe("get", **PETS, expected=(403, 403, 200, 200, 200, 200))],
-    "annotator:api-skip": [
+    "annotations:api-progress": [Probe("get", **PETS, expected=ANNOTATORS_OF_PETS_API)],
+    "annotations:api-vocabulary": [Probe("get", **PETS, expected=(403, 403, 200, 200, 200, 200))],
+    "annotations:api-skip": [
         Probe("post", lambda w: {"image_id": w.leased.image_id}, expected=(403, 400, 204, 403, 403, 400)),
         Probe(
             "post",
@@ -165,7 +165,7 @@ EXPECTED: dict[str, list[Probe]] = {
             label="IDOR: another's lease",
         ),
     ],  # fmt: skip
-    "annotator:api-annotations": [
+    "annotations:api-annotations": [
         # Lists only the caller's own rows: an annotator of another dataset, or staff, gets an empty list.
         Probe("get", query="?dataset=pets", expected=(403, 200, 200, 403, 403, 200)),
         Probe("post", body=lambda w: _answer(image=w.leased.image_id), expected=(403, 400, 201, 403, 403, 400)),
@@ -176,7 +176,7 @@ EXPECTED: dict[str, list[Probe]] = {
             label="IDOR: another's leased image",
         ),
     ],  # fmt: skip
-    "annotator:api-annotation": [
+    "annotations:api-annotation": [
         Probe("get", lambda w: {"pk": w.mine.pk}, expected=(403, 404, 200, 403, 403, 404)),
         Probe(
             "put",
@@ -463,6 +463,6 @@ def test_writes_need_a_csrf_token_in_a_session(world, staff):
     for key, probe in writes:
         url = reverse(key, kwargs=probe.kwargs(world)) + probe.query
         response = _run(client, probe.method, url, probe.body(world), probe.multipart)
-        if response.status_code != 403 and key != "annotator:api-token":
+        if response.status_code != 403 and key != "accounts:api-token":
             passed.append(f"{probe.method.upper()} {url}: {response.status_code}")
     assert not passed, "accepted without a CSRF token:\n" + "\n".join(passed)

@@ -82,8 +82,8 @@ def _pages(dataset, model) -> dict[str, str]:
     adjudicated = dataset.images.get(position=1)
     release = Release.objects.get(dataset=dataset)
     return {
-        "home": reverse("home"),
-        "workbench": reverse("annotator:workbench", args=[dataset.slug]),
+        "datasets:home": reverse("datasets:home"),
+        "workbench": reverse("annotations:workbench", args=[dataset.slug]),
         "evaluation index": reverse("evaluation:index"),
         "leaderboard": reverse("evaluation:leaderboard", args=[dataset.slug]),
         "leaderboard against the reference": reverse("evaluation:leaderboard", args=[dataset.slug]) + "?labels=ref",
@@ -136,7 +136,7 @@ def test_the_model_page_shows_hostile_class_names_and_image_keys_as_text(client,
 def test_api_answers_are_json_never_html(client, annotator, hostile):
     dataset, _ = hostile
     client.force_login(annotator)
-    response = client.get(reverse("annotator:api-vocabulary", args=[dataset.slug]))
+    response = client.get(reverse("annotations:api-vocabulary", args=[dataset.slug]))
     assert response["Content-Type"] == "application/json"
     assert response.headers.get("X-Content-Type-Options") == "nosniff"
     body = response.json()

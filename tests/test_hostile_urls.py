@@ -32,7 +32,7 @@ QUERY_PARAMETERS = [
 # Those that could reach SQL as a number (an id, an offset), and one no view reads.
 NUMERIC_PARAMETERS = ["dataset", "limit", "offset", "page", "class", "annotator", "before", "after", "labels", "x"]
 INTEGER_PARAMETERS = {  # URL name → its integer query parameters, each refused out of range with a 400
-    "annotator:api-annotations": ["limit"],
+    "annotations:api-annotations": ["limit"],
     "review:queue": ["page", "class", "annotator"],
     "review:image": ["class", "annotator"],
     "review:api-queue": ["offset", "limit", "class", "annotator"],
@@ -78,7 +78,7 @@ def _numeric_routes() -> list[Route]:
 
 def test_routes_with_ids_are_found():
     keys = {r.key for r in _numeric_routes()}
-    assert {"annotator:api-annotation", "annotator:api-skip", "review:image", "evaluation:api-release-compare"} <= keys
+    assert {"annotations:api-annotation", "annotations:api-skip", "review:image", "evaluation:api-release-compare"} <= keys
 
 
 @pytest.mark.parametrize("persona", ["staff", "annotator"])

@@ -13,7 +13,6 @@ import time
 import numpy as np
 from django.db import transaction
 
-from annotator.consensus_selectors import consensus_status_counts, dataset_vote_data
 from annotator.core.agreement import (
     LabelSets,
     agreement_histogram,
@@ -27,6 +26,7 @@ from annotator.core.agreement import (
 )
 from annotator.core.consensus_rules import questions_of
 from annotator.models import AgreementSnapshot, Consensus, Dataset, GoldAnswer, LabelClass
+from annotator.selectors.consensus import consensus_status_counts, dataset_vote_data
 
 TOP_PAIRS = 20
 

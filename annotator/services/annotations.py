@@ -15,10 +15,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotator.consensus_selectors import consensus_inputs_from_rows
 from annotator.models import Annotation, AnnotationRevision, Image, LabelClass
 from annotator.pg_prepared import execute_prepared
-from annotator.selectors import annotates_dataset
+from annotator.selectors.consensus import consensus_inputs_from_rows
+from annotator.selectors.datasets import annotates_dataset
 from annotator.services.consensus import consensus_refresh_image
 
 

@@ -14,17 +14,17 @@ from collections.abc import Sequence
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotator.consensus_selectors import (
+from annotator.core.consensus_rules import ConsensusRow, DsParams, VoteData, consensus_compute
+from annotator.models import Consensus, Dataset
+from annotator.pg_copy import copy_text, pg_array
+from annotator.pg_prepared import execute_prepared
+from annotator.selectors.consensus import (
     ImageConsensusInputs,
     consensus_settings,
     dataset_vote_data,
     ds_params_of_run,
     image_consensus_inputs,
 )
-from annotator.core.consensus_rules import ConsensusRow, DsParams, VoteData, consensus_compute
-from annotator.models import Consensus, Dataset
-from annotator.pg_copy import copy_text, pg_array
-from annotator.pg_prepared import execute_prepared
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotator.consensus_selectors import dataset_vote_data, ds_params, votes_watermark
 from annotator.core.aggregation import dawid_skene
 from annotator.core.consensus_rules import prior_groups, questions_of
 from annotator.models import Annotation, Dataset, DawidSkeneRun
+from annotator.selectors.consensus import dataset_vote_data, ds_params, votes_watermark
 from annotator.services.consensus import consensus_recompute_dataset
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ A decision overrides the computed consensus in the image's `Consensus` row — `
 appends an `Adjudication` row (the audit trail, append-only). The live consensus upsert keeps the status and
 labels of adjudicated rows, so annotations arriving later cannot undo a decision; a revert recomputes the
 image through the same consensus service. Metrics and releases read `Consensus.labels` and leave excluded
-images out (`annotator.consensus_selectors.settled_consensus_labels`).
+images out (`annotator.selectors.consensus.settled_consensus_labels`).
 
 Locking: every function locks the image row, then its consensus row — the order of the submit path
 (`annotation_submit` locks the image, then upserts the consensus) — so a decision and a submit never

@@ -108,7 +108,7 @@ AXES_LOCKOUT_CALLABLE = "config.views.login_locked_out"
 RELABEL_TRUSTED_PROXIES = env.int("RELABEL_TRUSTED_PROXIES", default=0)
 AXES_CLIENT_IP_CALLABLE = "config.views.client_address"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "datasets:home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"

@@ -26,8 +26,8 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from annotator.consensus_selectors import latest_agreement_snapshot
 from annotator.models import Dataset, DawidSkeneRun, Image
+from annotator.selectors.consensus import latest_agreement_snapshot
 from evaluation.core.release_datasheet import DatasheetFacts, datasheet_markdown, ds_run_facts
 from evaluation.core.release_formats import HashingWriter, ImageFileWriters, ReleaseCounts, write_zip
 from evaluation.core.release_rules import DAWID_SKENE, MAJORITY

@@ -10,8 +10,8 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, InternalError, transaction
 
 from annotator.models import Adjudication, Consensus
-from annotator.review_selectors import adjudication_history
 from annotator.roles import ANNOTATOR, REVIEWER
+from annotator.selectors.review import adjudication_history
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
 from annotator.services.review import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from annotator.models import Consensus
-from annotator.review_selectors import QueueFilter, queue_rows
+from annotator.selectors.review import QueueFilter, queue_rows
 from annotator.services.annotations import Answer
 from tests.review_data import image_at, review_dataset
 

@@ -63,9 +63,9 @@ def test_a_submit_whose_connection_dies_mid_request_gets_a_503_and_the_retry_sto
     client = APIClient()
     client.force_login(annotator)
     body = {"image": lease.image_id, "classes": [], "unsure": True, "client_uuid": str(uuid.uuid4())}
-    client.get(reverse("annotator:api-progress", args=["pets"]))  # the connection is open and warm
+    client.get(reverse("annotations:api-progress", args=["pets"]))  # the connection is open and warm
     with backend_killed_at_query(4) as executed:
-        response = client.post(reverse("annotator:api-annotations"), body, format="json")
+        response = client.post(reverse("annotations:api-annotations"), body, format="json")
     assert len(executed) >= 4, "the fault hit after the request had already read from the database"
     assert response.status_code == 503, response.content[:300]
     assert response["Retry-After"] == "5"
@@ -73,9 +73,9 @@ def test_a_submit_whose_connection_dies_mid_request_gets_a_503_and_the_retry_sto
     assert not Annotation.objects.exists() and not AnnotationRevision.objects.exists() and not Vote.objects.exists()
     assert Lease.objects.filter(pk=lease.pk).exists(), "the lease survives, so the retry is accepted"
 
-    retry = client.post(reverse("annotator:api-annotations"), body, format="json")
+    retry = client.post(reverse("annotations:api-annotations"), body, format="json")
     assert retry.status_code == 201, retry.content[:300]
-    again = client.post(reverse("annotator:api-annotations"), body, format="json")
+    again = client.post(reverse("annotations:api-annotations"), body, format="json")
     assert again.status_code == 200 and again.json()["id"] == retry.json()["id"]
     assert Annotation.objects.count() == 1 and AnnotationRevision.objects.count() == 1
 

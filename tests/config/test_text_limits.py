@@ -191,7 +191,7 @@ def test_the_migrations_bring_existing_rows_within_the_rules():
 def test_the_class_searches_take_at_most_100_characters(client, team, reviewer):
     pets = review_dataset(team)
     pages = {
-        "wb-search-input": (team[0], reverse("annotator:workbench", args=[pets.slug])),
+        "wb-search-input": (team[0], reverse("annotations:workbench", args=[pets.slug])),
         "rv-search": (reviewer, reverse("review:image", args=[pets.slug, image_at(pets, 0).pk])),
     }
     for input_id, (user, url) in pages.items():

@@ -65,5 +65,5 @@ def test_each_role_reaches_exactly_the_evaluation_endpoints_it_may(request, clie
 @pytest.mark.parametrize("persona", ["annotator", "outsider", "reviewer", "researcher", "staff"])
 def test_the_evaluation_link_shows_only_for_those_who_may_follow_it(request, client, tiny, persona):
     client.force_login(request.getfixturevalue(persona))
-    html = client.get(reverse("home")).content.decode()
+    html = client.get(reverse("datasets:home")).content.decode()
     assert (f'href="{reverse("evaluation:index")}"' in html) == (persona in VIEWERS)

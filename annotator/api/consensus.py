@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.consensus_selectors import agreement_overview
 from annotator.permissions import CanViewConsensus, access_consensus, dataset_or_403
+from annotator.selectors.consensus import agreement_overview
 from annotator.services.dawid_skene import dawid_skene_request
 
 

@@ -1,14 +1,12 @@
 from django.urls import path
 
-from annotator import views
-from annotator.api import views as api
-from annotator.api.token import TokenApi
+from annotator.api import annotations as api
+from annotator.views import annotations as views
 
-app_name = "annotator"
+app_name = "annotations"
 
 urlpatterns = [
     path("datasets/<slug:slug>/annotate/", views.workbench, name="workbench"),
-    path("api/token/", TokenApi.as_view(), name="api-token"),
     path("api/datasets/<slug:slug>/next/", api.NextImageApi.as_view(), name="api-next"),
     path("api/datasets/<slug:slug>/progress/", api.ProgressApi.as_view(), name="api-progress"),
     path("api/datasets/<slug:slug>/vocabulary/", api.VocabularyApi.as_view(), name="api-vocabulary"),

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, render
 
 from annotator.models import Dataset, Image, LabelClass
 from annotator.permissions import access_review, require_dataset
-from annotator.review_selectors import (
+from annotator.selectors.review import (
     PAGE_SIZE,
     QUEUE_STATUSES,
     QueueFilter,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from annotator.consensus_selectors import CLASS_SORTS, agreement_overview, sorted_classes
 from annotator.core.agreement_charts import bar_chart
 from annotator.core.label_sets import label_count_summary
 from annotator.models import Dataset
 from annotator.permissions import access_consensus, require_dataset
+from annotator.selectors.consensus import CLASS_SORTS, agreement_overview, sorted_classes
 
 
 @require_dataset(access_consensus)

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from annotator.models import Adjudication, Image
 from annotator.permissions import CanReview, access_review, dataset_or_403
-from annotator.review_selectors import (
+from annotator.selectors.review import (
     PAGE_SIZE,
     QUEUE_STATUSES,
     QueueFilter,
