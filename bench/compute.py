@@ -34,7 +34,8 @@ from annotator.services.dawid_skene import dawid_skene_run
 from bench.report import Figure, Report
 from evaluation.core.metrics import compute_all
 from evaluation.models import MetricSnapshot, PredictionSet
-from evaluation.selectors import consensus_label_pool, dataset_order, prediction_scores, prediction_topk
+from evaluation.selectors.label_pools import consensus_label_pool, dataset_order
+from evaluation.selectors.prediction_sets import prediction_scores, prediction_topk
 from evaluation.services.snapshots import metric_snapshots_refresh
 
 # The rows each service reads, as the services read them (binary COPY of the same columns).

@@ -46,7 +46,7 @@ def bench_pages(report: Report, dataset: Dataset) -> None:
     n_images = dataset.images.count()
     pages = (
         ("agreement dashboard", reverse("consensus:dashboard", args=[dataset.slug]), 300.0),
-        ("evaluation leaderboard", reverse("evaluation:leaderboard", args=[dataset.slug]), None),
+        ("evaluation leaderboard", reverse("leaderboard:leaderboard", args=[dataset.slug]), None),
     )
     for name, url, target_ms in pages:
         median, status, n_queries = _median_ms(client, url)

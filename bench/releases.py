@@ -82,7 +82,7 @@ def _child(dataset_id: int) -> dict:
     django.setup()
     from annotator.models import Dataset
     from config.celery import app
-    from evaluation.release_models import Release
+    from evaluation.models import Release
     from evaluation.services.releases import release_create, release_storage
 
     app.conf.task_always_eager = True

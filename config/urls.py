@@ -30,6 +30,8 @@ urlpatterns = [
     path("", include("annotator.urls.annotations")),
     path("", include("annotator.urls.consensus")),
     path("", include("annotator.urls.review")),
-    path("", include("evaluation.urls")),
+    path("", include("evaluation.urls.leaderboard")),
+    path("", include("evaluation.urls.prediction_sets")),
+    path("", include("evaluation.urls.releases")),
     re_path(r"^media/(?P<path>.*)$", media_serve, name="media"),
 ]

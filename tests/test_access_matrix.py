@@ -22,8 +22,7 @@ from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
 from config.celery import app as celery_app
 from config.views import MEDIA_ACCESS
-from evaluation.models import PredictionSet
-from evaluation.release_models import Release
+from evaluation.models import PredictionSet, Release
 from evaluation.services.prediction_sets import prediction_set_create
 from tests.conftest import PASSWORD, _user
 from tests.evaluation.release_data import built_release
@@ -193,14 +192,14 @@ EXPECTED: dict[str, list[Probe]] = {
             label="IDOR",
         ),
     ],  # fmt: skip
-    "evaluation:index": [Probe("get", expected=VIEWERS_PAGE)],
-    "evaluation:leaderboard": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
-    "evaluation:leaderboard-csv": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
-    "evaluation:upload": [
+    "leaderboard:index": [Probe("get", expected=VIEWERS_PAGE)],
+    "leaderboard:leaderboard": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
+    "leaderboard:leaderboard-csv": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
+    "prediction_sets:upload": [
         Probe("get", **PETS, expected=(302, 403, 403, 403, 200, 200)),
         Probe("post", **PETS, body=_upload, multipart=True, expected=(302, 403, 403, 403, 302, 302)),
     ],
-    "evaluation:candidate-sources": [
+    "prediction_sets:candidate-sources": [
         Probe(
             "post",
             **PETS,
@@ -210,13 +209,13 @@ EXPECTED: dict[str, list[Probe]] = {
         ),
         Probe("get", **PETS, expected=(302, 403, 403, 403, 405, 405)),
     ],  # fmt: skip
-    "evaluation:prediction-set": [Probe("get", lambda w: {"pk": w.prediction_set.pk}, expected=VIEWERS_PAGE)],
-    "evaluation:api-prediction-sets": [
+    "prediction_sets:prediction-set": [Probe("get", lambda w: {"pk": w.prediction_set.pk}, expected=VIEWERS_PAGE)],
+    "prediction_sets:api-prediction-sets": [
         Probe("get", **PETS, expected=VIEWERS_API),
         Probe("post", **PETS, body=_upload, multipart=True, expected=(403, 403, 403, 403, 201, 201)),
     ],
-    "evaluation:api-snapshots": [Probe("get", lambda w: {"pk": w.prediction_set.pk}, expected=VIEWERS_API)],
-    "evaluation:api-leaderboard": [Probe("get", **PETS, expected=VIEWERS_API)],
+    "prediction_sets:api-snapshots": [Probe("get", lambda w: {"pk": w.prediction_set.pk}, expected=VIEWERS_API)],
+    "leaderboard:api-leaderboard": [Probe("get", **PETS, expected=VIEWERS_API)],
     "consensus:dashboard": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
     "consensus:api-agreement": [
         Probe("get", **PETS, expected=VIEWERS_API),
@@ -242,26 +241,26 @@ EXPECTED: dict[str, list[Probe]] = {
         Probe("post", lambda w: {"image_id": w.mine.image_id}, body=lambda w: {}, expected=REVIEWERS_WRITE)
     ],
     # Releases (issue 7): researchers and staff only.
-    "evaluation:releases-index": [Probe("get", expected=RESEARCHERS_PAGE)],
-    "evaluation:releases": [
+    "releases:releases-index": [Probe("get", expected=RESEARCHERS_PAGE)],
+    "releases:releases": [
         Probe("get", **PETS, expected=RESEARCHERS_PAGE),
         Probe(
             "post", **PETS, body=lambda w: {"threshold": "0.6"}, multipart=True, expected=(302, 403, 403, 403, 302, 302)
         ),
     ],
-    "evaluation:release-compare": [Probe("get", **PETS, expected=RESEARCHERS_PAGE)],
-    "evaluation:release": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_PAGE)],
-    "evaluation:api-releases": [
+    "releases:release-compare": [Probe("get", **PETS, expected=RESEARCHERS_PAGE)],
+    "releases:release": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_PAGE)],
+    "releases:api-releases": [
         Probe("get", **PETS, expected=RESEARCHERS_API),
         Probe("post", **PETS, body=lambda w: {"threshold": 0.6}, expected=(403, 403, 403, 403, 202, 202)),
     ],
-    "evaluation:api-release": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_API)],
-    "evaluation:api-release-progress": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_API)],
-    "evaluation:api-release-file": [
+    "releases:api-release": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_API)],
+    "releases:api-release-progress": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_API)],
+    "releases:api-release-file": [
         Probe("get", lambda w, kind=kind: {"pk": w.releases[0].pk, "kind": kind}, expected=RESEARCHERS_API, label=kind)
         for kind in ("real", "zip")
     ],
-    "evaluation:api-release-compare": [
+    "releases:api-release-compare": [
         Probe("get", lambda w: {"pk": w.releases[0].pk, "other": w.releases[1].pk}, expected=RESEARCHERS_API)
     ],
 }

@@ -36,7 +36,7 @@ INTEGER_PARAMETERS = {  # URL name → its integer query parameters, each refuse
     "review:queue": ["page", "class", "annotator"],
     "review:image": ["class", "annotator"],
     "review:api-queue": ["offset", "limit", "class", "annotator"],
-    "evaluation:api-release-compare": ["offset", "limit"],
+    "releases:api-release-compare": ["offset", "limit"],
 }
 METHODS = ("get", "post", "put")
 
@@ -78,7 +78,12 @@ def _numeric_routes() -> list[Route]:
 
 def test_routes_with_ids_are_found():
     keys = {r.key for r in _numeric_routes()}
-    assert {"annotations:api-annotation", "annotations:api-skip", "review:image", "evaluation:api-release-compare"} <= keys
+    assert {
+        "annotations:api-annotation",
+        "annotations:api-skip",
+        "review:image",
+        "releases:api-release-compare",
+    } <= keys
 
 
 @pytest.mark.parametrize("persona", ["staff", "annotator"])

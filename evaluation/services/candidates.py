@@ -12,7 +12,8 @@ from django.db import connection, transaction
 
 from annotator.models import Candidate, Dataset, Image, LabelClass
 from evaluation.models import PredictionSet
-from evaluation.selectors import candidate_prediction_sets, dataset_order, prediction_topk
+from evaluation.selectors.label_pools import dataset_order
+from evaluation.selectors.prediction_sets import candidate_prediction_sets, prediction_topk
 
 logger = logging.getLogger(__name__)
 

@@ -33,8 +33,7 @@ from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.dawid_skene import dawid_skene_run
 from annotator.services.image_import import images_import
 from annotator.services.votes_import import votes_import
-from evaluation.models import PredictionSet, ReferenceLabelSet
-from evaluation.release_models import Release
+from evaluation.models import PredictionSet, ReferenceLabelSet, Release
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
 from evaluation.services.releases import release_build, release_create

@@ -31,8 +31,8 @@ from annotator.selectors.consensus import latest_agreement_snapshot
 from evaluation.core.release_datasheet import DatasheetFacts, datasheet_markdown, ds_run_facts
 from evaluation.core.release_formats import HashingWriter, ImageFileWriters, ReleaseCounts, write_zip
 from evaluation.core.release_rules import DAWID_SKENE, MAJORITY
-from evaluation.release_models import Release, ReleaseFile
-from evaluation.release_selectors import (
+from evaluation.models import Release, ReleaseFile
+from evaluation.selectors.releases import (
     annotator_pseudonyms,
     class_refs,
     has_original_labels,

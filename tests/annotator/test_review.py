@@ -21,7 +21,7 @@ from annotator.services.review import (
     adjudication_set,
     review_request_more,
 )
-from evaluation.selectors import consensus_label_pool
+from evaluation.selectors.label_pools import consensus_label_pool
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.snapshots import metric_snapshot_compute
 from tests.concurrency import run_at_once

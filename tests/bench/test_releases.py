@@ -7,7 +7,7 @@ from django.db import connection
 
 from bench.releases import bench_release
 from bench.report import Report
-from evaluation.release_models import Release
+from evaluation.models import Release
 from tests.evaluation.release_data import voted_dataset
 
 

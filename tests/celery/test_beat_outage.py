@@ -17,8 +17,8 @@ from django.db import connection
 from django.utils import timezone
 
 from config.embedded_db import server_pid, server_revive
-from evaluation.release_models import Release
-from evaluation.release_selectors import ready_releases
+from evaluation.models import Release
+from evaluation.selectors.releases import ready_releases
 from evaluation.services.release_claims import UNCLAIMED_GRACE
 from tests.celery.conftest import wait_for
 from tests.celery.processes import celery_processes

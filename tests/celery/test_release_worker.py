@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from evaluation.release_models import Release
-from evaluation.release_selectors import ready_releases
+from evaluation.models import Release
+from evaluation.selectors.releases import ready_releases
 from evaluation.services.releases import release_create, release_storage
 from tests.celery.conftest import wait_for
 from tests.evaluation.release_data import EXPECTED_REAL, voted_dataset

@@ -19,9 +19,8 @@ from collections.abc import Iterator
 import pytest
 from django.core.files.base import ContentFile
 
-from evaluation.models import MetricSnapshot
-from evaluation.release_models import Release, ReleaseFile
-from evaluation.release_selectors import ready_releases
+from evaluation.models import MetricSnapshot, Release, ReleaseFile
+from evaluation.selectors.releases import ready_releases
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.releases import release_create, release_storage
 from tests.celery.conftest import wait_for

@@ -20,8 +20,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from annotator.models import DawidSkeneRun, Vote
-from evaluation.release_models import Release
-from evaluation.release_selectors import ready_releases
+from evaluation.models import Release
+from evaluation.selectors.releases import ready_releases
 from evaluation.services.release_claims import HEARTBEAT, STALE_CLAIM, release_build_held_elsewhere
 from evaluation.services.releases import release_create
 from tests.celery.conftest import wait_for

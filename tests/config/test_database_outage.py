@@ -82,7 +82,7 @@ def test_a_submit_whose_connection_dies_mid_request_gets_a_503_and_the_retry_sto
 
 def test_a_page_whose_connection_dies_gets_a_503_page_and_a_reload_works(pets, reviewer, client):
     client.force_login(reviewer)
-    url = reverse("evaluation:leaderboard", args=["pets"])
+    url = reverse("leaderboard:leaderboard", args=["pets"])
     assert client.get(url).status_code == 200
     with backend_killed_at_query(3):
         response = client.get(url)

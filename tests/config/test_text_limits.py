@@ -54,7 +54,7 @@ def tiny(settings, tmp_path):
 
 
 def _upload(client, tiny, **fields):
-    url = reverse("evaluation:api-prediction-sets", args=[tiny.slug])
+    url = reverse("prediction_sets:api-prediction-sets", args=[tiny.slug])
     return client.post(url, {"file": SimpleUploadedFile("m.csv", csv_bytes(TOP3)), **fields})
 
 
@@ -69,7 +69,7 @@ def test_a_model_name_with_a_bidi_control_is_a_400_that_says_so(client, research
 
 def test_the_upload_page_refuses_a_bidi_name_and_an_overlong_description_with_messages(client, researcher, tiny):
     client.force_login(researcher)
-    url = reverse("evaluation:upload", args=[tiny.slug])
+    url = reverse("prediction_sets:upload", args=[tiny.slug])
     response = client.post(url, {"name": f"a{RLO}b", "file": SimpleUploadedFile("m.csv", csv_bytes(TOP3))})
     assert (
         response.status_code == 400 and "may not contain bidirectional control characters" in response.content.decode()

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from annotator.roles import ROLES
-from evaluation.release_models import Release
+from evaluation.models import Release
 from evaluation.services.releases import release_create
 from tests.evaluation.conftest import build_dataset
 

@@ -22,9 +22,8 @@ from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import images_import
 from evaluation.core.metrics import compute_all, label_matrix
 from evaluation.core.prediction_formats import parse_predictions
-from evaluation.models import MetricSnapshot, PredictionSet, ReferenceLabelSet
-from evaluation.release_models import Release, ReleaseFile
-from evaluation.selectors import label_pool_for, label_pools_for
+from evaluation.models import MetricSnapshot, PredictionSet, ReferenceLabelSet, Release, ReleaseFile
+from evaluation.selectors.label_pools import label_pool_for, label_pools_for
 from evaluation.services.candidates import candidates_recompute
 from evaluation.services.demo import IMAGENET_VAL_NAME, IMAGENET_VAL_SLUG, MODELS, demo_imagenet_val_load
 from evaluation.services.prediction_sets import candidate_sources_select

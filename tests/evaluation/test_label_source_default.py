@@ -14,7 +14,7 @@ from annotator.models import Dataset, Image
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
 from annotator.services.consensus import consensus_recompute_dataset
-from evaluation.selectors import label_source_choices, label_source_pick
+from evaluation.selectors.label_pools import label_source_choices, label_source_pick
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
 from evaluation.services.snapshots import metric_snapshots_refresh

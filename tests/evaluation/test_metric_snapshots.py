@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.utils import InternalError
 
 from evaluation.models import MetricSnapshot
-from evaluation.selectors import label_pool_for
+from evaluation.selectors.label_pools import label_pool_for
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
 from evaluation.services.snapshots import metric_snapshot_compute, metric_snapshots_refresh

@@ -19,9 +19,8 @@ from django.utils import timezone
 from annotator.models import Consensus, Image
 from annotator.services.agreement_figures import agreement_compute
 from annotator.services.dawid_skene import dawid_skene_run
-from evaluation.models import MetricSnapshot, ReferenceLabelSet
-from evaluation.release_models import Release, ReleaseFile
-from evaluation.release_selectors import ready_releases
+from evaluation.models import MetricSnapshot, ReferenceLabelSet, Release, ReleaseFile
+from evaluation.selectors.releases import ready_releases
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
 from evaluation.services.release_claims import (

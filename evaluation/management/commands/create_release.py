@@ -8,7 +8,7 @@ import argparse
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotator.models import Dataset
-from evaluation.release_models import Release
+from evaluation.models import Release
 from evaluation.services.releases import ReleaseInputError, release_build, release_create
 
 

@@ -1,4 +1,4 @@
-"""Evaluation API: register prediction sets (multipart) and read their metric snapshots."""
+"""Prediction set API: list and register prediction sets (multipart), read their metric snapshots."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from rest_framework.views import APIView
 
 from annotator.models import Dataset
 from config.text_rules import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, refuse_bidi_controls
-from evaluation.leaderboard import DEFAULT_LEADERBOARD_SORT, leaderboard_for
 from evaluation.models import MetricSnapshot, PredictionSet
 from evaluation.permissions import CanUploadPredictions, CanViewEvaluation
-from evaluation.selectors import SUMMARY_KEYS, label_source_choices, label_source_pick, prediction_sets_of
-from evaluation.services.prediction_sets import EvaluationInputError, UploadTooLargeError, prediction_set_create
-from evaluation.uploads import oversized_body_error
+from evaluation.selectors.prediction_sets import SUMMARY_KEYS, prediction_sets_of
+from evaluation.services.prediction_sets import (
+    EvaluationInputError,
+    UploadTooLargeError,
+    prediction_set_create,
+    upload_body_check,
+)
 
 
 class PredictionSetOutput(serializers.ModelSerializer):
@@ -61,8 +64,10 @@ class PredictionSetListCreateApi(APIView):
     @extend_schema(request=PredictionSetInput, responses={201: PredictionSetOutput, 400: ErrorOutput, 413: ErrorOutput})
     def post(self, request: Request, slug: str) -> Response:
         dataset = get_object_or_404(Dataset, slug=slug)
-        if error := oversized_body_error(request):
-            return Response({"detail": error, "rows": []}, status=413)
+        try:  # before the body is parsed and spooled to disk
+            upload_body_check(content_length=int(request.META.get("CONTENT_LENGTH") or 0))
+        except UploadTooLargeError as error:
+            return Response({"detail": error.message, "rows": []}, status=413)
         payload = PredictionSetInput(data=request.data)
         if not payload.is_valid():
             return Response({"detail": _first_error(payload.errors), "rows": []}, status=status.HTTP_400_BAD_REQUEST)
@@ -109,48 +114,6 @@ class SnapshotListApi(APIView):
         snapshots = prediction_set.snapshots.select_related("reference_set").order_by("-created_at", "-id")
         full = request.query_params.get("full") in ("1", "true")
         return Response(SnapshotOutput(snapshots, many=True, context={"full": full}).data)
-
-
-class LeaderboardRowOutput(serializers.Serializer):
-    id = serializers.IntegerField(source="prediction_set.pk")
-    name = serializers.CharField(source="prediction_set.name")
-    k = serializers.IntegerField(source="prediction_set.k")
-    rank_top1 = serializers.IntegerField(allow_null=True)
-    rank_real1 = serializers.IntegerField(source="rank_real", allow_null=True)
-    rank_asma = serializers.IntegerField(allow_null=True)
-    places_gained_real1 = serializers.IntegerField(source="rank_change", allow_null=True)
-    places_gained_asma = serializers.IntegerField(source="asma_change", allow_null=True)
-    metrics = serializers.DictField(allow_null=True, help_text="Latest snapshot summary, null until evaluated")
-
-
-class LeaderboardOutput(serializers.Serializer):
-    label_source = serializers.CharField(source="source.slug")
-    label_source_name = serializers.CharField(source="source.name")
-    asma_variant = serializers.CharField(source="board.variant")
-    sort = serializers.CharField(source="board.sort")
-    pool_size = serializers.IntegerField(source="board.pool_size", allow_null=True)
-    multilabel_share = serializers.DictField(source="board.share", allow_null=True)
-    rows = LeaderboardRowOutput(source="board.rows", many=True)
-
-
-class LeaderboardApi(APIView):
-    """Every model ranked by top-1, ReaL@1 and ASMA against one label source (`?labels=`, as on the page),
-    `?asma=strict|frac`, rows in the order of `?sort=` (a column, "-" for descending; default -real1)."""
-
-    permission_classes = [CanViewEvaluation]
-
-    @extend_schema(responses=LeaderboardOutput)
-    def get(self, request: Request, slug: str) -> Response:
-        dataset = get_object_or_404(Dataset, slug=slug)
-        source = label_source_pick(dataset, label_source_choices(dataset), request.query_params.get("labels"))
-        board = leaderboard_for(
-            dataset,
-            source,
-            sort=request.query_params.get("sort", DEFAULT_LEADERBOARD_SORT),
-            variant=request.query_params.get("asma", ""),
-            with_charts=False,
-        )
-        return Response(LeaderboardOutput({"source": source, "board": board}).data)
 
 
 def _first_error(errors: dict) -> str:

@@ -12,10 +12,10 @@ from rest_framework.views import APIView
 
 from annotator.models import Dataset
 from config.request_input import query_int
+from evaluation.core.release_compare import KINDS
+from evaluation.models import Release, ReleaseFile
 from evaluation.permissions import CanUseReleases
-from evaluation.release_compare import KINDS, release_compare
-from evaluation.release_models import Release, ReleaseFile
-from evaluation.release_selectors import ready_releases
+from evaluation.selectors.releases import ready_releases, release_compare
 from evaluation.services.releases import ReleaseInputError, release_create, release_storage
 
 MAX_COMPARE_LIMIT = 1000

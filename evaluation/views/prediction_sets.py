@@ -1,75 +1,55 @@
-"""Server-rendered evaluation pages: parse input, check access, call one selector or service, render."""
+"""Prediction set pages: one set's metrics, the upload form, and choosing which sets propose candidates.
+The forms parse and bound input; services do the work."""
 
 from __future__ import annotations
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.models import Dataset
-from evaluation.forms import CandidateSourcesForm, PredictionSetUploadForm
-from evaluation.leaderboard import (
-    DEFAULT_LEADERBOARD_SORT,
-    class_sort_links,
-    leaderboard_csv_for,
-    leaderboard_for,
-    model_page_for,
-)
+from config.text_rules import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, refuse_bidi_controls
 from evaluation.models import PredictionSet
-from evaluation.permissions import (
-    access_candidate_selection,
-    access_evaluation,
-    access_prediction_upload,
-    require,
-)
-from evaluation.selectors import label_source_choices, label_source_pick
+from evaluation.permissions import access_candidate_selection, access_evaluation, access_prediction_upload, require
+from evaluation.selectors.label_pools import label_source_choices, label_source_pick
+from evaluation.selectors.leaderboard import class_sort_links, model_page_for
 from evaluation.services.prediction_sets import (
     EvaluationInputError,
     UploadTooLargeError,
     candidate_sources_select,
     prediction_set_create,
+    upload_body_check,
 )
-from evaluation.uploads import oversized_body_error
+
+FORMAT_HELP = 'CSV (image,top5), JSONL ({"image", "classes", "scores"}), .npy (N×k classes or N×C scores) or .npz.'
 
 
-@require(access_evaluation)
-def evaluation_index(request: HttpRequest) -> HttpResponse:
-    datasets = Dataset.objects.annotate(
-        n_prediction_sets=Count("prediction_sets", distinct=True),
-        n_reference_sets=Count("reference_label_sets", distinct=True),
-    ).order_by("name")
-    return render(request, "evaluation/index.html", {"datasets": datasets})
+class PredictionSetUploadForm(forms.Form):
+    name = forms.CharField(
+        max_length=NAME_MAX_LENGTH,
+        validators=[refuse_bidi_controls],
+        help_text="Unique within the dataset, e.g. resnet50-torchvision.",
+    )
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=DESCRIPTION_MAX_LENGTH
+    )
+    file = forms.FileField(help_text=FORMAT_HELP)
+    use_for_candidates = forms.BooleanField(
+        required=False, help_text="Propose this model's top-k classes to annotators as candidates."
+    )
 
 
-@require(access_evaluation)
-def leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset = get_object_or_404(Dataset, slug=slug)
-    choices = label_source_choices(dataset)
-    source = label_source_pick(dataset, choices, request.GET.get("labels"))
-    sort = request.GET.get("sort", DEFAULT_LEADERBOARD_SORT)
-    board = leaderboard_for(dataset, source, sort=sort, variant=request.GET.get("asma", ""))
-    context = {
-        "dataset": dataset,
-        "choices": choices,
-        "source": source,
-        "board": board,
-        "sort": board.sort,
-        "can_upload": access_prediction_upload(request.user),
-        "can_select_candidates": access_candidate_selection(request.user),
-    }
-    return render(request, "evaluation/leaderboard.html", context)
+class CandidateSourcesForm(forms.Form):
+    prediction_sets = forms.ModelMultipleChoiceField(
+        queryset=PredictionSet.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
 
-
-@require(access_evaluation)
-def leaderboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset = get_object_or_404(Dataset, slug=slug)
-    source = label_source_pick(dataset, label_source_choices(dataset), request.GET.get("labels"))
-    response = HttpResponse(leaderboard_csv_for(dataset, source), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{dataset.slug}-leaderboard-{source.slug}.csv"'
-    return response
+    def __init__(self, *args: object, dataset_id: int, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["prediction_sets"].queryset = PredictionSet.objects.filter(dataset_id=dataset_id)
 
 
 @require(access_evaluation)
@@ -97,9 +77,11 @@ def prediction_set_upload(request: HttpRequest, slug: str) -> HttpResponse:
     dataset = get_object_or_404(Dataset, slug=slug)
     if request.method == "GET":
         return _upload_page(request, dataset, PredictionSetUploadForm())
-    if error := oversized_body_error(request):  # before the body is parsed and spooled to disk
+    try:  # before the body is parsed and spooled to disk
+        upload_body_check(content_length=int(request.META.get("CONTENT_LENGTH") or 0))
+    except UploadTooLargeError as error:
         # An unbound form cannot take add_error(); the page shows `upload_error` above the form instead.
-        return _upload_page(request, dataset, PredictionSetUploadForm(), status=413, upload_error=error)
+        return _upload_page(request, dataset, PredictionSetUploadForm(), status=413, upload_error=error.message)
     form = PredictionSetUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _upload_page(request, dataset, form, status=400)
@@ -112,7 +94,7 @@ def prediction_set_upload(request: HttpRequest, slug: str) -> HttpResponse:
         form.add_error("file", error.message)
         return _upload_page(request, dataset, form, status=413 if isinstance(error, UploadTooLargeError) else 400)
     messages.success(request, f"Registered {prediction_set.name}; its metrics are being computed.")
-    return redirect("evaluation:prediction-set", pk=prediction_set.pk)
+    return redirect("prediction_sets:prediction-set", pk=prediction_set.pk)
 
 
 def _upload_page(
@@ -134,10 +116,10 @@ def candidate_sources(request: HttpRequest, slug: str) -> HttpResponse:
     form = CandidateSourcesForm(request.POST, dataset_id=dataset.pk)
     if not form.is_valid():
         messages.error(request, "Unknown prediction set selected.")
-        return redirect("evaluation:leaderboard", slug=dataset.slug)
+        return redirect("leaderboard:leaderboard", slug=dataset.slug)
     changed = candidate_sources_select(dataset=dataset, prediction_sets=form.cleaned_data["prediction_sets"])
     if changed:
         messages.success(request, "Candidate sources changed; candidates are being recomputed.")
     else:
         messages.info(request, "Candidate sources unchanged.")
-    return redirect("evaluation:leaderboard", slug=dataset.slug)
+    return redirect("leaderboard:leaderboard", slug=dataset.slug)

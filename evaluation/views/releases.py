@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from django import forms
 from django.contrib import messages
 from django.db.models import Count, Max, Q
 from django.http import HttpRequest, HttpResponse
@@ -12,14 +13,39 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from annotator.models import Dataset
-from evaluation.forms import ReleaseForm
+from evaluation.core.release_compare import KINDS
+from evaluation.models import Release
 from evaluation.permissions import access_releases, require
-from evaluation.release_compare import KINDS, release_compare
-from evaluation.release_models import Release
-from evaluation.release_selectors import has_original_labels, ready_releases
+from evaluation.selectors.releases import has_original_labels, ready_releases, release_compare
 from evaluation.services.releases import ReleaseInputError, release_create
 
 COMPARE_PAGE = 200
+
+
+class ReleaseForm(forms.Form):
+    """Parameters of a new release; blank fields take the dataset's settings."""
+
+    aggregation = forms.ChoiceField(
+        choices=[("", "Dataset's setting"), ("majority", "Majority vote"), ("dawid_skene", "Dawid–Skene")],
+        required=False,
+    )
+    threshold = forms.FloatField(
+        required=False, min_value=0.01, max_value=1.0, help_text="Majority: yes-share τ. Dawid–Skene: posterior cut."
+    )
+    min_annotations = forms.IntegerField(
+        required=False, min_value=1, max_value=100, help_text="Images with fewer annotations are released as pending."
+    )
+    apply_adjudications = forms.BooleanField(
+        required=False, initial=True, help_text="Reviewers' final label sets (and exclusions) replace the crowd's."
+    )
+    unanswered_as_original = forms.BooleanField(
+        required=False,
+        label="Unanswered images keep their original label",
+        help_text="ReaL's convention: an image nobody answered is listed with its original label (status "
+        "'original') instead of an empty list (pending). On by default when the dataset has original labels.",
+    )
+    # One per rendered form: submitting the same form twice (a double click, a resent POST) makes one release.
+    client_uuid = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
 
 @require(access_releases)
@@ -50,7 +76,7 @@ def release_list(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             if not getattr(release, "replayed", False):
                 messages.success(request, f"Release v{release.version} is being built.")
-            return redirect("evaluation:releases", slug=dataset.slug)
+            return redirect("releases:releases", slug=dataset.slug)
     unfinished = Release.objects.filter(dataset=dataset).exclude(state=Release.State.READY).order_by("-version")[:5]
     context = {
         "dataset": dataset,

@@ -21,8 +21,8 @@ from evaluation.core.charts import (
 from evaluation.core.leaderboard_table import Column, CsvRow, SortLink, leaderboard_csv, sort_links, sorted_none_last
 from evaluation.core.variable_topk import DEFAULT_VARIANT, VARIANTS, Variant
 from evaluation.models import MetricSnapshot, PredictionSet
-from evaluation.selectors import (
-    LabelSourceChoice,
+from evaluation.selectors.label_pools import LabelSourceChoice
+from evaluation.selectors.prediction_sets import (
     class_names,
     images_by_id,
     latest_snapshot,

@@ -10,15 +10,17 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.db import connection
 from django.db.models import QuerySet
 
 from annotator.models import Annotation, Consensus, Dataset, Image, LabelClass, Vote
+from evaluation.core.release_compare import KINDS, label_changes
 from evaluation.core.release_formats import ClassRef, ImageRecord
 from evaluation.core.release_rules import MAJORITY, ConsensusFacts, ReleaseParameters, image_outcome
-from evaluation.release_models import Release
+from evaluation.models import Release, ReleaseFile
 
 BATCH = 2000
 
@@ -149,3 +151,68 @@ def votes_copy(dataset: Dataset, pseudonyms: dict[int, str], out: BinaryIO) -> i
             [dataset.pk],
         )
         return cursor.fetchone()[0]
+
+
+# --- comparing two releases ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseComparison:
+    before: Release
+    after: Release
+    counts: dict[str, int]
+    total: int
+    kind: str | None
+    offset: int
+    rows: list[dict]
+
+
+def release_compare(
+    before: Release, after: Release, *, kind: str | None = None, offset: int = 0, limit: int = 100
+) -> ReleaseComparison:
+    """Counts per kind and one page of changed images (key, classes before and after with names)."""
+    from evaluation.services.releases import release_storage
+
+    files = {
+        (f.release_id, f.kind): f.storage_name
+        for f in ReleaseFile.objects.filter(
+            release__in=[before, after], kind__in=[ReleaseFile.Kind.REAL_JSON, ReleaseFile.Kind.REAL_STATUS]
+        )
+    }
+    storage = release_storage()
+
+    def load(release: Release, file_kind: str) -> list:
+        with storage.open(files[(release.pk, file_kind)], "rb") as handle:
+            return json.load(handle)
+
+    changes = label_changes(
+        load(before, ReleaseFile.Kind.REAL_JSON),
+        load(after, ReleaseFile.Kind.REAL_JSON),
+        load(before, ReleaseFile.Kind.REAL_STATUS),
+        load(after, ReleaseFile.Kind.REAL_STATUS),
+    )
+    counts = {k: 0 for k in KINDS}
+    for change in changes:
+        counts[change.kind] += 1
+    selected = [c for c in changes if kind is None or c.kind == kind]
+    page = selected[offset : offset + limit]
+    keys = dict(
+        Image.objects.filter(dataset_id=after.dataset_id, position__in=[c.position for c in page]).values_list(
+            "position", "key"
+        )
+    )
+    wanted = {i for c in page for i in (*c.before, *c.after)}
+    names = dict(LabelClass.objects.filter(dataset_id=after.dataset_id, index__in=wanted).values_list("index", "name"))
+    rows = [
+        {
+            "position": c.position,
+            "key": keys.get(c.position, ""),
+            "kind": c.kind,
+            "before": [{"index": i, "name": names.get(i, "")} for i in c.before],
+            "after": [{"index": i, "name": names.get(i, "")} for i in c.after],
+            "before_status": c.before_status,
+            "after_status": c.after_status,
+        }
+        for c in page
+    ]
+    return ReleaseComparison(before, after, counts, len(changes), kind, offset, rows)
