@@ -1,14 +1,18 @@
 """The layout's rules that code review alone would let slip: the pure modules import no Django (nor anything of
-the apps outside the pure packages), so the offline evaluator and the maths run anywhere."""
+the apps outside the pure packages), so the offline evaluator and the maths run anywhere; and the apps depend
+one way only: evaluation builds on annotator, the demo on both, never the other way round."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import pkgutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PURE_PACKAGES = ("annotator.core", "evaluation.core")
@@ -52,3 +56,40 @@ def _pure(module: str) -> bool:
     """An app's empty package file, a pure package or one of its modules, or a pure entry point."""
     in_package = any(module == p or module.startswith(f"{p}.") for p in PURE_PACKAGES)
     return module in ("annotator", "evaluation", *PURE_ENTRY_POINTS) or in_package
+
+
+# Which app may not import which: evaluation reads the annotator's models and calls its services, and the demo
+# loads data through both apps' services.
+NEVER_IMPORTS = {"annotator": ("evaluation", "demo"), "evaluation": ("demo",)}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (and dotted names in strings, such as a lazy import or an
+    include() of a URL module, which are imports too)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.update([node.module, *(f"{node.module}.{alias.name}" for alias in node.names)])
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _dotted(node.value):
+            names.add(node.value)
+    return names
+
+
+@pytest.mark.parametrize("app", sorted(NEVER_IMPORTS))
+def test_an_app_never_imports_the_apps_built_on_it(app: str) -> None:
+    files = sorted((REPO / app).rglob("*.py"))
+    assert len(files) > 20
+    offending = {
+        str(path.relative_to(REPO)): sorted(
+            name for name in imported_modules(path) if name.split(".")[0] in NEVER_IMPORTS[app]
+        )
+        for path in files
+    }
+    assert {path: names for path, names in offending.items() if names} == {}
+
+
+def _dotted(text: str) -> bool:
+    return "." in text and all(part.isidentifier() for part in text.split("."))

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "axes",
     "annotator",
     "evaluation",
+    "demo",
 ]
 
 MIDDLEWARE = [

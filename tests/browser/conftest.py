@@ -120,8 +120,8 @@ def photo_dataset(tmp_path, annotator):
     from annotator.core.import_sources import ImageSpec
     from annotator.core.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
     from annotator.services.datasets import dataset_create, vocabulary_import
-    from annotator.services.demo import DEMO_DIR, demo_candidates_create
     from annotator.services.image_import import images_import
+    from demo.services.photographs import DEMO_DIR, demo_candidates_create
 
     photos = json.loads((DEMO_DIR / "labels.json").read_text())["images"][:7]  # the seven photographs
     entries = [{**entry, "file": f"c{copy}_{entry['file']}"} for copy in range(3) for entry in photos]

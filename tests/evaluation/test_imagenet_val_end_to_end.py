@@ -20,12 +20,12 @@ from annotator.core.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
 from annotator.models import AgreementSnapshot, Annotation, Candidate, Consensus, DawidSkeneRun, Image, Vote
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import images_import
+from demo.services.imagenet_val import IMAGENET_VAL_NAME, IMAGENET_VAL_SLUG, MODELS, demo_imagenet_val_load
 from evaluation.core.metrics import compute_all, label_matrix
 from evaluation.core.prediction_formats import parse_predictions
 from evaluation.models import MetricSnapshot, PredictionSet, ReferenceLabelSet, Release, ReleaseFile
 from evaluation.selectors.label_pools import label_pool_for, label_pools_for
 from evaluation.services.candidates import candidates_recompute
-from evaluation.services.demo import IMAGENET_VAL_NAME, IMAGENET_VAL_SLUG, MODELS, demo_imagenet_val_load
 from evaluation.services.prediction_sets import candidate_sources_select
 from evaluation.services.releases import release_storage
 from evaluation.services.snapshots import metric_snapshots_refresh

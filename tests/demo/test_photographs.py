@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from annotator.models import AgreementSnapshot, Annotation, Consensus
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import image_skip, lease_next
-from annotator.services.demo import (
+from demo.services.photographs import (
     DEMO_DIR,
     demo_annotators_assign,
     demo_answers_simulate,

@@ -18,7 +18,8 @@ from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER, role_groups
 from annotator.services.agreement_figures import agreement_compute
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import image_skip, lease_next
-from annotator.services.datasets import dataset_create, vocabulary_import
+from annotator.services.candidates import candidates_add
+from annotator.services.datasets import dataset_annotators_add, dataset_create, vocabulary_import
 from annotator.services.image_import import ImportReport, images_import
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "data" / "demo"
@@ -68,19 +69,17 @@ def demo_candidates_create(*, dataset: Dataset, manifest: dict) -> int:
             continue
         label = classes[entry["label"]]
         proposals = {classes[key] for key in entry["valid"]} | {by_index[(label.index + 1) % len(by_index)]}
-        rows.append(Candidate(image=image, label_class=label, source=Candidate.Source.ORIGINAL))
-        rows += [
-            Candidate(image=image, label_class=proposal, source=Candidate.Source.MODEL)
-            for proposal in proposals - {label}
-        ]
-    return len(Candidate.objects.bulk_create(rows, ignore_conflicts=True))
+        rows.append((image, label, Candidate.Source.ORIGINAL))
+        rows += [(image, proposal, Candidate.Source.MODEL) for proposal in proposals - {label}]
+    return candidates_add(proposals=rows)
 
 
 @transaction.atomic
 def demo_annotators_assign(*, dataset: Dataset) -> None:
     """Every demo user who annotates, and the admin, may annotate the demo dataset."""
     User = get_user_model()
-    dataset.annotators.add(*User.objects.filter(Q(groups__name=ANNOTATOR) | Q(is_staff=True), username__in=DEMO_USERS))
+    users = User.objects.filter(Q(groups__name=ANNOTATOR) | Q(is_staff=True), username__in=DEMO_USERS)
+    dataset_annotators_add(dataset=dataset, users=users)
 
 
 # Three simulated raters answer four of the photos through the real services, so the agreement dashboard,
@@ -123,7 +122,7 @@ def demo_answers_simulate(*, dataset: Dataset) -> int:
             rater.set_unusable_password()
             rater.save(update_fields=["password"])
         rater.groups.add(*role_groups(ANNOTATOR))
-        dataset.annotators.add(rater)
+        dataset_annotators_add(dataset=dataset, users=[rater])
         if Annotation.objects.filter(dataset=dataset, annotator=rater).exists():
             continue
         while (lease := lease_next(dataset=dataset, annotator=rater)) is not None:

@@ -9,17 +9,17 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotator.services.demo import (
+from config.embedded_db import server_revive
+from config.supervisor import Supervisor
+from demo.services.imagenet_val import IMAGENET_VAL_NAME, IMAGENET_VAL_SLUG, demo_imagenet_val_load
+from demo.services.photographs import (
     DEMO_USERS,
     demo_annotators_assign,
     demo_answers_simulate,
     demo_dataset_load,
     demo_users_create,
 )
-from config.embedded_db import server_revive
-from config.supervisor import Supervisor
-from evaluation.services.demo import IMAGENET_VAL_NAME, IMAGENET_VAL_SLUG, demo_imagenet_val_load
-from evaluation.tasks import demo_imagenet_val_load_task
+from demo.tasks import demo_imagenet_val_load_task
 
 
 class Command(BaseCommand):

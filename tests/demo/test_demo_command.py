@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 
 from annotator.models import Dataset, Image
-from annotator.services.demo import demo_dataset_load, demo_users_create
+from demo.services.photographs import demo_dataset_load, demo_users_create
 from tests.conftest import REPO
 
 
