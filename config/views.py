@@ -14,6 +14,7 @@ from django.views import defaults
 from django.views.static import serve
 
 from annotator.permissions import User
+from config.api_errors import error_response
 from config.error_pages import json_error
 from config.middleware import client_error, database_unavailable, is_connection_loss
 from config.safe_paths import UnsafePathError, media_path
@@ -87,7 +88,7 @@ def login_locked_out(request: HttpRequest, response: HttpResponse | None, creden
             f"Too many failed logins: {settings.AXES_FAILURE_LIMIT} in a row from this address, so logging in "
             f"is locked for {seconds // 60} minutes. Try again later, or ask an admin to unlock the account."
         )
-        locked: HttpResponse = JsonResponse({"detail": detail}, status=429)
+        locked: HttpResponse = error_response(detail, "locked_out", 429)
     else:
         locked = render(request, "registration/locked_out.html", context, status=429)
     locked["Retry-After"] = str(seconds)

@@ -25,6 +25,7 @@ from config.views import MEDIA_ACCESS
 from evaluation.models import PredictionSet, Release
 from evaluation.services.prediction_sets import prediction_set_create
 from tests.conftest import PASSWORD, _user
+from tests.error_contract import assert_error_body, is_api_refusal
 from tests.evaluation.release_data import built_release
 from tests.workbench_data import workbench_dataset
 
@@ -321,6 +322,8 @@ def _run(client: APIClient, method: str, url: str, body: dict | None = None, mul
     with transaction.atomic():
         response = _send(client, method, url, body, multipart, **extra)
         transaction.set_rollback(True)
+    if is_api_refusal(url, response):
+        assert_error_body(response, f"{method.upper()} {url}")
     return response
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +21,7 @@ from annotator.selectors.annotations import annotations_of, item_for, progress_o
 from annotator.selectors.datasets import vocabulary_of
 from annotator.services.annotations import AnnotationInputError, Answer, annotation_revise, annotation_submit
 from annotator.services.assignment import AssignmentError, image_skip, lease_next
+from config.api_errors import refused, validated
 from config.request_input import MAX_SQL_INT, query_int
 from config.serializers import Output, SharedFields, UtcDateTimeField
 
@@ -30,10 +31,6 @@ MAX_ID = MAX_SQL_INT  # PostgreSQL bigint: larger ids are refused as input (400)
 
 def _id_field(**kwargs: object) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
-
-
-class MessageOutput(Output):
-    detail = serializers.CharField()
 
 
 class ImageOutput(Output):
@@ -132,29 +129,6 @@ class ProgressOutput(Output):
 ANNOTATION_LIST_LIMIT = 500
 
 
-def _bad_request(message: str) -> Response:
-    return Response({"detail": message}, status=status.HTTP_400_BAD_REQUEST)
-
-
-def _parse(serializer: serializers.Serializer) -> dict:
-    """Validated data, or a 400 whose `detail` names every offending field."""
-    if not serializer.is_valid():
-        raise _InputError(_describe(serializer.errors))
-    return serializer.validated_data
-
-
-def _describe(errors: object, prefix: str = "") -> str:
-    if isinstance(errors, dict):
-        return "; ".join(_describe(value, f"{prefix}.{key}" if prefix else str(key)) for key, value in errors.items())
-    if isinstance(errors, list) and errors and not isinstance(errors[0], str):
-        return "; ".join(_describe(value, prefix) for value in errors if value)
-    return f"{prefix}: {' '.join(map(str, errors))}" if prefix else " ".join(map(str, errors))
-
-
-class _InputError(Exception):
-    pass
-
-
 def _answer(data: dict) -> Answer:
     return Answer(
         classes=data["classes"], none_fits=data["none_fits"], unsure=data["unsure"],
@@ -165,23 +139,19 @@ def _answer(data: dict) -> Answer:
 class AnnotationApiView(APIView):
     permission_classes = [CanAnnotate]
 
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, _InputError | AnnotationInputError):
-            return _bad_request(str(exc))
-        return super().handle_exception(exc)
-
 
 class NextImageApi(AnnotationApiView):
     """Lease the next image for me (or return the one I already hold). 204 when nothing is left for me."""
 
-    @extend_schema(request=NextInput, responses={200: ItemOutput, 204: None, 409: MessageOutput})
+    @extend_schema(
+        request=NextInput,
+        responses={200: ItemOutput, 204: None, 409: OpenApiResponse(description="I already hold two leases.")},
+    )
     def post(self, request: Request, slug: str) -> Response:
         dataset = dataset_or_403(request.user, slug, access_dataset_annotation)
-        data = _parse(NextInput(data=request.data))
-        try:
+        data = validated(NextInput(data=request.data))
+        with refused(AssignmentError, status=status.HTTP_409_CONFLICT, code="conflict"):
             lease = lease_next(dataset=dataset, annotator=request.user, exclude=set(data["exclude"]))
-        except AssignmentError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(
@@ -192,12 +162,10 @@ class NextImageApi(AnnotationApiView):
 class SkipApi(AnnotationApiView):
     """Give a leased image back without answering; it is not handed to me again."""
 
-    @extend_schema(request=None, responses={204: None, 400: MessageOutput})
+    @extend_schema(request=None, responses={204: None, 400: OpenApiResponse(description="Not leased to me.")})
     def post(self, request: Request, image_id: int) -> Response:
-        try:
+        with refused(AssignmentError):
             image_skip(image_id=image_id, annotator=request.user)
-        except AssignmentError as error:
-            return _bad_request(str(error))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -221,33 +189,42 @@ class AnnotationListSubmitApi(AnnotationApiView):
 
     @extend_schema(
         request=SubmitInput,
-        responses={201: AnnotationOutput, 200: AnnotationOutput, 400: MessageOutput},
+        responses={201: AnnotationOutput, 200: AnnotationOutput, 400: OpenApiResponse(description="Refused.")},
         description="201 when stored; 200 with the first result when `client_uuid` was already submitted.",
     )
     def post(self, request: Request) -> Response:
-        data = _parse(SubmitInput(data=request.data))
-        annotation, created = annotation_submit(
-            annotator=request.user, image_id=data["image"], answer=_answer(data), client_uuid=data["client_uuid"]
-        )
+        data = validated(SubmitInput(data=request.data))
+        with refused(AnnotationInputError):
+            annotation, created = annotation_submit(
+                annotator=request.user, image_id=data["image"], answer=_answer(data), client_uuid=data["client_uuid"]
+            )
         return Response(AnnotationOutput(annotation).data, status=201 if created else 200)
 
 
 class AnnotationDetailReviseApi(AnnotationApiView):
     """GET: one of my annotations with its image and the candidates as shown. PUT: revise it (idempotent)."""
 
-    @extend_schema(responses={200: AnnotationDetailOutput, 404: MessageOutput})
+    @extend_schema(responses={200: AnnotationDetailOutput, 404: OpenApiResponse(description="Not one of mine.")})
     def get(self, request: Request, pk: int) -> Response:
         annotation = get_object_or_404(annotations_of(annotator=request.user), pk=pk)
         annotation.item = item_for(image=annotation.image, shown=annotation.shown, lease_expires_at=None)
         return Response(AnnotationDetailOutput(annotation).data)
 
-    @extend_schema(request=AnswerInput, responses={200: AnnotationOutput, 400: MessageOutput, 404: MessageOutput})
+    @extend_schema(
+        request=AnswerInput,
+        responses={
+            200: AnnotationOutput,
+            400: OpenApiResponse(description="Refused."),
+            404: OpenApiResponse(description="Not one of mine."),
+        },
+    )
     def put(self, request: Request, pk: int) -> Response:
         get_object_or_404(annotations_of(annotator=request.user), pk=pk)
-        data = _parse(AnswerInput(data=request.data))
-        annotation, _ = annotation_revise(
-            annotator=request.user, annotation_id=pk, answer=_answer(data), client_uuid=data["client_uuid"]
-        )
+        data = validated(AnswerInput(data=request.data))
+        with refused(AnnotationInputError):
+            annotation, _ = annotation_revise(
+                annotator=request.user, annotation_id=pk, answer=_answer(data), client_uuid=data["client_uuid"]
+            )
         return Response(AnnotationOutput(annotation).data)
 
 

@@ -27,6 +27,7 @@ from annotator.services.review import (
     adjudication_set,
     review_request_more,
 )
+from config.api_errors import refused, validated
 from config.request_input import MAX_SQL_INT, query_int
 from config.text_rules import NOTE_MAX_LENGTH
 
@@ -87,16 +88,6 @@ def _image(image_id: int) -> Image:
 class ReviewApiView(APIView):
     permission_classes = [CanReview]
 
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, ReviewError):
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        return super().handle_exception(exc)
-
-    def parsed(self, serializer: serializers.Serializer) -> dict:
-        if not serializer.is_valid():
-            raise ReviewError("; ".join(f"{field}: {' '.join(map(str, e))}" for field, e in serializer.errors.items()))
-        return serializer.validated_data
-
 
 class ReviewQueueApi(ReviewApiView):
     """The dataset's review queue, most contested first, with counts per status."""
@@ -144,17 +135,18 @@ class AdjudicationsApi(ReviewApiView):
     )
     def post(self, request: Request, image_id: int) -> Response:
         image = _image(image_id)
-        data = self.parsed(DecisionInput(data=request.data))
+        data = validated(DecisionInput(data=request.data))
         common = {
             "image_id": image.pk, "reviewer": request.user, "note": data["note"], "client_uuid": data["client_uuid"]
         }  # fmt: skip
         action = data["action"]
-        if action == "set":
-            adjudication = adjudication_set(**common, labels=data["labels"])
-        elif action == "revert":
-            adjudication = adjudication_revert(**common)
-        else:
-            adjudication = adjudication_exclude(**common, reason=action.removeprefix("exclude-"))
+        with refused(ReviewError):
+            if action == "set":
+                adjudication = adjudication_set(**common, labels=data["labels"])
+            elif action == "revert":
+                adjudication = adjudication_revert(**common)
+            else:
+                adjudication = adjudication_exclude(**common, reason=action.removeprefix("exclude-"))
         return _decided(adjudication)
 
 
@@ -164,8 +156,10 @@ class MoreAnnotationsApi(ReviewApiView):
     @extend_schema(request=MoreInput, responses={201: AdjudicationOutput, 200: AdjudicationOutput})
     def post(self, request: Request, image_id: int) -> Response:
         image = _image(image_id)
-        data = self.parsed(MoreInput(data=request.data))
-        return _decided(review_request_more(image_id=image.pk, reviewer=request.user, **data))
+        data = validated(MoreInput(data=request.data))
+        with refused(ReviewError):
+            adjudication = review_request_more(image_id=image.pk, reviewer=request.user, **data)
+        return _decided(adjudication)
 
 
 def _decided(adjudication) -> Response:  # noqa: ANN001

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
@@ -12,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.models import Dataset
+from config.api_errors import refused, validated
 from config.text_rules import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, refuse_bidi_controls
 from evaluation.models import MetricSnapshot, PredictionSet
 from evaluation.permissions import CanUploadPredictions, CanViewEvaluation
@@ -43,11 +46,6 @@ class PredictionSetInput(serializers.Serializer):
     use_for_candidates = serializers.BooleanField(required=False, default=False)
 
 
-class ErrorOutput(serializers.Serializer):
-    detail = serializers.CharField()
-    rows = serializers.ListField(child=serializers.IntegerField())
-
-
 class PredictionSetListCreateApi(APIView):
     """GET: the dataset's prediction sets. POST (multipart): register one; 400 names the offending rows."""
 
@@ -61,29 +59,28 @@ class PredictionSetListCreateApi(APIView):
         dataset = get_object_or_404(Dataset, slug=slug)
         return Response(PredictionSetOutput(prediction_sets_of(dataset).select_related("dataset"), many=True).data)
 
-    @extend_schema(request=PredictionSetInput, responses={201: PredictionSetOutput, 400: ErrorOutput, 413: ErrorOutput})
+    @extend_schema(
+        request=PredictionSetInput,
+        responses={
+            201: PredictionSetOutput,
+            400: OpenApiResponse(description="Refused; for the file's content, `rows` names the offending rows."),
+            413: OpenApiResponse(description="Larger than RELABEL_MAX_UPLOAD_BYTES."),
+        },
+    )
     def post(self, request: Request, slug: str) -> Response:
         dataset = get_object_or_404(Dataset, slug=slug)
-        try:  # before the body is parsed and spooled to disk
+        with _too_large():  # before the body is parsed and spooled to disk
             upload_body_check(content_length=int(request.META.get("CONTENT_LENGTH") or 0))
-        except UploadTooLargeError as error:
-            return Response({"detail": error.message, "rows": []}, status=413)
-        payload = PredictionSetInput(data=request.data)
-        if not payload.is_valid():
-            return Response({"detail": _first_error(payload.errors), "rows": []}, status=status.HTTP_400_BAD_REQUEST)
-        upload = payload.validated_data["file"]
-        try:
+        data = validated(PredictionSetInput(data=request.data))
+        with refused(EvaluationInputError), _too_large():  # the inner one first: a file too large is a 413
             prediction_set = prediction_set_create(
                 dataset=dataset,
-                name=payload.validated_data["name"],
-                description=payload.validated_data["description"],
-                source=upload,
+                name=data["name"],
+                description=data["description"],
+                source=data["file"],
                 uploaded_by=request.user,
-                use_for_candidates=payload.validated_data["use_for_candidates"],
+                use_for_candidates=data["use_for_candidates"],
             )
-        except EvaluationInputError as error:
-            code = 413 if isinstance(error, UploadTooLargeError) else status.HTTP_400_BAD_REQUEST
-            return Response({"detail": error.message, "rows": error.rows}, status=code)
         return Response(PredictionSetOutput(prediction_set).data, status=status.HTTP_201_CREATED)
 
 
@@ -116,6 +113,5 @@ class SnapshotListApi(APIView):
         return Response(SnapshotOutput(snapshots, many=True, context={"full": full}).data)
 
 
-def _first_error(errors: dict) -> str:
-    field, messages = next(iter(errors.items()))
-    return f"{field}: {messages[0]}"
+def _too_large() -> AbstractContextManager[None]:
+    return refused(UploadTooLargeError, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, code="too_large")

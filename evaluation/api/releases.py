@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.models import Dataset
+from config.api_errors import ApiError, refused, validated
 from config.request_input import query_int
 from evaluation.core.release_compare import KINDS
 from evaluation.models import Release, ReleaseFile
@@ -88,12 +89,9 @@ class ReleaseListCreateApi(APIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         dataset = get_object_or_404(Dataset, slug=slug)
-        payload = ReleaseInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        try:
-            release = release_create(dataset=dataset, created_by=request.user, **payload.validated_data)
-        except ReleaseInputError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        data = validated(ReleaseInput(data=request.data))
+        with refused(ReleaseInputError):
+            release = release_create(dataset=dataset, created_by=request.user, **data)
         replayed = getattr(release, "replayed", False)
         return Response(ReleaseProgressOutput(release).data, status=200 if replayed else status.HTTP_202_ACCEPTED)
 
@@ -160,7 +158,7 @@ class ReleaseCompareApi(APIView):
         after = get_object_or_404(ready_releases(), pk=other, dataset_id=before.dataset_id)
         kind = request.query_params.get("kind") or None
         if kind is not None and kind not in KINDS:
-            return Response({"detail": f"kind must be one of {', '.join(KINDS)}"}, status=400)
+            raise ApiError(f"kind must be one of {', '.join(KINDS)}")
         offset = query_int(request.query_params, "offset", default=0)
         limit = query_int(request.query_params, "limit", default=100, minimum=1, maximum=MAX_COMPARE_LIMIT)
         result = release_compare(before, after, kind=kind, offset=offset, limit=limit)

@@ -69,7 +69,7 @@ def test_a_submit_whose_connection_dies_mid_request_gets_a_503_and_the_retry_sto
     assert len(executed) >= 4, "the fault hit after the request had already read from the database"
     assert response.status_code == 503, response.content[:300]
     assert response["Retry-After"] == "5"
-    assert "retry" in response.json()["detail"].lower()
+    assert "retry" in response.json()["detail"].lower() and response.json()["code"] == "database_unavailable"
     assert not Annotation.objects.exists() and not AnnotationRevision.objects.exists() and not Vote.objects.exists()
     assert Lease.objects.filter(pk=lease.pk).exists(), "the lease survives, so the retry is accepted"
 

@@ -55,7 +55,7 @@ def test_bad_uploads_get_a_400_naming_the_rows_and_store_nothing(api, tiny, data
     response = _post(api, tiny, data, filename)
     assert response.status_code == 400
     assert message in response.json()["detail"]
-    assert response.json()["rows"] == rows
+    assert response.json()["rows"] == rows and response.json()["code"] == "invalid"
     assert not PredictionSet.objects.exists() and not PredictionArrays.objects.exists()
 
 
@@ -64,7 +64,7 @@ def test_an_upload_over_the_limit_gets_a_clear_413(api, tiny, settings):
     response = _post(api, tiny, csv_bytes(TOP3))
     assert response.status_code == 413
     assert "larger than the upload limit" in response.json()["detail"]
-    assert "RELABEL_MAX_UPLOAD_BYTES" in response.json()["detail"]
+    assert "RELABEL_MAX_UPLOAD_BYTES" in response.json()["detail"] and response.json()["code"] == "too_large"
     assert not PredictionSet.objects.exists()
 
 

@@ -67,7 +67,7 @@ def test_the_api_takes_the_option_and_reports_it_with_the_dawid_skene_run(
     assert (second["unanswered_as_original"], second["n_original"], second["n_pending"]) == (True, 1, 1)
     assert first["ds_run"] is None and first["ds_prior"] == ""
     bad = client.post(url, {"unanswered_as_original": "perhaps"}, format="json")
-    assert bad.status_code == 400 and "unanswered_as_original" in bad.json()
+    assert bad.status_code == 400 and "unanswered_as_original" in bad.json()["fields"]
 
 
 def test_the_form_offers_the_option_checked_for_a_dataset_with_original_labels(
