@@ -88,7 +88,7 @@ def _child(dataset_id: int) -> dict:
     app.conf.task_always_eager = True
     before = _high_water_mb()
     dataset = Dataset.objects.get(pk=dataset_id)
-    release = release_create(dataset=dataset)
+    release, _ = release_create(dataset=dataset)
     release = Release.objects.get(pk=release.pk)
     peak = _high_water_mb()
     if release.state != Release.State.READY:

@@ -142,12 +142,12 @@ class AdjudicationsApi(ReviewApiView):
         action = data["action"]
         with refused(ReviewError):
             if action == "set":
-                adjudication = adjudication_set(**common, labels=data["labels"])
+                adjudication, created = adjudication_set(**common, labels=data["labels"])
             elif action == "revert":
-                adjudication = adjudication_revert(**common)
+                adjudication, created = adjudication_revert(**common)
             else:
-                adjudication = adjudication_exclude(**common, reason=action.removeprefix("exclude-"))
-        return _decided(adjudication)
+                adjudication, created = adjudication_exclude(**common, reason=action.removeprefix("exclude-"))
+        return _decided(adjudication, created)
 
 
 class MoreAnnotationsApi(ReviewApiView):
@@ -158,10 +158,9 @@ class MoreAnnotationsApi(ReviewApiView):
         image = _image(image_id)
         data = validated(MoreInput(data=request.data))
         with refused(ReviewError):
-            adjudication = review_request_more(image_id=image.pk, reviewer=request.user, **data)
-        return _decided(adjudication)
+            adjudication, created = review_request_more(image_id=image.pk, reviewer=request.user, **data)
+        return _decided(adjudication, created)
 
 
-def _decided(adjudication) -> Response:  # noqa: ANN001
-    replayed = getattr(adjudication, "replayed", False)
-    return Response(AdjudicationOutput(adjudication).data, status=200 if replayed else status.HTTP_201_CREATED)
+def _decided(adjudication: Adjudication, created: bool) -> Response:
+    return Response(AdjudicationOutput(adjudication).data, status=status.HTTP_201_CREATED if created else 200)

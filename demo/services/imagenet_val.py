@@ -201,7 +201,7 @@ def _release(dataset: Dataset) -> tuple[None, bool]:
         return None, False
     # A build left unfinished by a killed run is retaken by release_build once its claim is stale; until then
     # (or while the task release_create enqueued builds it) the call returns None.
-    release = releases.filter(state=Release.State.BUILDING).first() or release_create(dataset=dataset)
+    release = releases.filter(state=Release.State.BUILDING).first() or release_create(dataset=dataset)[0]
     if release_build(release_id=release.pk) is None:
         logger.info("demo imagenet val: release %s is being built elsewhere or its claim is not stale", release.pk)
         return None, False

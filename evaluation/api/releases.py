@@ -91,9 +91,8 @@ class ReleaseListCreateApi(APIView):
         dataset = get_object_or_404(Dataset, slug=slug)
         data = validated(ReleaseInput(data=request.data))
         with refused(ReleaseInputError):
-            release = release_create(dataset=dataset, created_by=request.user, **data)
-        replayed = getattr(release, "replayed", False)
-        return Response(ReleaseProgressOutput(release).data, status=200 if replayed else status.HTTP_202_ACCEPTED)
+            release, created = release_create(dataset=dataset, created_by=request.user, **data)
+        return Response(ReleaseProgressOutput(release).data, status=status.HTTP_202_ACCEPTED if created else 200)
 
 
 class ReleaseDetailApi(APIView):

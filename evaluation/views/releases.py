@@ -70,11 +70,11 @@ def release_list(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         parameters = {key: value for key, value in form.cleaned_data.items() if value not in (None, "")}
         try:
-            release = release_create(dataset=dataset, created_by=request.user, **parameters)
+            release, created = release_create(dataset=dataset, created_by=request.user, **parameters)
         except ReleaseInputError as error:
             form.add_error(None, str(error))
         else:
-            if not getattr(release, "replayed", False):
+            if created:
                 messages.success(request, f"Release v{release.version} is being built.")
             return redirect("releases:releases", slug=dataset.slug)
     unfinished = Release.objects.filter(dataset=dataset).exclude(state=Release.State.READY).order_by("-version")[:5]

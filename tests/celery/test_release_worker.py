@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.celery, pytest.mark.timeout(240)]
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_builds_a_release_that_becomes_visible_only_when_every_file_is_stored(celery_worker_process, tmp_path):
     dataset = voted_dataset(tmp_path, slug="worker-release")
-    release = release_create(dataset=dataset)
+    release, _ = release_create(dataset=dataset)
     ready = wait_for(
         lambda: ready_releases(dataset).filter(pk=release.pk).first(), what="the release built by the worker"
     )

@@ -76,7 +76,7 @@ def test_a_worker_killed_while_publishing_a_release_shows_nothing_and_a_later_de
     release = kill_when_blocked(
         _worker(workers, 3600),
         ReleaseFile._meta.db_table,
-        lambda: release_create(dataset=dataset),  # the build is enqueued on commit
+        lambda: release_create(dataset=dataset)[0],  # the build is enqueued on commit
     )
     stalled = Release.objects.get(pk=release.pk)
     assert stalled.state == Release.State.BUILDING and stalled.claimed_at is not None

@@ -52,7 +52,7 @@ def test_a_release_whose_worker_was_killed_mid_build_is_built_by_the_next_worker
     processes.beat()
     # The build waits to read the votes: one phase that lasts (as a 1.3M-image dataset's might).
     votes = Vote._meta.db_table
-    with blocked_at(votes, lambda: release_create(dataset=dataset), mode="ACCESS EXCLUSIVE") as release:
+    with blocked_at(votes, lambda: release_create(dataset=dataset)[0], mode="ACCESS EXCLUSIVE") as release:
         claimed = _claimed_at(release)
         wait_for(lambda: _claimed_at(release) >= claimed + HEARTBEAT, timeout=3 * HEARTBEAT.total_seconds(),
                  what="a heartbeat while the build waits")  # fmt: skip

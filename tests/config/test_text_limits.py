@@ -141,7 +141,7 @@ def test_the_database_refuses_what_slips_past_the_services(tiny, write):
 
 def test_a_new_adjudication_with_an_overlong_note_is_refused_by_the_database(team, reviewer):
     pets = review_dataset(team)
-    adjudication = adjudication_set(image_id=image_at(pets, 0).pk, reviewer=reviewer, labels=[], note="")
+    adjudication, _ = adjudication_set(image_id=image_at(pets, 0).pk, reviewer=reviewer, labels=[], note="")
     with pytest.raises(IntegrityError, match="adjudication_note_length"), transaction.atomic():
         Adjudication.objects.create(
             image_id=adjudication.image_id, dataset_id=pets.pk, reviewer=reviewer, action="revert",

@@ -53,6 +53,6 @@ def voted_dataset(tmp_path: Path, slug: str = "tiny", votes: dict[int, dict[int,
 def built_release(dataset, capture, **parameters) -> Release:
     """Create a release and run its build the way production does: the task enqueued on commit."""
     with capture(execute=True):
-        release = release_create(dataset=dataset, **parameters)
+        release, _ = release_create(dataset=dataset, **parameters)
     release.refresh_from_db()
     return release

@@ -37,8 +37,8 @@ def test_the_list_page_shows_ready_releases_a_build_in_progress_and_a_failed_one
 ):
     ready = built_release(dataset, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=False):
-        failed = release_create(dataset=dataset)
-        building = release_create(dataset=dataset)
+        failed, _ = release_create(dataset=dataset)
+        building, _ = release_create(dataset=dataset)
     Release.objects.filter(pk=failed.pk).update(state="failed", error="OSError: disk full")
     Release.objects.filter(pk=building.pk).update(progress=0.4, phase="per-image files")
     html = signed_in.get(reverse("releases:releases", args=[dataset.slug])).content.decode()
@@ -87,7 +87,7 @@ def test_a_release_still_building_is_not_found_by_the_detail_api_but_reports_pro
     signed_in, dataset, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False):
-        building = release_create(dataset=dataset)
+        building, _ = release_create(dataset=dataset)
     assert signed_in.get(reverse("releases:api-release", args=[building.pk])).status_code == 404
     assert signed_in.get(reverse("releases:api-release-file", args=[building.pk, "zip"])).status_code == 404
     progress = signed_in.get(reverse("releases:api-release-progress", args=[building.pk])).json()

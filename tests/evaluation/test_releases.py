@@ -205,7 +205,7 @@ def test_a_build_that_fails_halfway_lists_nothing_and_leaves_no_file(
 
 def test_running_the_build_twice_builds_once(dataset, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        release = release_create(dataset=dataset)
+        release, _ = release_create(dataset=dataset)
     assert release_build_task.apply(args=[release.pk]).get() is True
     assert release_build_task.apply(args=[release.pk]).get() is False
     assert release_build(release_id=release.pk) is None
@@ -214,7 +214,7 @@ def test_running_the_build_twice_builds_once(dataset, django_capture_on_commit_c
 
 def test_a_building_release_is_never_listed(dataset, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        release = release_create(dataset=dataset)
+        release, _ = release_create(dataset=dataset)
     assert release.state == "building" and not ready_releases(dataset).exists()
 
 
@@ -297,7 +297,7 @@ def test_a_build_held_by_a_live_worker_is_left_alone_and_one_whose_worker_died_i
     dataset, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False):
-        release = release_create(dataset=dataset)
+        release, _ = release_create(dataset=dataset)
     Release.objects.filter(pk=release.pk).update(claimed_at=timezone.now() - STALE_CLAIM / 2)
     assert release_build(release_id=release.pk) is None and release_build_held_elsewhere(release_id=release.pk)
     Release.objects.filter(pk=release.pk).update(claimed_at=timezone.now() - STALE_CLAIM - timedelta(seconds=1))
@@ -310,9 +310,9 @@ def test_the_periodic_sweep_finds_lost_and_dead_builds_and_a_rebuild_removes_the
     dataset, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False):  # the task message is "lost": never delivered
-        lost = release_create(dataset=dataset)
-        dead = release_create(dataset=dataset)
-        live = release_create(dataset=dataset)
+        lost, _ = release_create(dataset=dataset)
+        dead, _ = release_create(dataset=dataset)
+        live, _ = release_create(dataset=dataset)
     now = timezone.now()
     assert releases_needing_a_build(now=now) == []  # just created: their tasks may still arrive
     Release.objects.filter(pk=dead.pk).update(claimed_at=now - STALE_CLAIM - timedelta(seconds=1))
@@ -334,9 +334,9 @@ def test_a_retried_creation_with_the_same_client_uuid_makes_one_release(
 ):
     key = uuid.uuid4()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        first = release_create(dataset=dataset, created_by=researcher, client_uuid=key)
-        again = release_create(dataset=dataset, created_by=researcher, client_uuid=key)
-    assert again.pk == first.pk and getattr(again, "replayed", False)
+        first, created = release_create(dataset=dataset, created_by=researcher, client_uuid=key)
+        again, created_again = release_create(dataset=dataset, created_by=researcher, client_uuid=key)
+    assert again.pk == first.pk and (created, created_again) == (True, False)
     assert Release.objects.filter(dataset=dataset).count() == 1 and len(callbacks) == 1
 
 

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         if dataset is None:
             raise CommandError(f"no dataset {options['dataset']!r}", returncode=2)
         try:
-            release = release_create(
+            release, _ = release_create(
                 dataset=dataset,
                 aggregation=options["aggregation"],
                 threshold=options["threshold"],
