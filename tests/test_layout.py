@@ -5,6 +5,7 @@ one way only: evaluation builds on annotator, the demo on both, never the other 
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import pkgutil
@@ -93,3 +94,16 @@ def test_an_app_never_imports_the_apps_built_on_it(app: str) -> None:
 
 def _dotted(text: str) -> bool:
     return "." in text and all(part.isidentifier() for part in text.split("."))
+
+
+# Code that migrations import is frozen (config/frozen/__init__.py): an edit would make a fresh database differ
+# from one migrated earlier. A change is a new versioned module, with its own line here.
+FROZEN = {
+    "config/frozen/append_only_v1.py": "9cd7ac590e5ab343c232402f5fe957f76597cf1bce5e04e1ba530a6acbb8393e",
+}
+
+
+def test_frozen_modules_that_migrations_import_are_never_edited() -> None:
+    digests = {path: hashlib.sha256((REPO / path).read_bytes()).hexdigest() for path in FROZEN}
+    assert digests == FROZEN
+    assert {str(p.relative_to(REPO)) for p in (REPO / "config/frozen").glob("*_v*.py")} == set(FROZEN)
