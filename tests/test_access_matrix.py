@@ -24,10 +24,10 @@ from config.celery import app as celery_app
 from config.views import MEDIA_ACCESS
 from evaluation.models import PredictionSet, Release
 from evaluation.services.prediction_sets import prediction_set_create
-from tests.conftest import PASSWORD, _user
+from tests.builders.annotations import workbench_dataset
+from tests.builders.releases import built_release
+from tests.builders.users import PASSWORD, user_with_roles
 from tests.error_contract import assert_error_body, is_api_refusal
-from tests.evaluation.release_data import built_release
-from tests.workbench_data import workbench_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,7 @@ def world(
     annotator, second_annotator, reviewer, researcher, staff, settings, tmp_path, django_capture_on_commit_callbacks
 ) -> World:
     settings.MEDIA_ROOT = tmp_path / "media"
-    cleo = _user("cleo", "annotator")
+    cleo = user_with_roles("cleo", "annotator")
     pets = workbench_dataset(slug="pets", candidates_per_image=2, annotators=[annotator, cleo])
     workbench_dataset(slug="birds", annotators=[second_annotator])
 

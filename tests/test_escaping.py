@@ -19,7 +19,7 @@ from config.celery import app as celery_app
 from evaluation.models import Release
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
-from tests.evaluation.release_data import built_release
+from tests.builders.releases import built_release
 
 pytestmark = pytest.mark.django_db
 

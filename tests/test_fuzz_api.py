@@ -24,8 +24,8 @@ from rest_framework.test import APIClient
 from annotator.models import LabelClass
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
+from tests.builders.annotations import workbench_dataset
 from tests.error_contract import assert_error_body, is_api_refusal
-from tests.workbench_data import workbench_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -35,7 +35,7 @@ from annotator.tasks import (
     dawid_skene_run_task,
 )
 from config.celery import app as celery_app
-from tests.workbench_data import workbench_dataset
+from tests.builders.annotations import workbench_dataset
 
 pytestmark = pytest.mark.django_db
 

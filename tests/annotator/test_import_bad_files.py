@@ -17,7 +17,7 @@ from annotator.core.vocabulary import ClassSpec
 from annotator.models import Image
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import images_import
-from tests import image_fixtures as fx
+from tests.builders import images as fx
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ from annotator.services.agreement_figures import agreement_compute
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.dawid_skene import dawid_skene_run
 from annotator.services.image_import import images_import
-from tests.conftest import IMAGENET_DATA, REAL_DATA
+from tests.builders import IMAGENET_DATA, REAL_DATA
 
 REAL = REAL_DATA
 

@@ -24,9 +24,9 @@ from annotator.services.review import (
 from evaluation.selectors.label_pools import consensus_label_pool
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.snapshots import metric_snapshot_compute
+from tests.builders.review import class_at, image_at, review_dataset
+from tests.builders.users import UserFactory
 from tests.concurrency import run_at_once
-from tests.factories import UserFactory
-from tests.review_data import class_at, image_at, review_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -198,7 +198,7 @@ def test_concurrent_adjudications_of_one_image_serialise_into_a_consistent_trail
 
 
 def test_an_image_nobody_annotated_yet_can_be_adjudicated_and_reverted_to_pending(pets, reviewer):
-    from tests.factories import ImageFactory
+    from tests.builders.datasets import ImageFactory
 
     image = ImageFactory(dataset=pets, position=99, original_label=class_at(pets, 0))
     assert not Consensus.objects.filter(image=image).exists()

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from annotator.core.vocabulary import BUILTIN_IMAGENET, VocabularyError, parse_vocabulary
-from tests.conftest import IMAGENET_DATA
+from tests.builders import IMAGENET_DATA
 
 
 def test_class_info_json_gives_the_1000_imagenet_classes_in_index_order():

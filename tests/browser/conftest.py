@@ -20,7 +20,8 @@ import pytest
 from django.contrib.auth.models import Group
 
 from annotator.roles import ROLES
-from tests.conftest import PASSWORD, REPO
+from tests.builders import REPO
+from tests.builders.users import PASSWORD
 
 # Playwright's sync API keeps an asyncio loop running in the test thread; Django would then refuse the test's
 # own (synchronous) database calls. Those calls are safe here: the loop only drives the browser.

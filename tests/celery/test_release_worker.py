@@ -10,8 +10,8 @@ import pytest
 from evaluation.models import Release
 from evaluation.selectors.releases import ready_releases
 from evaluation.services.releases import release_create, release_storage
+from tests.builders.releases import EXPECTED_REAL, voted_dataset
 from tests.celery.conftest import wait_for
-from tests.evaluation.release_data import EXPECTED_REAL, voted_dataset
 
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(240)]
 

@@ -23,10 +23,10 @@ from evaluation.models import MetricSnapshot, Release, ReleaseFile
 from evaluation.selectors.releases import ready_releases
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.releases import release_create, release_storage
+from tests.builders.prediction_sets import TOP3, build_dataset, csv_bytes
+from tests.builders.releases import EXPECTED_REAL, voted_dataset
 from tests.celery.conftest import wait_for
 from tests.celery.processes import CeleryProcesses, celery_processes, kill_when_blocked
-from tests.evaluation.conftest import TOP3, build_dataset, csv_bytes
-from tests.evaluation.release_data import EXPECTED_REAL, voted_dataset
 
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(240), pytest.mark.django_db(transaction=True)]
 

@@ -24,9 +24,9 @@ from evaluation.models import Release
 from evaluation.selectors.releases import ready_releases
 from evaluation.services.release_claims import HEARTBEAT, STALE_CLAIM, release_build_held_elsewhere
 from evaluation.services.releases import release_create
+from tests.builders.releases import voted_dataset
 from tests.celery.conftest import wait_for
 from tests.celery.processes import blocked_at, celery_processes, kill_when_blocked
-from tests.evaluation.release_data import voted_dataset
 
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(300), pytest.mark.django_db(transaction=True)]
 

@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 
 from annotator.services.assignment import lease_next
 from config.api_errors import ERROR_SCHEMA
+from tests.builders.annotations import workbench_dataset
 from tests.error_contract import assert_error_body
-from tests.workbench_data import workbench_dataset
 
 pytestmark = pytest.mark.django_db
 

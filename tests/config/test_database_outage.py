@@ -18,7 +18,7 @@ from annotator.models import Annotation, AnnotationRevision, Lease, Vote
 from annotator.roles import ROLES
 from annotator.services.assignment import lease_next
 from config.middleware import connection_lost
-from tests.workbench_data import workbench_dataset
+from tests.builders.annotations import workbench_dataset
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,7 +108,7 @@ def test_a_connection_lost_after_the_view_while_saving_the_session_is_a_503_too(
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from tests.conftest import PASSWORD
+    from tests.builders.users import PASSWORD
 
     credentials = {"username": annotator.username, "password": PASSWORD}
     with CaptureQueriesContext(connection) as queries:

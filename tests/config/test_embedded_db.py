@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from annotator.roles import ROLES
 from config.embedded_db import live_holders, server_pid
-from tests.conftest import REPO
+from tests.builders import REPO
 from tests.embedded_server import embedded_pgdata, stop_embedded_server
 
 HOLD = """

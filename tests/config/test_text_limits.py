@@ -25,8 +25,8 @@ from annotator.services.review import ReviewError, adjudication_set
 from config.text_rules import DESCRIPTION_MAX_LENGTH, NOTE_MAX_LENGTH, TextInputError
 from evaluation.models import PredictionSet, ReferenceLabelSet
 from evaluation.services.prediction_sets import EvaluationInputError, prediction_set_create
-from tests.evaluation.conftest import TOP3, build_dataset, csv_bytes
-from tests.review_data import class_at, image_at, review_dataset
+from tests.builders.prediction_sets import TOP3, build_dataset, csv_bytes
+from tests.builders.review import class_at, image_at, review_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from django.db import connection
 
 from annotator.models import Dataset, Image
 from demo.services.photographs import demo_dataset_load, demo_users_create
-from tests.conftest import REPO
+from tests.builders import REPO
 
 
 @pytest.mark.django_db

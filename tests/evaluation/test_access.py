@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from evaluation.models import PredictionSet
 from evaluation.services.prediction_sets import prediction_set_create
+from tests.builders.prediction_sets import TOP3, csv_bytes
 from tests.evaluation.access_checks import assert_reached_as_allowed
-from tests.evaluation.conftest import TOP3, csv_bytes
 
 VIEWERS = {"reviewer", "researcher", "staff"}
 UPLOADERS = {"researcher", "staff"}

@@ -29,7 +29,7 @@ from evaluation.services.candidates import candidates_recompute
 from evaluation.services.prediction_sets import candidate_sources_select
 from evaluation.services.releases import release_storage
 from evaluation.services.snapshots import metric_snapshots_refresh
-from tests.conftest import IMAGENET_DATA, PREDICTIONS_DATA
+from tests.builders import IMAGENET_DATA, PREDICTIONS_DATA
 from tests.evaluation.test_real_reference_values import reference
 
 PREDICTIONS = PREDICTIONS_DATA
@@ -237,7 +237,7 @@ def test_the_import_predictions_command_refuses_a_second_set_of_the_same_name(im
 def test_the_offline_evaluator_gives_the_servers_snapshot_for_the_same_files(imagenet_val, model):
     from annotator.core.vocabulary import BUILTIN_IMAGENET
     from evaluation.evaluate import evaluate
-    from tests.conftest import REAL_DATA
+    from tests.builders import REAL_DATA
     from tests.evaluation.test_offline_evaluator import assert_equals_snapshot
 
     result = evaluate(

@@ -14,8 +14,8 @@ from evaluation.core.metrics import METRICS_VERSION
 from evaluation.models import MetricSnapshot
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.snapshots import metric_snapshots_refresh
-from tests.evaluation.conftest import TOP3, csv_bytes
-from tests.evaluation.release_data import VOTES, voted_dataset, votes_csv
+from tests.builders.prediction_sets import TOP3, csv_bytes
+from tests.builders.releases import VOTES, voted_dataset, votes_csv
 
 # With the tiny reference (REFERENCE in conftest): |Y| = 1 for images 0, 2, 4, 5, 6 and 2 for images 1, 3.
 # bold (TOP3): top-1 4/8; strict variable top-k 4/5 in bin {1}, 2/2 in bin {2}: ASMA (0.8 + 1) / 2 = 0.9.

@@ -16,7 +16,7 @@ from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
 from evaluation.services.snapshots import metric_snapshot_compute, metric_snapshots_refresh
 from evaluation.tasks import metrics_refresh_task
-from tests.evaluation.conftest import REFERENCE, TOP3, build_dataset, csv_bytes
+from tests.builders.prediction_sets import REFERENCE, TOP3, build_dataset, csv_bytes
 
 
 def _upload(dataset, name: str = "model"):

@@ -13,7 +13,7 @@ from evaluation.models import PredictionSet
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
 from evaluation.services.snapshots import metric_snapshots_refresh
-from tests.evaluation.conftest import KEYS_OF_TINY, TOP3, csv_bytes
+from tests.builders.prediction_sets import KEYS_OF_TINY, TOP3, csv_bytes
 
 # Better top-1 than TOP3 (5 of 8 right) but a worse ReaL@1 (5 of 7): the rankings cross.
 SAFE_TOP3 = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [3, 4, 0], [4, 0, 1], [1, 0, 2], [1, 0, 2], [3, 1, 0]]

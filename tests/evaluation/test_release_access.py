@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from evaluation.models import Release
+from tests.builders.releases import built_release, voted_dataset
 from tests.evaluation.access_checks import assert_reached_as_allowed
-from tests.evaluation.release_data import built_release, voted_dataset
 
 ALLOWED = {"researcher", "staff"}
 PERSONAS = ["annotator", "reviewer", "researcher", "staff", "outsider", "anonymous"]

@@ -15,7 +15,7 @@ from annotator.models import Dataset, Image
 from annotator.services.dawid_skene import dawid_skene_run
 from evaluation.models import Release
 from evaluation.services.releases import release_storage
-from tests.evaluation.release_data import EXPECTED_REAL, EXPECTED_STATUS, built_release, voted_dataset
+from tests.builders.releases import EXPECTED_REAL, EXPECTED_STATUS, built_release, voted_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from evaluation.core.release_compare import label_changes
 from evaluation.models import Release
 from evaluation.services.releases import release_create
-from tests.evaluation.release_data import built_release, voted_dataset
+from tests.builders.releases import built_release, voted_dataset
 
 pytestmark = pytest.mark.django_db
 

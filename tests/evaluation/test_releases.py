@@ -33,9 +33,9 @@ from evaluation.services.release_claims import (
 from evaluation.services.releases import ReleaseInputError, release_build, release_create, release_storage
 from evaluation.services.snapshots import metric_snapshots_refresh
 from evaluation.tasks import release_build_task, releases_resume_task
-from tests.evaluation.conftest import TOP3, csv_bytes
-from tests.evaluation.release_data import EXPECTED_REAL, EXPECTED_STATUS, built_release, voted_dataset, votes_csv
-from tests.workbench_data import hubble_submit, photographs_dataset
+from tests.builders.annotations import hubble_submit, photographs_dataset
+from tests.builders.prediction_sets import TOP3, csv_bytes
+from tests.builders.releases import EXPECTED_REAL, EXPECTED_STATUS, built_release, voted_dataset, votes_csv
 
 pytestmark = pytest.mark.django_db
 

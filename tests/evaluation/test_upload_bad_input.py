@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from evaluation.models import PredictionArrays, PredictionSet
-from tests.evaluation.conftest import KEYS_OF_TINY, TOP3, csv_bytes, jsonl_bytes, npy_bytes
+from tests.builders.prediction_sets import KEYS_OF_TINY, TOP3, csv_bytes, jsonl_bytes, npy_bytes
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ import pytest
 from django.db import connection
 
 from config.embedded_db import server_pid
-from tests.conftest import REPO
+from tests.builders import REPO
+from tests.demo.test_demo_command import _drop_database, _free_port, _wait_for
 from tests.embedded_server import embedded_pgdata, stop_embedded_server
 from tests.leftovers import processes_left_running
-from tests.test_demo import _drop_database, _free_port, _wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from annotator.roles import ROLES
 from evaluation.models import Release
 from evaluation.services.releases import release_create
-from tests.evaluation.conftest import build_dataset
+from tests.builders.prediction_sets import build_dataset
 
 # image position → {class index: answers of raters r1, r2, r3}; N = 3, so image 6 stays pending, and nobody
 # answers image 7, which keeps its original label (class 1) by default, ReaL's convention.

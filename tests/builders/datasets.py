@@ -1,20 +1,11 @@
-"""factory_boy factories for plain rows; complex state is built through the real services."""
+"""factory_boy factories for plain dataset, class and image rows; complex state is built through the real
+services (the other builders)."""
 
 from __future__ import annotations
 
 import factory
-from django.contrib.auth import get_user_model
 
 from annotator.models import Dataset, Image, LabelClass
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ["username"]
-
-    username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.django.Password("correct horse battery staple")
 
 
 class DatasetFactory(factory.django.DjangoModelFactory):

@@ -12,7 +12,7 @@ from annotator.models import Candidate, Dataset, Image, LabelClass
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
 from annotator.services.datasets import dataset_create
-from tests.factories import ImageFactory, LabelClassFactory
+from tests.builders.datasets import ImageFactory, LabelClassFactory
 
 
 def workbench_dataset(

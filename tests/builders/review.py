@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from annotator.models import Candidate, Dataset, Image, LabelClass
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import image_skip, lease_next
-from tests.workbench_data import workbench_dataset
+from tests.builders.annotations import workbench_dataset
 
 # position -> one answer per annotator; `c(k)` names the class at index k. Five images, four classes, N = 3.
 # 0: a 2–1 split plus an unsure (disputed, low agreement)   1: one annotator says bad image (disputed, flagged)
