@@ -23,7 +23,7 @@ bench: $(STAMP)
 
 # Every section at ~2,000 images with a few seconds of API load (about a minute): run by CI so the benchmark
 # never rots. It fails only if the benchmark crashes; missed targets are printed, not fatal.
-# Issue 9: 32 annotators for 60 s with a graceful reload and a kill -9 of gunicorn; exits 1 if any
+# The load and restart check: 32 annotators for 60 s with a graceful reload and a kill -9 of gunicorn; exits 1 if any
 # annotation is lost or duplicated, an image exceeds its overlap, a 5xx or a deadlock shows up.
 load-check: $(STAMP)
 	$(PY) scripts/load_check.py

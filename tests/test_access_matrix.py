@@ -222,7 +222,7 @@ EXPECTED: dict[str, list[Probe]] = {
         Probe("get", **PETS, expected=VIEWERS_API),
         Probe("post", **PETS, expected=(403, 403, 403, 202, 202, 202)),
     ],
-    # Review (issue 6): reviewers and staff only; pages redirect anonymous users to the login.
+    # Review: reviewers and staff only; pages redirect anonymous users to the login.
     "review:index": [Probe("get", expected=REVIEWERS_PAGE)],
     "review:queue": [Probe("get", **PETS, expected=REVIEWERS_PAGE)],
     "review:image": [Probe("get", lambda w: {"slug": "pets", "image_id": w.mine.image_id}, expected=REVIEWERS_PAGE)],
@@ -241,7 +241,7 @@ EXPECTED: dict[str, list[Probe]] = {
     "review:api-more": [
         Probe("post", lambda w: {"image_id": w.mine.image_id}, body=lambda w: {}, expected=REVIEWERS_WRITE)
     ],
-    # Releases (issue 7): researchers and staff only.
+    # Releases: researchers and staff only.
     "releases:releases-index": [Probe("get", expected=RESEARCHERS_PAGE)],
     "releases:releases": [
         Probe("get", **PETS, expected=RESEARCHERS_PAGE),

@@ -69,7 +69,7 @@ class Consensus(models.Model):
     labels = ArrayField(
         models.BigIntegerField(), default=list, blank=True, help_text="Effective label set (dataset's aggregation)."
     )
-    # Issue 6 (review) sets this with status "adjudicated"; consensus updates then keep status and labels.
+    # A reviewer's decision sets this with status "adjudicated"; consensus updates then keep status and labels.
     adjudicated = models.BooleanField(default=False)
     # An adjudication that marks the image bad or ambiguous: it leaves metrics and releases' label sets.
     excluded = models.BooleanField(default=False, db_default=False)

@@ -206,7 +206,8 @@ def settled_consensus_labels(dataset: Dataset) -> SettledLabels:
         .exclude(excluded=True)
         .values_list("image_id", "labels")
     )
-    # "consensus:0" while no image has a consensus row (what evaluation recorded before issue 4)
+    # "consensus:0" while no image has a consensus row: the watermark of snapshots taken before consensus rows
+    # existed, so they still match an empty pool
     watermark = f"consensus:{state['n']}:{state['last'].timestamp():.6f}" if state["n"] else "consensus:0"
     return SettledLabels(image_ids=[r[0] for r in rows], labels=[r[1] for r in rows], watermark=watermark)
 

@@ -1,7 +1,7 @@
 """Writing consensus: live per image (in the submit's transaction) and in bulk for a whole dataset.
 
 Both paths compute rows with `annotator.core.consensus_rules.consensus_compute` and write them with the same
-upsert, which leaves the status and label set of an adjudicated image alone (issue 6) and touches
+upsert, which leaves the status and label set of an adjudicated image alone (a reviewer decided) and touches
 `updated_at` only when something actually changed, so `max(updated_at)` is an honest watermark.
 """
 

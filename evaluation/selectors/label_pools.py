@@ -92,7 +92,7 @@ def label_pool_for(dataset: Dataset, *, reference_set: ReferenceLabelSet | None 
 
 
 def consensus_label_pool(dataset: Dataset) -> LabelPool:
-    """The live consensus of `dataset` as a label pool (issue 4: `annotator.models.Consensus`).
+    """The live consensus of `dataset` as a label pool (`annotator.models.Consensus`).
 
     Every image whose consensus is no longer pending (agreed, disputed or adjudicated) contributes its
     effective label set, as class indices (a reviewer's adjudicated set overrides the computed one); an

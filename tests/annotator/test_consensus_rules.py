@@ -290,7 +290,7 @@ def test_the_order_of_the_votes_and_annotations_changes_nothing(drawn, config, d
 
 @pytest.mark.parametrize("mode", sorted(GROUPS))
 def test_an_image_without_any_vote_is_scored_by_a_dawid_skene_run_of_every_prior_mode(mode):
-    """Issue 17 #2: None fits and Bad image on an image without candidates; the posterior has no question."""
+    """None fits and Bad image on an image without candidates; the posterior has no question."""
     images = [ImageDraw(2, None, (), (AnswerDraw(none_fits=True), AnswerDraw(bad_image=True)))]
     ds = DsParams(7, mode, {11: (-1.0, 2.0, 0.3)}, (-1.0, 1.0, 0.0), np.zeros(GROUPS[mode]))
     (row,) = consensus_compute(vote_data(images), ConsensusSettings(aggregation="dawid_skene"), ds)

@@ -224,7 +224,7 @@ def test_adjudicated_and_excluded_images_follow_the_reviewer_when_adjudications_
     image = Image.objects.get(dataset=dataset, position=4)
     bad = Image.objects.get(dataset=dataset, position=0)
     c5 = dataset.classes.get(index=5).pk
-    # What the review queue (issue 6) stores when a reviewer settles an image or marks it bad.
+    # What the review queue stores when a reviewer settles an image or marks it bad.
     Consensus.objects.filter(image=image).update(status="adjudicated", adjudicated=True, labels=[c5])
     Consensus.objects.filter(image=bad).update(status="adjudicated", adjudicated=True, excluded=True, labels=[])
     applied = built_release(dataset, django_capture_on_commit_callbacks)
