@@ -300,7 +300,9 @@ def test_a_build_held_by_a_live_worker_is_left_alone_and_one_whose_worker_died_i
         release, _ = release_create(dataset=dataset)
     Release.objects.filter(pk=release.pk).update(claimed_at=timezone.now() - STALE_CLAIM / 2)
     assert release_build(release_id=release.pk) is None and release_build_held_elsewhere(release_id=release.pk)
-    Release.objects.filter(pk=release.pk).update(claimed_at=timezone.now() - STALE_CLAIM - timedelta(seconds=1))
+    # Well past stale: the claim compares with the database's now(), the start of this test's transaction, which
+    # a slow set-up leaves seconds behind timezone.now() (a 1 s margin failed once under load).
+    Release.objects.filter(pk=release.pk).update(claimed_at=timezone.now() - STALE_CLAIM - timedelta(minutes=5))
     assert not release_build_held_elsewhere(release_id=release.pk)
     assert release_build_task.apply(args=[release.pk]).get() is True
     assert Release.objects.get(pk=release.pk).state == "ready"
@@ -315,7 +317,8 @@ def test_the_periodic_sweep_finds_lost_and_dead_builds_and_a_rebuild_removes_the
         live, _ = release_create(dataset=dataset)
     now = timezone.now()
     assert releases_needing_a_build(now=now) == []  # just created: their tasks may still arrive
-    Release.objects.filter(pk=dead.pk).update(claimed_at=now - STALE_CLAIM - timedelta(seconds=1))
+    # Well past stale (the claim compares with the transaction's now(), behind `now` by the set-up's time).
+    Release.objects.filter(pk=dead.pk).update(claimed_at=now - STALE_CLAIM - timedelta(minutes=5))
     later = now + UNCLAIMED_GRACE + timedelta(seconds=1)
     Release.objects.filter(pk=live.pk).update(claimed_at=later - STALE_CLAIM / 2)
     assert sorted(releases_needing_a_build(now=later)) == [lost.pk, dead.pk]
