@@ -9,8 +9,10 @@ STAMP := $(VENV)/.installed
 demo: $(STAMP)
 	$(PY) manage.py demo
 
+# Two pytest-xdist workers, each with its own test database: 4 min 43 s instead of 8 min 7 s for the whole
+# suite on this 2-core machine, every test passing both ways (celery, browser and fault tests included).
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 # Local runs keep the test database between runs (pytest-django's --reuse-db; about 2.5 s saved on every run,
 # which is most of a targeted one). New migrations still apply; after editing a migration in place, pass
