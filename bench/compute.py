@@ -16,8 +16,8 @@ from collections.abc import Callable
 import numpy as np
 from django.db import connection
 
-from annotator.aggregation import dawid_skene
-from annotator.agreement import (
+from annotator.core.aggregation import dawid_skene
+from annotator.core.agreement import (
     LabelSets,
     binary_alpha,
     per_annotator_agreement,
@@ -25,16 +25,17 @@ from annotator.agreement import (
     per_image_agreement,
     set_alpha,
 )
-from annotator.consensus_rules import consensus_compute, prior_groups, questions_of
-from annotator.consensus_selectors import consensus_settings, dataset_vote_data
+from annotator.core.consensus_rules import consensus_compute, prior_groups, questions_of
 from annotator.models import Dataset
+from annotator.selectors.consensus import consensus_settings, dataset_vote_data
 from annotator.services.agreement_figures import agreement_compute
 from annotator.services.consensus import consensus_recompute_dataset
 from annotator.services.dawid_skene import dawid_skene_run
 from bench.report import Figure, Report
-from evaluation.metrics import compute_all
+from evaluation.core.metrics import compute_all
 from evaluation.models import MetricSnapshot, PredictionSet
-from evaluation.selectors import consensus_label_pool, dataset_order, prediction_scores, prediction_topk
+from evaluation.selectors.label_pools import consensus_label_pool, dataset_order
+from evaluation.selectors.prediction_sets import prediction_scores, prediction_topk
 from evaluation.services.snapshots import metric_snapshots_refresh
 
 # The rows each service reads, as the services read them (binary COPY of the same columns).
@@ -127,7 +128,8 @@ def bench_consensus(report: Report, dataset: Dataset) -> None:
     report.add(Figure(
         "consensus", "agreement figures (α, set α, per class, per annotator, histogram)", seconds, "s",
         floor=copy_seconds + numpy_seconds,
-        floor_note=f"COPY out {copy_seconds:.2f} s + the annotator.agreement functions in memory {numpy_seconds:.2f} s",
+        floor_note=f"COPY out {copy_seconds:.2f} s + the annotator.core.agreement functions in memory "
+        f"{numpy_seconds:.2f} s",
         note=f"{votes.n_items:,} questions",
     ))  # fmt: skip
 
@@ -173,7 +175,8 @@ def bench_metrics(report: Report, dataset: Dataset) -> None:
     report.add(Figure(
         "metrics", f"metrics for {len(sets)} prediction sets (read, compute, {len(snapshots)} snapshots written)",
         seconds, "s", floor=copy_seconds + numpy_seconds,
-        floor_note=f"COPY out {copy_seconds:.2f} s + evaluation.metrics.compute_all in memory {numpy_seconds:.2f} s "
+        floor_note=f"COPY out {copy_seconds:.2f} s + evaluation.core.metrics.compute_all in memory "
+        f"{numpy_seconds:.2f} s "
         f"(of which {scored_seconds:.2f} s for {with_scores} set(s) with full scores: mAP, LRAP)",
         target="≤ 5 s for 10 sets at 50,000 images",
         passed=seconds <= 5.0 if len(sets) >= 10 and len(order) == 50_000 else None,

@@ -20,15 +20,15 @@ from pathlib import Path
 import numpy as np
 from django.core.files.base import ContentFile
 
-from annotator.import_sources import ImageSpec
+from annotator.core.import_sources import ImageSpec
+from annotator.core.vote_formats import read_csv_votes
 from annotator.models import Annotation, Dataset, LabelClass
 from annotator.services.image_import import images_import
 from annotator.services.votes_import import votes_import
-from annotator.vote_formats import read_csv_votes
 from bench.imports import fresh_dataset
 from bench.synthetic_votes import write_votes_csv
 from bench.workload import database_settle
-from evaluation.arrays import to_npy_bytes
+from evaluation.core.arrays import to_npy_bytes
 from evaluation.models import PredictionSet
 from evaluation.services.prediction_sets import prediction_set_create
 

@@ -186,7 +186,7 @@ class LoadLevel:
     label: str
     annotators: int
     think: float  # mean seconds between receiving an image and submitting it; 0 = back-to-back
-    targeted: bool  # whether issue 8's latency targets apply
+    targeted: bool  # whether the hot paths' latency targets apply (next and submit)
     # Runs this many times --api-seconds: the targeted level's ~16 requests/s of each kind give ~320 samples
     # in 20 s, whose p95 (the 16th slowest) moved by ±15 % between runs; three times as many steady it.
     duration_factor: float = 1.0

@@ -13,12 +13,12 @@ import numpy as np
 from django.db import connection
 from PIL import Image as PILImage
 
-from annotator.image_files import process_image_bytes
-from annotator.import_sources import ImageSpec
+from annotator.core.image_files import process_image_bytes
+from annotator.core.import_sources import ImageSpec
+from annotator.core.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
 from annotator.models import Dataset
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import images_import
-from annotator.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
 from bench.report import Figure, Report
 
 

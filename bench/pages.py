@@ -16,8 +16,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from annotator.consensus_selectors import latest_agreement_snapshot
 from annotator.models import Dataset
+from annotator.selectors.consensus import latest_agreement_snapshot
 from annotator.services.agreement_figures import agreement_compute
 from bench.report import Figure, Report
 
@@ -46,7 +46,7 @@ def bench_pages(report: Report, dataset: Dataset) -> None:
     n_images = dataset.images.count()
     pages = (
         ("agreement dashboard", reverse("consensus:dashboard", args=[dataset.slug]), 300.0),
-        ("evaluation leaderboard", reverse("evaluation:leaderboard", args=[dataset.slug]), None),
+        ("evaluation leaderboard", reverse("leaderboard:leaderboard", args=[dataset.slug]), None),
     )
     for name, url, target_ms in pages:
         median, status, n_queries = _median_ms(client, url)

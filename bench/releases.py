@@ -82,13 +82,13 @@ def _child(dataset_id: int) -> dict:
     django.setup()
     from annotator.models import Dataset
     from config.celery import app
-    from evaluation.release_models import Release
+    from evaluation.models import Release
     from evaluation.services.releases import release_create, release_storage
 
     app.conf.task_always_eager = True
     before = _high_water_mb()
     dataset = Dataset.objects.get(pk=dataset_id)
-    release = release_create(dataset=dataset)
+    release, _ = release_create(dataset=dataset)
     release = Release.objects.get(pk=release.pk)
     peak = _high_water_mb()
     if release.state != Release.State.READY:

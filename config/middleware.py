@@ -11,9 +11,10 @@ from contextlib import suppress
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
+from config.api_errors import error_response
 from config.request_input import RequestInputError
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def database_unavailable(request: HttpRequest, exception: Exception) -> HttpResp
     logger.warning("database connection lost during %s %s: %s", request.method, request.path, exception)
     _close_broken_connections()
     if wants_json(request):
-        response: HttpResponse = JsonResponse({"detail": MESSAGE}, status=503)
+        response: HttpResponse = error_response(MESSAGE, "database_unavailable", 503)
     else:
         # Standalone template: base.html would read the user (and so the database) again.
         response = HttpResponse(render_to_string("503.html", {"message": MESSAGE}), status=503)
@@ -108,10 +109,11 @@ class RequestTooLargeMiddleware(_ExceptionMiddleware):
 
 
 def client_error(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
-    """A refusal of the client's input that says what is wrong: `{"detail": …}` under /api/, else the site's
-    standalone error page (templates/400.html, which reads nothing from the database) with the message."""
+    """A refusal of the client's input that says what is wrong: the API's error body under /api/
+    (config.api_errors), else the site's standalone error page (templates/400.html, which reads nothing from the
+    database) with the message."""
     if wants_json(request):
-        return JsonResponse({"detail": message}, status=status)
+        return error_response(message, "too_large" if status == 413 else "invalid", status)
     return HttpResponse(render_to_string("400.html", {"message": message, "status": status}), status=status)
 
 

@@ -1,4 +1,4 @@
-"""The API's JSON parser: DRF's, with the nesting depth bounded (annotator.bounded_json)."""
+"""The API's JSON parser: DRF's, with the nesting depth bounded (annotator.core.bounded_json)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import IO, Any
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from annotator.bounded_json import MAX_JSON_DEPTH, TOO_DEEP, nesting_exceeds
+from annotator.core.bounded_json import MAX_JSON_DEPTH, TOO_DEEP, nesting_exceeds
 
 
 class BoundedJSONParser(JSONParser):

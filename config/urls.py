@@ -3,9 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from annotator import views as annotator_views
 from config.converters import IdConverter
-from config.views import media_serve, ping
+from config.views import healthz, media_serve, ping
 
 # Every id in a path is `<id:…>`: at most PostgreSQL's bigint (a longer number is a 404, never a 500).
 register_converter(IdConverter, "id")
@@ -18,17 +17,21 @@ handler403 = "config.error_pages.permission_denied"
 handler404 = "config.error_pages.page_not_found"
 
 urlpatterns = [
-    path("", annotator_views.home, name="home"),
-    path("healthz", annotator_views.healthz, name="healthz"),
+    path("healthz", healthz, name="healthz"),
     path("ping", ping, name="ping"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("", include("annotator.urls")),
-    path("", include("evaluation.urls")),
-    path("", include("annotator.consensus_urls")),
-    path("", include("annotator.review_urls")),
+    # Every page and endpoint of the apps: one include per domain, whose namespace is the domain.
+    path("", include("annotator.urls.datasets")),
+    path("", include("annotator.urls.accounts")),
+    path("", include("annotator.urls.annotations")),
+    path("", include("annotator.urls.consensus")),
+    path("", include("annotator.urls.review")),
+    path("", include("evaluation.urls.leaderboard")),
+    path("", include("evaluation.urls.prediction_sets")),
+    path("", include("evaluation.urls.releases")),
     re_path(r"^media/(?P<path>.*)$", media_serve, name="media"),
 ]

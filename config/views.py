@@ -7,12 +7,14 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
 from django.views.static import serve
 
 from annotator.permissions import User
+from config.api_errors import error_response
 from config.error_pages import json_error
 from config.middleware import client_error, database_unavailable, is_connection_loss
 from config.safe_paths import UnsafePathError, media_path
@@ -48,6 +50,13 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     return json_error(request, 400) or defaults.bad_request(request, exception)
 
 
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Up, and the database answers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
 def ping(request: HttpRequest) -> HttpResponse:
     """The cheapest Django response: the floor the benchmark compares the API with."""
     return HttpResponse("ok", content_type="text/plain")
@@ -79,7 +88,7 @@ def login_locked_out(request: HttpRequest, response: HttpResponse | None, creden
             f"Too many failed logins: {settings.AXES_FAILURE_LIMIT} in a row from this address, so logging in "
             f"is locked for {seconds // 60} minutes. Try again later, or ask an admin to unlock the account."
         )
-        locked: HttpResponse = JsonResponse({"detail": detail}, status=429)
+        locked: HttpResponse = error_response(detail, "locked_out", 429)
     else:
         locked = render(request, "registration/locked_out.html", context, status=429)
     locked["Retry-After"] = str(seconds)

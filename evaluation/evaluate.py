@@ -1,7 +1,7 @@
 """python -m evaluation.evaluate --labels LABELS --predictions PRED [--original ORIGINAL] [--json]
 
 Evaluates one model's predictions against a label set offline: no database, no running service, no Django
-settings. It parses with the upload's parsers and computes with `evaluation.metrics.compute_all`, the
+settings. It parses with the upload's parsers and computes with `evaluation.core.metrics.compute_all`, the
 function behind every server snapshot, so the numbers are the server's for the same files.
 
 LABELS   a ReaL-format JSON list, or a release (zip or folder: its real.json, real_status.json, images.csv)
@@ -24,14 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from annotator.vocabulary import BUILTIN_IMAGENET, VocabularyError, parse_vocabulary
-from evaluation.arrays import STORED_TOP_K
-from evaluation.label_files import LabelFileError, LabelSource, read_labels, read_original
-from evaluation.metrics import EXPORTED_PLAIN as PLAIN
-from evaluation.metrics import EXPORTED_WITH_INTERVAL as WITH_INTERVAL
-from evaluation.metrics import compute_all, label_matrix
-from evaluation.prediction_formats import ParsedPredictions, PredictionFormatError, parse_predictions
-from evaluation.variable_topk import DEFAULT_BINS, checked_bins
+from annotator.core.vocabulary import BUILTIN_IMAGENET, VocabularyError, parse_vocabulary
+from evaluation.core.arrays import STORED_TOP_K
+from evaluation.core.label_files import LabelFileError, LabelSource, read_labels, read_original
+from evaluation.core.metrics import EXPORTED_PLAIN as PLAIN
+from evaluation.core.metrics import EXPORTED_WITH_INTERVAL as WITH_INTERVAL
+from evaluation.core.metrics import compute_all, label_matrix
+from evaluation.core.prediction_formats import ParsedPredictions, PredictionFormatError, parse_predictions
+from evaluation.core.variable_topk import DEFAULT_BINS, checked_bins
 
 SUBGROUP_KEYS = (
     "bin", "lower", "upper", "images", "n_with_original", "top1", "top1_ci", "real1", "real1_ci",

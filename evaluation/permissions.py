@@ -37,8 +37,8 @@ def access_candidate_selection(user: User) -> bool:
 
 
 def access_releases(user: User) -> bool:
-    """Listing, downloading, creating and comparing releases: researchers and staff (the issue's "researchers
-    and admins"). Reviewers as such see the live consensus already; annotators must stay blind to it."""
+    """Listing, downloading, creating and comparing releases: researchers and staff (admins). Reviewers as such
+    see the live consensus already; annotators must stay blind to it."""
     return has_role(user, RESEARCHER)
 
 

@@ -6,7 +6,6 @@ from celery import Task, shared_task
 
 from annotator.models import Dataset
 from evaluation.services.candidates import candidates_recompute
-from evaluation.services.demo import demo_imagenet_val_load
 from evaluation.services.release_claims import STALE_CLAIM, release_build_held_elsewhere, releases_needing_a_build
 from evaluation.services.releases import release_build
 from evaluation.services.snapshots import metric_snapshots_refresh
@@ -18,8 +17,6 @@ EVALUATE_LIMITS = {"soft_time_limit": 10 * 60, "time_limit": 12 * 60}
 # racing it) looks again after STALE_CLAIM, when a silent build's claim may be retaken.
 RELEASE_LIMITS = {"soft_time_limit": 14 * 60, "time_limit": 15 * 60}
 REFRESH_LIMITS = {"soft_time_limit": 25 * 60, "time_limit": 30 * 60}
-# The demo's ImageNet val load takes about a minute on 2 cores; generous for a busy machine.
-DEMO_LIMITS = {"soft_time_limit": 25 * 60, "time_limit": 30 * 60}
 
 
 @shared_task(name="evaluation.evaluate_prediction_set", acks_late=True, ignore_result=True, **EVALUATE_LIMITS)
@@ -58,12 +55,6 @@ def release_build_task(self: Task, release_id: int) -> bool:
     if release_build_held_elsewhere(release_id=release_id):
         raise self.retry(countdown=STALE_CLAIM.total_seconds() + 30)
     return False
-
-
-@shared_task(name="evaluation.demo_imagenet_val_load", acks_late=True, ignore_result=True, **DEMO_LIMITS)
-def demo_imagenet_val_load_task() -> bool:
-    """`manage.py demo` enqueues it; safe to run twice: every step checks whether its result is there."""
-    return demo_imagenet_val_load().wrote
 
 
 @shared_task(name="evaluation.resume_release_builds", ignore_result=True, soft_time_limit=60, time_limit=90)

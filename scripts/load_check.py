@@ -1,4 +1,4 @@
-"""Load and restart check (issue 9): 32 annotators for 60 s against gunicorn and PostgreSQL.
+"""Load and restart check: 32 annotators for 60 s against gunicorn and PostgreSQL.
 
     python scripts/load_check.py [--annotators 32] [--seconds 60] [--images 5000]
 

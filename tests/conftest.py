@@ -1,66 +1,52 @@
-"""Shared fixtures: named personas and small datasets built through the real services; and the check, at the
-end of the session, that no process the suite started and no embedded PostgreSQL server outlives it."""
+"""Shared fixtures: the named personas (built by tests/builders, where every builder lives); and the check, at
+the end of the session, that no process the suite started and no embedded PostgreSQL server outlives it."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from pathlib import Path
 
 import pytest
 
-from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER, role_groups
-
-REPO = Path(__file__).resolve().parent.parent
-IMAGENET_DATA = REPO / "data" / "imagenet"
-REAL_DATA = REPO / "data" / "real"
-PREDICTIONS_DATA = REPO / "data" / "predictions"
-PASSWORD = "correct horse battery staple"
-
-
-def _user(username: str, *roles: str, is_staff: bool = False):
-    from tests.factories import UserFactory
-
-    user = UserFactory(username=username, is_staff=is_staff)
-    user.groups.set(role_groups(*roles))
-    return user
+from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER
+from tests.builders.users import user_with_roles
 
 
 @pytest.fixture
 def annotator(db):
-    return _user("anna", ANNOTATOR)
+    return user_with_roles("anna", ANNOTATOR)
 
 
 @pytest.fixture
 def second_annotator(db):
-    return _user("bert", ANNOTATOR)
+    return user_with_roles("bert", ANNOTATOR)
 
 
 @pytest.fixture
 def team(annotator, second_annotator):
     """Three annotators: anna, bert and carl."""
-    return [annotator, second_annotator, _user("carl", ANNOTATOR)]
+    return [annotator, second_annotator, user_with_roles("carl", ANNOTATOR)]
 
 
 @pytest.fixture
 def reviewer(db):
-    return _user("rita", REVIEWER)
+    return user_with_roles("rita", REVIEWER)
 
 
 @pytest.fixture
 def researcher(db):
-    return _user("rosa", RESEARCHER)
+    return user_with_roles("rosa", RESEARCHER)
 
 
 @pytest.fixture
 def staff(db):
-    return _user("sam", is_staff=True)
+    return user_with_roles("sam", is_staff=True)
 
 
 @pytest.fixture
 def outsider(db):
     """Signed in, but holds no role."""
-    return _user("otto")
+    return user_with_roles("otto")
 
 
 # Every process the suite starts inherits this mark in its environment (xdist workers inherit the controller's,

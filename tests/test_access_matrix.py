@@ -22,12 +22,12 @@ from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
 from config.celery import app as celery_app
 from config.views import MEDIA_ACCESS
-from evaluation.models import PredictionSet
-from evaluation.release_models import Release
+from evaluation.models import PredictionSet, Release
 from evaluation.services.prediction_sets import prediction_set_create
-from tests.conftest import PASSWORD, _user
-from tests.evaluation.release_data import built_release
-from tests.workbench_data import workbench_dataset
+from tests.builders.annotations import workbench_dataset
+from tests.builders.releases import built_release
+from tests.builders.users import PASSWORD, user_with_roles
+from tests.error_contract import assert_error_body, is_api_refusal
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,7 @@ def world(
     annotator, second_annotator, reviewer, researcher, staff, settings, tmp_path, django_capture_on_commit_callbacks
 ) -> World:
     settings.MEDIA_ROOT = tmp_path / "media"
-    cleo = _user("cleo", "annotator")
+    cleo = user_with_roles("cleo", "annotator")
     pets = workbench_dataset(slug="pets", candidates_per_image=2, annotators=[annotator, cleo])
     workbench_dataset(slug="birds", annotators=[second_annotator])
 
@@ -123,7 +123,7 @@ REVIEWERS_WRITE = (403, 403, 403, 201, 403, 201)
 
 # URL name (or the route of an unnamed pattern) → every probe of it. The single source of truth.
 EXPECTED: dict[str, list[Probe]] = {
-    "home": [Probe("get", expected=SIGNED_IN)],
+    "datasets:home": [Probe("get", expected=SIGNED_IN)],
     "healthz": [Probe("get", expected=PUBLIC)],
     "ping": [Probe("get", expected=PUBLIC)],
     "login": [Probe("get", expected=PUBLIC)],
@@ -146,17 +146,17 @@ EXPECTED: dict[str, list[Probe]] = {
         ),
         Probe("get", lambda w: {"path": "elsewhere/x.txt"}, expected=(302, 403, 403, 403, 403, 404), label="other"),
     ],  # fmt: skip
-    "annotator:workbench": [Probe("get", **PETS, expected=ANNOTATORS_OF_PETS_PAGE)],
-    "annotator:api-token": [
+    "annotations:workbench": [Probe("get", **PETS, expected=ANNOTATORS_OF_PETS_PAGE)],
+    "accounts:api-token": [
         Probe("post", body=lambda w: {"username": "anna", "password": PASSWORD}, expected=PUBLIC),
         Probe("post", body=lambda w: {"username": "anna", "password": "wrong"}, expected=(400,) * 6, label="wrong"),
     ],
-    "annotator:api-next": [
+    "annotations:api-next": [
         Probe("post", **PETS, body=lambda w: {"exclude": [w.leased.image_id]}, expected=ANNOTATORS_OF_PETS_API)
     ],
-    "annotator:api-progress": [Probe("get", **PETS, expected=ANNOTATORS_OF_PETS_API)],
-    "annotator:api-vocabulary": [Probe("get", **PETS, expected=(403, 403, 200, 200, 200, 200))],
-    "annotator:api-skip": [
+    "annotations:api-progress": [Probe("get", **PETS, expected=ANNOTATORS_OF_PETS_API)],
+    "annotations:api-vocabulary": [Probe("get", **PETS, expected=(403, 403, 200, 200, 200, 200))],
+    "annotations:api-skip": [
         Probe("post", lambda w: {"image_id": w.leased.image_id}, expected=(403, 400, 204, 403, 403, 400)),
         Probe(
             "post",
@@ -165,7 +165,7 @@ EXPECTED: dict[str, list[Probe]] = {
             label="IDOR: another's lease",
         ),
     ],  # fmt: skip
-    "annotator:api-annotations": [
+    "annotations:api-annotations": [
         # Lists only the caller's own rows: an annotator of another dataset, or staff, gets an empty list.
         Probe("get", query="?dataset=pets", expected=(403, 200, 200, 403, 403, 200)),
         Probe("post", body=lambda w: _answer(image=w.leased.image_id), expected=(403, 400, 201, 403, 403, 400)),
@@ -176,7 +176,7 @@ EXPECTED: dict[str, list[Probe]] = {
             label="IDOR: another's leased image",
         ),
     ],  # fmt: skip
-    "annotator:api-annotation": [
+    "annotations:api-annotation": [
         Probe("get", lambda w: {"pk": w.mine.pk}, expected=(403, 404, 200, 403, 403, 404)),
         Probe(
             "put",
@@ -193,14 +193,14 @@ EXPECTED: dict[str, list[Probe]] = {
             label="IDOR",
         ),
     ],  # fmt: skip
-    "evaluation:index": [Probe("get", expected=VIEWERS_PAGE)],
-    "evaluation:leaderboard": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
-    "evaluation:leaderboard-csv": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
-    "evaluation:upload": [
+    "leaderboard:index": [Probe("get", expected=VIEWERS_PAGE)],
+    "leaderboard:leaderboard": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
+    "leaderboard:leaderboard-csv": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
+    "prediction_sets:upload": [
         Probe("get", **PETS, expected=(302, 403, 403, 403, 200, 200)),
         Probe("post", **PETS, body=_upload, multipart=True, expected=(302, 403, 403, 403, 302, 302)),
     ],
-    "evaluation:candidate-sources": [
+    "prediction_sets:candidate-sources": [
         Probe(
             "post",
             **PETS,
@@ -210,19 +210,19 @@ EXPECTED: dict[str, list[Probe]] = {
         ),
         Probe("get", **PETS, expected=(302, 403, 403, 403, 405, 405)),
     ],  # fmt: skip
-    "evaluation:prediction-set": [Probe("get", lambda w: {"pk": w.prediction_set.pk}, expected=VIEWERS_PAGE)],
-    "evaluation:api-prediction-sets": [
+    "prediction_sets:prediction-set": [Probe("get", lambda w: {"pk": w.prediction_set.pk}, expected=VIEWERS_PAGE)],
+    "prediction_sets:api-prediction-sets": [
         Probe("get", **PETS, expected=VIEWERS_API),
         Probe("post", **PETS, body=_upload, multipart=True, expected=(403, 403, 403, 403, 201, 201)),
     ],
-    "evaluation:api-snapshots": [Probe("get", lambda w: {"pk": w.prediction_set.pk}, expected=VIEWERS_API)],
-    "evaluation:api-leaderboard": [Probe("get", **PETS, expected=VIEWERS_API)],
+    "prediction_sets:api-snapshots": [Probe("get", lambda w: {"pk": w.prediction_set.pk}, expected=VIEWERS_API)],
+    "leaderboard:api-leaderboard": [Probe("get", **PETS, expected=VIEWERS_API)],
     "consensus:dashboard": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
     "consensus:api-agreement": [
         Probe("get", **PETS, expected=VIEWERS_API),
         Probe("post", **PETS, expected=(403, 403, 403, 202, 202, 202)),
     ],
-    # Review (issue 6): reviewers and staff only; pages redirect anonymous users to the login.
+    # Review: reviewers and staff only; pages redirect anonymous users to the login.
     "review:index": [Probe("get", expected=REVIEWERS_PAGE)],
     "review:queue": [Probe("get", **PETS, expected=REVIEWERS_PAGE)],
     "review:image": [Probe("get", lambda w: {"slug": "pets", "image_id": w.mine.image_id}, expected=REVIEWERS_PAGE)],
@@ -241,27 +241,27 @@ EXPECTED: dict[str, list[Probe]] = {
     "review:api-more": [
         Probe("post", lambda w: {"image_id": w.mine.image_id}, body=lambda w: {}, expected=REVIEWERS_WRITE)
     ],
-    # Releases (issue 7): researchers and staff only.
-    "evaluation:releases-index": [Probe("get", expected=RESEARCHERS_PAGE)],
-    "evaluation:releases": [
+    # Releases: researchers and staff only.
+    "releases:releases-index": [Probe("get", expected=RESEARCHERS_PAGE)],
+    "releases:releases": [
         Probe("get", **PETS, expected=RESEARCHERS_PAGE),
         Probe(
             "post", **PETS, body=lambda w: {"threshold": "0.6"}, multipart=True, expected=(302, 403, 403, 403, 302, 302)
         ),
     ],
-    "evaluation:release-compare": [Probe("get", **PETS, expected=RESEARCHERS_PAGE)],
-    "evaluation:release": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_PAGE)],
-    "evaluation:api-releases": [
+    "releases:release-compare": [Probe("get", **PETS, expected=RESEARCHERS_PAGE)],
+    "releases:release": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_PAGE)],
+    "releases:api-releases": [
         Probe("get", **PETS, expected=RESEARCHERS_API),
         Probe("post", **PETS, body=lambda w: {"threshold": 0.6}, expected=(403, 403, 403, 403, 202, 202)),
     ],
-    "evaluation:api-release": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_API)],
-    "evaluation:api-release-progress": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_API)],
-    "evaluation:api-release-file": [
+    "releases:api-release": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_API)],
+    "releases:api-release-progress": [Probe("get", lambda w: {"pk": w.releases[0].pk}, expected=RESEARCHERS_API)],
+    "releases:api-release-file": [
         Probe("get", lambda w, kind=kind: {"pk": w.releases[0].pk, "kind": kind}, expected=RESEARCHERS_API, label=kind)
         for kind in ("real", "zip")
     ],
-    "evaluation:api-release-compare": [
+    "releases:api-release-compare": [
         Probe("get", lambda w: {"pk": w.releases[0].pk, "other": w.releases[1].pk}, expected=RESEARCHERS_API)
     ],
 }
@@ -322,6 +322,8 @@ def _run(client: APIClient, method: str, url: str, body: dict | None = None, mul
     with transaction.atomic():
         response = _send(client, method, url, body, multipart, **extra)
         transaction.set_rollback(True)
+    if is_api_refusal(url, response):
+        assert_error_body(response, f"{method.upper()} {url}")
     return response
 
 
@@ -463,6 +465,6 @@ def test_writes_need_a_csrf_token_in_a_session(world, staff):
     for key, probe in writes:
         url = reverse(key, kwargs=probe.kwargs(world)) + probe.query
         response = _run(client, probe.method, url, probe.body(world), probe.multipart)
-        if response.status_code != 403 and key != "annotator:api-token":
+        if response.status_code != 403 and key != "accounts:api-token":
             passed.append(f"{probe.method.upper()} {url}: {response.status_code}")
     assert not passed, "accepted without a CSRF token:\n" + "\n".join(passed)

@@ -9,17 +9,17 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.urls import reverse
 
-from annotator.import_sources import ImageSpec
+from annotator.core.import_sources import ImageSpec
+from annotator.core.vocabulary import ClassSpec
 from annotator.services.agreement_figures import agreement_compute
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import images_import
 from annotator.services.review import adjudication_set
-from annotator.vocabulary import ClassSpec
 from config.celery import app as celery_app
-from evaluation.release_models import Release
+from evaluation.models import Release
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
-from tests.evaluation.release_data import built_release
+from tests.builders.releases import built_release
 
 pytestmark = pytest.mark.django_db
 
@@ -82,22 +82,22 @@ def _pages(dataset, model) -> dict[str, str]:
     adjudicated = dataset.images.get(position=1)
     release = Release.objects.get(dataset=dataset)
     return {
-        "home": reverse("home"),
-        "workbench": reverse("annotator:workbench", args=[dataset.slug]),
-        "evaluation index": reverse("evaluation:index"),
-        "leaderboard": reverse("evaluation:leaderboard", args=[dataset.slug]),
-        "leaderboard against the reference": reverse("evaluation:leaderboard", args=[dataset.slug]) + "?labels=ref",
-        "model page": reverse("evaluation:prediction-set", args=[model.pk]),
-        "upload page": reverse("evaluation:upload", args=[dataset.slug]),
+        "datasets:home": reverse("datasets:home"),
+        "workbench": reverse("annotations:workbench", args=[dataset.slug]),
+        "evaluation index": reverse("leaderboard:index"),
+        "leaderboard": reverse("leaderboard:leaderboard", args=[dataset.slug]),
+        "leaderboard against the reference": reverse("leaderboard:leaderboard", args=[dataset.slug]) + "?labels=ref",
+        "model page": reverse("prediction_sets:prediction-set", args=[model.pk]),
+        "upload page": reverse("prediction_sets:upload", args=[dataset.slug]),
         "agreement dashboard": reverse("consensus:dashboard", args=[dataset.slug]),
         "review index": reverse("review:index"),
         "review queue": reverse("review:queue", args=[dataset.slug]) + "?status=all",
         "review screen": reverse("review:image", args=[dataset.slug, adjudicated.pk]),
         "image history": reverse("review:history", args=[adjudicated.pk]),
-        "releases index": reverse("evaluation:releases-index"),
-        "release list": reverse("evaluation:releases", args=[dataset.slug]),
-        "release page": reverse("evaluation:release", args=[release.pk]),
-        "release comparison": reverse("evaluation:release-compare", args=[dataset.slug]),
+        "releases index": reverse("releases:releases-index"),
+        "release list": reverse("releases:releases", args=[dataset.slug]),
+        "release page": reverse("releases:release", args=[release.pk]),
+        "release comparison": reverse("releases:release-compare", args=[dataset.slug]),
     }
 
 
@@ -128,7 +128,7 @@ def test_the_note_of_an_adjudication_is_shown_as_text(client, staff, hostile):
 def test_the_model_page_shows_hostile_class_names_and_image_keys_as_text(client, staff, hostile):
     dataset, model = hostile
     client.force_login(staff)
-    html = client.get(reverse("evaluation:prediction-set", args=[model.pk])).content.decode()
+    html = client.get(reverse("prediction_sets:prediction-set", args=[model.pk])).content.decode()
     assert f"{ESCAPED} 1" in html, "a class name"
     assert f"model {ESCAPED}" in html and f"about {ESCAPED}" in html, "the model's name and description"
 
@@ -136,7 +136,7 @@ def test_the_model_page_shows_hostile_class_names_and_image_keys_as_text(client,
 def test_api_answers_are_json_never_html(client, annotator, hostile):
     dataset, _ = hostile
     client.force_login(annotator)
-    response = client.get(reverse("annotator:api-vocabulary", args=[dataset.slug]))
+    response = client.get(reverse("annotations:api-vocabulary", args=[dataset.slug]))
     assert response["Content-Type"] == "application/json"
     assert response.headers.get("X-Content-Type-Options") == "nosniff"
     body = response.json()

@@ -2,8 +2,9 @@
 
 For each POST/PUT/PATCH in /api/schema/, bodies are drawn both in the schema's shape (right field names,
 values of any type) and as arbitrary JSON; path parameters are real ids or arbitrary integers. Whatever the
-body, the answer is never a 5xx, and the database never holds a half-written row: every image's counters
-match its annotations and leases, every annotation has its revisions, every prediction set its arrays.
+body, the answer is never a 5xx (a refusal has the API's one error body), and the database never holds a
+half-written row: every image's counters match its annotations and leases, every annotation has its revisions,
+every prediction set its arrays.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from rest_framework.test import APIClient
 from annotator.models import LabelClass
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
-from tests.workbench_data import workbench_dataset
+from tests.builders.annotations import workbench_dataset
+from tests.error_contract import assert_error_body, is_api_refusal
 
 pytestmark = pytest.mark.django_db
 
@@ -191,6 +193,8 @@ def test_no_body_gives_a_server_error_or_leaves_a_half_written_row(world, staff,
             encoded = _nest(json.dumps(body), nesting)
             response = client.generic(method.upper(), url, encoded, content_type="application/json")
         assert response.status_code < 500, f"{method.upper()} {url} {body!r}: {response.status_code}"
+        if is_api_refusal(url, response):
+            assert_error_body(response, f"{method.upper()} {url} {body!r}")
         assert_no_half_written_rows()
 
     probe()

@@ -40,7 +40,7 @@ FORM = st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=10), VALU
 
 
 def test_the_page_forms_to_fuzz_are_found():
-    assert {key for key, _ in FORMS} >= {"evaluation:upload", "evaluation:candidate-sources"}, FORMS
+    assert {key for key, _ in FORMS} >= {"prediction_sets:upload", "prediction_sets:candidate-sources"}, FORMS
 
 
 @pytest.mark.parametrize(("key", "index"), FORMS, ids=[f"{key} #{index}" for key, index in FORMS])

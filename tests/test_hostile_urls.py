@@ -4,7 +4,8 @@ The routes are enumerated from the root resolver (as the access matrix does), so
 as it exists. Integers of 2^63 and more once overflowed PostgreSQL's bigint (the review queue's `class`,
 `offset` and `page`: 500s), and a NUL character in any value reached a query PostgreSQL refuses (500).
 Now a huge id in a path is a 404, a huge or malformed integer parameter a 400 naming its range, and a NUL
-anywhere a 400 saying so; nothing answers 5xx, for staff (who reach every view) or an annotator.
+anywhere a 400 saying so; nothing answers 5xx, for staff (who reach every view) or an annotator. Every
+refusal under /api/ has the API's one error body.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from config.request_input import MAX_SQL_INT
+from tests.error_contract import assert_error_body, is_api_refusal
 from tests.test_access_matrix import EXPECTED, Route, World, routes, world  # noqa: F401 - `world` is a fixture
 
 pytestmark = pytest.mark.django_db
@@ -32,11 +34,11 @@ QUERY_PARAMETERS = [
 # Those that could reach SQL as a number (an id, an offset), and one no view reads.
 NUMERIC_PARAMETERS = ["dataset", "limit", "offset", "page", "class", "annotator", "before", "after", "labels", "x"]
 INTEGER_PARAMETERS = {  # URL name → its integer query parameters, each refused out of range with a 400
-    "annotator:api-annotations": ["limit"],
+    "annotations:api-annotations": ["limit"],
     "review:queue": ["page", "class", "annotator"],
     "review:image": ["class", "annotator"],
     "review:api-queue": ["offset", "limit", "class", "annotator"],
-    "evaluation:api-release-compare": ["offset", "limit"],
+    "releases:api-release-compare": ["offset", "limit"],
 }
 METHODS = ("get", "post", "put")
 
@@ -55,6 +57,8 @@ def _send(client: APIClient, method: str, url: str):
         else:
             response = client.generic(method.upper(), url, "{}", content_type="application/json")
         transaction.set_rollback(True)
+    if is_api_refusal(url, response):
+        assert_error_body(response, f"{method.upper()} {url}")
     return response
 
 
@@ -78,7 +82,12 @@ def _numeric_routes() -> list[Route]:
 
 def test_routes_with_ids_are_found():
     keys = {r.key for r in _numeric_routes()}
-    assert {"annotator:api-annotation", "annotator:api-skip", "review:image", "evaluation:api-release-compare"} <= keys
+    assert {
+        "annotations:api-annotation",
+        "annotations:api-skip",
+        "review:image",
+        "releases:api-release-compare",
+    } <= keys
 
 
 @pytest.mark.parametrize("persona", ["staff", "annotator"])

@@ -1,1 +1,1 @@
-"""The annotation API (Django REST Framework): next image, submit, revise, my annotations, vocabulary."""
+"""The annotator app's API (Django REST Framework), one module per domain."""

@@ -5,7 +5,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from config.append_only import append_only
+from config.frozen.append_only_v1 import append_only
 
 
 class Migration(migrations.Migration):
@@ -93,5 +93,5 @@ class Migration(migrations.Migration):
             },
         ),
         # The audit trail is history: the database itself refuses to change an adjudication once written.
-        append_only("annotator_adjudication", "adjudications"),
+        append_only("annotator_adjudication", "adjudications are append-only: record a new one instead of updating %"),
     ]

@@ -111,4 +111,4 @@ class Vote(models.Model):
         return f"{self.image_id}:{self.label_class_id} {self.answer} by {self.annotator_id}"
 
 
-# --------------------------------------------------------------------------- consensus and agreement (issue 4)
+# --------------------------------------------------------------------------- consensus and agreement

@@ -12,7 +12,7 @@ from annotator.models.images import Image
 
 class DawidSkeneRun(models.Model):
     """One Dawid–Skene fit over a dataset's votes; append-only. Its per-annotator parameters let the live
-    consensus score new votes between runs (annotator.consensus_rules.DsParams)."""
+    consensus score new votes between runs (annotator.core.consensus_rules.DsParams)."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="dawid_skene_runs")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -69,7 +69,7 @@ class Consensus(models.Model):
     labels = ArrayField(
         models.BigIntegerField(), default=list, blank=True, help_text="Effective label set (dataset's aggregation)."
     )
-    # Issue 6 (review) sets this with status "adjudicated"; consensus updates then keep status and labels.
+    # A reviewer's decision sets this with status "adjudicated"; consensus updates then keep status and labels.
     adjudicated = models.BooleanField(default=False)
     # An adjudication that marks the image bad or ambiguous: it leaves metrics and releases' label sets.
     excluded = models.BooleanField(default=False, db_default=False)

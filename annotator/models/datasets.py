@@ -30,7 +30,7 @@ class Dataset(models.Model):
     candidate_count = models.PositiveSmallIntegerField(
         default=5, help_text="Top-k classes taken from each selected prediction set as candidates."
     )
-    # Consensus (issue 4); see annotator.consensus_rules for how these are applied.
+    # How votes become the consensus; see annotator.core.consensus_rules for how these are applied.
     ds_run = models.ForeignKey(
         "DawidSkeneRun",
         on_delete=models.SET_NULL,

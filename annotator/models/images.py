@@ -68,8 +68,8 @@ class Image(models.Model):
         indexes = [
             # Per-class statistics (the reference thumbnails read image_reference_idx below).
             models.Index(fields=["dataset", "original_label"], name="image_dataset_label_idx"),
-            # The reference thumbnails the workbench shows beside each candidate (annotator.selectors): the
-            # first few images of the class with a thumbnail, read in order instead of sorting the class.
+            # The reference thumbnails the workbench shows beside each candidate (annotator.selectors.annotations):
+            # the first few images of the class with a thumbnail, read in order instead of sorting the class.
             models.Index(
                 fields=["dataset", "original_label", "position"],
                 condition=~Q(thumbnail=""),

@@ -1,6 +1,6 @@
 """Agreement figures of a dataset, computed from all its votes at once and stored as an append-only snapshot.
 
-Maths in `annotator.agreement` (maybe answers dropped as "no verdict" for every binary statistic; label
+Maths in `annotator.core.agreement` (maybe answers dropped as "no verdict" for every binary statistic; label
 sets hold the yes answers). "Valid" is the stored effective consensus, adjudications included; images
 still pending count for the vote statistics but not for label-set figures (sizes, pairs, rejections).
 """
@@ -13,7 +13,7 @@ import time
 import numpy as np
 from django.db import transaction
 
-from annotator.agreement import (
+from annotator.core.agreement import (
     LabelSets,
     agreement_histogram,
     binary_alpha,
@@ -24,9 +24,9 @@ from annotator.agreement import (
     per_image_agreement,
     set_alpha,
 )
-from annotator.consensus_rules import questions_of
-from annotator.consensus_selectors import consensus_status_counts, dataset_vote_data
+from annotator.core.consensus_rules import questions_of
 from annotator.models import AgreementSnapshot, Consensus, Dataset, GoldAnswer, LabelClass
+from annotator.selectors.consensus import consensus_status_counts, dataset_vote_data
 
 TOP_PAIRS = 20
 

@@ -18,9 +18,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotator.consensus_selectors import consensus_inputs_from_rows
 from annotator.models import Annotation, Image
 from annotator.pg_prepared import execute_prepared, fetchall_named
+from annotator.selectors.consensus import consensus_inputs_from_rows
 from annotator.services.consensus import consensus_refresh_image
 
 

@@ -38,7 +38,7 @@ class AssignmentError(ValueError):
     """A request the assignment rules refuse; the message says why."""
 
 
-# What the workbench shows of the leased image comes back with the lease (see annotator.selectors.item_for):
+# What the workbench shows of the leased image comes back with the lease (see annotator.selectors.annotations.item_for):
 # the Image field each of relabel_lease_next's image columns fills.
 _IMAGE_COLUMNS = {
     "id": "r_image", "key": "r_key", "original": "r_original", "display": "r_display", "width": "r_width",

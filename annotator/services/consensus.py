@@ -1,7 +1,7 @@
 """Writing consensus: live per image (in the submit's transaction) and in bulk for a whole dataset.
 
-Both paths compute rows with `annotator.consensus_rules.consensus_compute` and write them with the same
-upsert, which leaves the status and label set of an adjudicated image alone (issue 6) and touches
+Both paths compute rows with `annotator.core.consensus_rules.consensus_compute` and write them with the same
+upsert, which leaves the status and label set of an adjudicated image alone (a reviewer decided) and touches
 `updated_at` only when something actually changed, so `max(updated_at)` is an honest watermark.
 """
 
@@ -14,17 +14,17 @@ from collections.abc import Sequence
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotator.consensus_rules import ConsensusRow, DsParams, VoteData, consensus_compute
-from annotator.consensus_selectors import (
+from annotator.core.consensus_rules import ConsensusRow, DsParams, VoteData, consensus_compute
+from annotator.models import Consensus, Dataset
+from annotator.pg_copy import copy_text, pg_array
+from annotator.pg_prepared import execute_prepared
+from annotator.selectors.consensus import (
     ImageConsensusInputs,
     consensus_settings,
     dataset_vote_data,
     ds_params_of_run,
     image_consensus_inputs,
 )
-from annotator.models import Consensus, Dataset
-from annotator.pg_copy import copy_text, pg_array
-from annotator.pg_prepared import execute_prepared
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,14 @@
-"""Creating datasets and their vocabularies."""
+"""Creating datasets and their vocabularies; assigning annotators to a dataset."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from annotator.core.vocabulary import ClassSpec, VocabularyError
 from annotator.models import Dataset, LabelClass
-from annotator.vocabulary import ClassSpec, VocabularyError
 from config.text_rules import (
     DESCRIPTION_MAX_LENGTH,
     GLOSS_MAX_LENGTH,
@@ -23,6 +26,11 @@ def dataset_create(*, slug: str, name: str = "", description: str = "", **settin
     name = clean_name(name or slug, what="dataset name")
     description = clean_text(description, what="description", max_length=DESCRIPTION_MAX_LENGTH)
     return Dataset.objects.create(slug=slug, name=name, description=description, **settings)
+
+
+def dataset_annotators_add(*, dataset: Dataset, users: Iterable[AbstractBaseUser]) -> None:
+    """Let these users annotate the dataset (they also need the annotator role); already assigned ones stay."""
+    dataset.annotators.add(*users)
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 """Dawid–Skene over a dataset's votes: fit, keep the run (append-only), rewrite the consensus with it.
 
-The fit is `annotator.aggregation.dawid_skene` (vectorised EM; maybe is its own response, so every
+The fit is `annotator.core.aggregation.dawid_skene` (vectorised EM; maybe is its own response, so every
 annotator has a 2×3 confusion matrix) with the class-prior strata the dataset's `ds_prior` names. The
 run's parameters then score every image through the same code as the live consensus, so between runs a
 new vote moves its image's posterior with the annotator's learnt reliability.
@@ -16,10 +16,10 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotator.aggregation import dawid_skene
-from annotator.consensus_rules import prior_groups, questions_of
-from annotator.consensus_selectors import dataset_vote_data, ds_params, votes_watermark
+from annotator.core.aggregation import dawid_skene
+from annotator.core.consensus_rules import prior_groups, questions_of
 from annotator.models import Annotation, Dataset, DawidSkeneRun
+from annotator.selectors.consensus import dataset_vote_data, ds_params, votes_watermark
 from annotator.services.consensus import consensus_recompute_dataset
 
 logger = logging.getLogger(__name__)

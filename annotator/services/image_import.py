@@ -14,8 +14,8 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Max
 
-from annotator.image_files import ImageFileError, ProcessedImage, process_image_bytes
-from annotator.import_sources import ImageSpec
+from annotator.core.image_files import ImageFileError, ProcessedImage, process_image_bytes
+from annotator.core.import_sources import ImageSpec
 from annotator.models import Dataset, Image, LabelClass
 
 logger = logging.getLogger(__name__)

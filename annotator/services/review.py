@@ -6,7 +6,7 @@ A decision overrides the computed consensus in the image's `Consensus` row — `
 appends an `Adjudication` row (the audit trail, append-only). The live consensus upsert keeps the status and
 labels of adjudicated rows, so annotations arriving later cannot undo a decision; a revert recomputes the
 image through the same consensus service. Metrics and releases read `Consensus.labels` and leave excluded
-images out (`annotator.consensus_selectors.settled_consensus_labels`).
+images out (`annotator.selectors.consensus.settled_consensus_labels`).
 
 Locking: every function locks the image row, then its consensus row — the order of the submit path
 (`annotation_submit` locks the image, then upserts the consensus) — so a decision and a submit never
@@ -70,8 +70,6 @@ def _replay(image_id: int, reviewer: AbstractBaseUser, client_uuid: uuid.UUID | 
     earlier = Adjudication.objects.filter(reviewer=reviewer, client_uuid=client_uuid).first()
     if earlier is not None and earlier.image_id != image_id:
         raise ReviewError(f"client_uuid {client_uuid} was already used for image {earlier.image_id}")
-    if earlier is not None:
-        earlier.replayed = True  # for the API's 200 instead of 201
     return earlier
 
 
@@ -108,10 +106,10 @@ def _decide(
     labels: Sequence[int] | None,
     note: str,
     client_uuid: uuid.UUID | None,
-) -> Adjudication:
+) -> tuple[Adjudication, bool]:
     image, consensus = _locked(image_id)
     if replay := _replay(image_id, reviewer, client_uuid):
-        return replay
+        return replay, False
     final = [] if labels is None else _validated(labels, image.dataset_id)
     before = (consensus.status, list(consensus.labels))
     consensus.adjudicated = True
@@ -121,11 +119,12 @@ def _decide(
     consensus.updated_at = timezone.now()
     consensus.save(update_fields=["adjudicated", "status", "labels", "excluded", "updated_at"])
     logger.info("image %s: %s by %s", image_id, action, reviewer.pk)
-    return _record(consensus, reviewer, action, before, note, client_uuid)
+    return _record(consensus, reviewer, action, before, note, client_uuid), True
 
 
-# Every decision takes an optional `client_uuid`: a retry with the same one (same reviewer) returns the
-# first decision and writes nothing, like annotation submits.
+# Every decision returns (the adjudication, whether it was created now) and takes an optional `client_uuid`:
+# a retry with the same one (same reviewer) returns the first decision, created False, and writes nothing,
+# like annotation submits.
 
 
 @transaction.atomic
@@ -136,7 +135,7 @@ def adjudication_set(
     labels: Sequence[int],
     note: str = "",
     client_uuid: uuid.UUID | None = None,
-) -> Adjudication:
+) -> tuple[Adjudication, bool]:
     """Make `labels` (LabelClass ids of the image's dataset; empty = no valid class) the image's final
     label set, overriding the computed consensus. Deciding again revises the decision."""
     return _decide(image_id, reviewer, Action.SET, labels, note, client_uuid)
@@ -145,7 +144,7 @@ def adjudication_set(
 @transaction.atomic
 def adjudication_exclude(
     *, image_id: int, reviewer: AbstractBaseUser, reason: str, note: str = "", client_uuid: uuid.UUID | None = None
-) -> Adjudication:
+) -> tuple[Adjudication, bool]:
     """Mark the image bad or ambiguous (`reason`): its label set is emptied and it leaves metrics and releases."""
     if reason not in EXCLUSIONS:
         raise ReviewError(f"exclude an image as {' or '.join(EXCLUSIONS)}, not {reason!r}")
@@ -155,11 +154,11 @@ def adjudication_exclude(
 @transaction.atomic
 def adjudication_revert(
     *, image_id: int, reviewer: AbstractBaseUser, note: str = "", client_uuid: uuid.UUID | None = None
-) -> Adjudication:
+) -> tuple[Adjudication, bool]:
     """Drop the image's adjudication: its consensus is recomputed from the votes, as if never adjudicated."""
     _image, consensus = _locked(image_id)
     if replay := _replay(image_id, reviewer, client_uuid):
-        return replay
+        return replay, False
     if not consensus.adjudicated:
         raise ReviewError(f"image {image_id} has no adjudication to revert")
     before = (consensus.status, list(consensus.labels))
@@ -168,7 +167,7 @@ def adjudication_revert(
     consensus_refresh_image(image_id=image_id)
     consensus.refresh_from_db()
     logger.info("image %s: adjudication reverted by %s", image_id, reviewer.pk)
-    return _record(consensus, reviewer, Action.REVERT, before, note, client_uuid)
+    return _record(consensus, reviewer, Action.REVERT, before, note, client_uuid), True
 
 
 @transaction.atomic
@@ -179,7 +178,7 @@ def review_request_more(
     extra: int = 1,
     note: str = "",
     client_uuid: uuid.UUID | None = None,
-) -> Adjudication:
+) -> tuple[Adjudication, bool]:
     """Raise the image's overlap by `extra` and put it at the front of the annotation queue
     (`image_request_more`). Its consensus goes back to pending until the new annotations arrive, unless
     it is adjudicated (the decision stands; revert it to let the new votes decide)."""
@@ -187,7 +186,7 @@ def review_request_more(
         raise ReviewError(f"ask for 1 to {MAX_EXTRA} more annotations, not {extra}")
     _image, consensus = _locked(image_id)
     if replay := _replay(image_id, reviewer, client_uuid):
-        return replay
+        return replay, False
     before = (consensus.status, list(consensus.labels))
     try:
         image_request_more(image_id=image_id, extra=extra)
@@ -195,4 +194,4 @@ def review_request_more(
         raise ReviewError(str(error)) from error
     consensus_refresh_image(image_id=image_id)
     consensus.refresh_from_db()
-    return _record(consensus, reviewer, Action.MORE, before, note, client_uuid)
+    return _record(consensus, reviewer, Action.MORE, before, note, client_uuid), True

@@ -1,4 +1,4 @@
-"""Importing answers collected elsewhere (see annotator.vote_formats) as annotations, votes and gold answers.
+"""Importing answers collected elsewhere (see annotator.core.vote_formats) as annotations, votes and gold answers.
 
 Every reference is resolved before anything is written: one unknown image, unknown class or repeated
 answer refuses the whole import. Each outside rater becomes an inactive annotator account
@@ -19,12 +19,12 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotator.aggregation import NO, YES
+from annotator.core.aggregation import NO, YES
+from annotator.core.vote_formats import GoldTable, VoteTable
 from annotator.models import Annotation, AnnotationRevision, Dataset, GoldAnswer, Image, LabelClass, Vote
 from annotator.pg_copy import copy_text, pg_array
 from annotator.roles import ANNOTATOR, role_groups
 from annotator.services.consensus import consensus_recompute_dataset
-from annotator.vote_formats import GoldTable, VoteTable
 
 logger = logging.getLogger(__name__)
 

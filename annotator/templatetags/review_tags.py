@@ -4,7 +4,7 @@ from annotator.permissions import access_review
 
 register = template.Library()
 
-# Why an image is disputed (Consensus.dispute_reasons, annotator.consensus_rules.REASONS), as reviewers read
+# Why an image is disputed (Consensus.dispute_reasons, annotator.core.consensus_rules.REASONS), as reviewers read
 # it: a short label and a longer explanation for the tooltip. The API keeps the codes.
 REASON_WORDS: dict[str, tuple[str, str]] = {
     "near_threshold": ("close vote", "a class's yes-share is within the dispute band of the threshold τ"),

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "axes",
     "annotator",
     "evaluation",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -108,7 +109,7 @@ AXES_LOCKOUT_CALLABLE = "config.views.login_locked_out"
 RELABEL_TRUSTED_PROXIES = env.int("RELABEL_TRUSTED_PROXIES", default=0)
 AXES_CLIENT_IP_CALLABLE = "config.views.client_address"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "datasets:home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
@@ -160,12 +161,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # JSON nested beyond annotator.bounded_json.MAX_JSON_DEPTH levels is a 400, not a RecursionError.
+    # JSON nested beyond annotator.core.bounded_json.MAX_JSON_DEPTH levels is a 400, not a RecursionError.
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # Every refusal has one body, {"detail", "code", "fields"?, "rows"?} (config/api_errors.py).
+    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ReLabel API",
@@ -177,6 +180,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # config.converters.IdConverter: an integer id, at most PostgreSQL's bigint.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}},
+    # Every operation's 4xx answers carry the one error body (config/api_schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.api_schema.error_responses"],
 }
 
 # Celery. CELERY_BROKER_URL selects a broker (Redis in docker-compose and CI); when unset,
@@ -248,8 +253,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # A refused request (403, 400) is one line, not a traceback (config.error_pages.RefusalsInOneLine).
-    "filters": {"refusals_in_one_line": {"()": "config.error_pages.RefusalsInOneLine"}},
+    # A refused request (403, 400) is one line, not a traceback (config.log_filters.RefusalsInOneLine).
+    "filters": {"refusals_in_one_line": {"()": "config.log_filters.RefusalsInOneLine"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["refusals_in_one_line"]}
     },

@@ -5,7 +5,10 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-# A ready release is history: neither it nor its files may change afterwards (deleting stays possible).
+from config.frozen.append_only_v1 import append_only
+
+# A ready release is history: neither it nor its files (append_only below) may change afterwards (deleting stays
+# possible).
 FORWARD = """
 CREATE FUNCTION evaluation_release_refuse_update() RETURNS trigger AS $$
 BEGIN
@@ -19,21 +22,9 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER evaluation_release_immutable
     BEFORE UPDATE ON evaluation_release
     FOR EACH ROW EXECUTE FUNCTION evaluation_release_refuse_update();
-
-CREATE FUNCTION evaluation_releasefile_refuse_update() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'release files are immutable: %', OLD.id;
-END;
-$$ LANGUAGE plpgsql;
-
-CREATE TRIGGER evaluation_releasefile_immutable
-    BEFORE UPDATE ON evaluation_releasefile
-    FOR EACH ROW EXECUTE FUNCTION evaluation_releasefile_refuse_update();
 """
 
 BACKWARD = """
-DROP TRIGGER IF EXISTS evaluation_releasefile_immutable ON evaluation_releasefile;
-DROP FUNCTION IF EXISTS evaluation_releasefile_refuse_update();
 DROP TRIGGER IF EXISTS evaluation_release_immutable ON evaluation_release;
 DROP FUNCTION IF EXISTS evaluation_release_refuse_update();
 """
@@ -223,4 +214,5 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunSQL(FORWARD, BACKWARD),
+        append_only("evaluation_releasefile", "release files are immutable: %", trigger="evaluation_releasefile_immutable"),
     ]

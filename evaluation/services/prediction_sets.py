@@ -17,10 +17,10 @@ from django.utils.text import slugify
 from annotator.models import Dataset
 from config.safe_paths import upload_file_name
 from config.text_rules import DESCRIPTION_MAX_LENGTH, TextInputError, clean_name, clean_text
-from evaluation.arrays import STORED_TOP_K, to_npy_bytes
+from evaluation.core.arrays import STORED_TOP_K, to_npy_bytes
+from evaluation.core.prediction_formats import PredictionFormatError, parse_predictions
 from evaluation.models import PredictionArrays, PredictionSet
-from evaluation.prediction_formats import PredictionFormatError, parse_predictions
-from evaluation.selectors import dataset_order
+from evaluation.selectors.label_pools import dataset_order
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,17 @@ def upload_size_check(*, size: int) -> None:
             f"the file is {size / 2**20:.1f} MiB, larger than the upload limit of {limit / 2**20:.1f} MiB "
             f"(RELABEL_MAX_UPLOAD_BYTES)"
         )
+
+
+# Multipart framing around the file: a body this much over the limit holds a file over the limit.
+MULTIPART_SLACK = 64 * 1024
+
+
+def upload_body_check(*, content_length: int) -> None:
+    """Refuse a request body clearly above RELABEL_MAX_UPLOAD_BYTES (UploadTooLargeError) before Django parses
+    and spools it to disk: views call it with the request's Content-Length before reading the body."""
+    if content_length > settings.RELABEL_MAX_UPLOAD_BYTES + MULTIPART_SLACK:
+        upload_size_check(size=content_length)
 
 
 def set_name_and_description(name: str, description: str, *, what: str) -> tuple[str, str]:

@@ -11,9 +11,9 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from annotator.models import Dataset, Image, LabelClass
-from evaluation.arrays import to_npy_bytes
+from evaluation.core.arrays import to_npy_bytes
+from evaluation.core.reference_formats import ReferenceFormatError, parse_real_json
 from evaluation.models import ReferenceLabels, ReferenceLabelSet
-from evaluation.reference_formats import ReferenceFormatError, parse_real_json
 from evaluation.services.prediction_sets import (
     STORED_NAME_CHARS,
     EvaluationInputError,

@@ -23,7 +23,7 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from evaluation.release_models import Release
+from evaluation.models import Release
 
 logger = logging.getLogger(__name__)
 

@@ -26,13 +26,13 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from annotator.consensus_selectors import latest_agreement_snapshot
 from annotator.models import Dataset, DawidSkeneRun, Image
-from evaluation.release_datasheet import DatasheetFacts, datasheet_markdown, ds_run_facts
-from evaluation.release_formats import HashingWriter, ImageFileWriters, ReleaseCounts, write_zip
-from evaluation.release_models import Release, ReleaseFile
-from evaluation.release_rules import DAWID_SKENE, MAJORITY
-from evaluation.release_selectors import (
+from annotator.selectors.consensus import latest_agreement_snapshot
+from evaluation.core.release_datasheet import DatasheetFacts, datasheet_markdown, ds_run_facts
+from evaluation.core.release_formats import HashingWriter, ImageFileWriters, ReleaseCounts, write_zip
+from evaluation.core.release_rules import DAWID_SKENE, MAJORITY
+from evaluation.models import Release, ReleaseFile
+from evaluation.selectors.releases import (
     annotator_pseudonyms,
     class_refs,
     has_original_labels,
@@ -77,13 +77,13 @@ def release_create(
     apply_adjudications: bool = True,
     unanswered_as_original: bool | None = None,
     client_uuid: uuid.UUID | None = None,
-) -> Release:
+) -> tuple[Release, bool]:
     """A new release in state `building`, numbered after the dataset's last; the build runs after commit.
 
     Unset parameters take the dataset's settings; `unanswered_as_original` defaults to whether the dataset
     has original labels (ReaL's convention). Locks the dataset row so two creations get two numbers.
-    Idempotent with `client_uuid`: a retry by the same user returns the release the first call made (its
-    `replayed` attribute set), whatever its state.
+    Returns (the release, whether it was created now). Idempotent with `client_uuid`: a retry by the same user
+    returns the release the first call made, whatever its state, and False.
     """
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     if client_uuid is not None and created_by is not None:
@@ -91,8 +91,7 @@ def release_create(
         if earlier is not None:
             if earlier.dataset_id != dataset.pk:
                 raise ReleaseInputError(f"client_uuid {client_uuid} was already used for another dataset")
-            earlier.replayed = True
-            return earlier
+            return earlier, False
     aggregation = aggregation or dataset.aggregation
     if aggregation not in (MAJORITY, DAWID_SKENE):
         raise ReleaseInputError(f"unknown aggregation {aggregation!r}")
@@ -121,7 +120,7 @@ def release_create(
     )
     transaction.on_commit(lambda: _enqueue_build(release.pk))
     logger.info("release %s (v%s of %s) created", release.pk, version, dataset.slug)
-    return release
+    return release, True
 
 
 def _enqueue_build(release_id: int) -> None:

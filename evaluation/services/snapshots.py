@@ -14,16 +14,10 @@ import numpy as np
 from django.db import connection, transaction
 
 from annotator.models import Dataset
-from evaluation.metrics import METRICS_VERSION, compute_all
+from evaluation.core.metrics import METRICS_VERSION, compute_all
 from evaluation.models import MetricSnapshot, PredictionSet
-from evaluation.selectors import (
-    DatasetOrder,
-    LabelPool,
-    dataset_order,
-    label_pools_for,
-    prediction_scores,
-    prediction_topk,
-)
+from evaluation.selectors.label_pools import DatasetOrder, LabelPool, dataset_order, label_pools_for
+from evaluation.selectors.prediction_sets import prediction_scores, prediction_topk
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import pytest
 
 from annotator.models import Annotation
 from evaluation.models import MetricSnapshot, PredictionSet, Release
-from tests.review_data import review_dataset
+from tests.builders.review import review_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Majority vote and binary Dawid–Skene (annotator.aggregation): hand-worked values and simulations."""
+"""Majority vote and binary Dawid–Skene (annotator.core.aggregation): hand-worked values and simulations."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from annotator.aggregation import MAYBE, NO, YES, VoteArrays, dawid_skene, majority
+from annotator.core.aggregation import MAYBE, NO, YES, VoteArrays, dawid_skene, majority
 
 
 def votes_from_table(table: list[list[int | None]]) -> VoteArrays:

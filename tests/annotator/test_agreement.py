@@ -1,4 +1,4 @@
-"""Agreement statistics (annotator.agreement) against hand-worked values and reference libraries."""
+"""Agreement statistics (annotator.core.agreement) against hand-worked values and reference libraries."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from nltk.metrics.distance import jaccard_distance, masi_distance
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
 
-from annotator.aggregation import MAYBE, NO, YES, VoteArrays
-from annotator.agreement import (
+from annotator.core.aggregation import MAYBE, NO, YES, VoteArrays
+from annotator.core.agreement import (
     LabelSets,
     agreement_histogram,
     binary_alpha,

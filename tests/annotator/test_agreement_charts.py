@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from annotator.agreement_charts import bar_chart
+from annotator.core.agreement_charts import bar_chart
 
 
 def test_ticks_are_whole_counts_with_a_middle_tick_only_where_half_the_peak_is_one():

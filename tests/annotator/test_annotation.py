@@ -11,8 +11,8 @@ from django.utils import timezone
 from annotator.models import Annotation, AnnotationRevision, Image, LabelClass, Lease, Vote
 from annotator.services.annotations import AnnotationInputError, Answer, annotation_revise, annotation_submit
 from annotator.services.assignment import lease_next
+from tests.builders.annotations import workbench_dataset
 from tests.concurrency import run_at_once
-from tests.workbench_data import workbench_dataset
 
 pytestmark = pytest.mark.django_db
 

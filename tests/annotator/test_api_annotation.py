@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from annotator.models import Annotation, AnnotationRevision, Candidate, Image, LabelClass, Lease, Vote
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
-from tests.workbench_data import workbench_dataset
+from tests.builders.annotations import workbench_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from rest_framework import serializers
 
-from annotator.api.serializers import AnswerInput, NextInput, SubmitInput, UtcDateTimeField
+from annotator.api.annotations import AnswerInput, NextInput, SubmitInput
+from config.serializers import UtcDateTimeField
 
 
 def test_each_class_binds_its_fields_once_and_subclasses_keep_their_own():

@@ -21,9 +21,9 @@ from annotator.services.assignment import (
     lease_next,
     leases_reclaim_expired,
 )
+from tests.builders.annotations import workbench_dataset
+from tests.builders.users import UserFactory
 from tests.concurrency import run_at_once
-from tests.factories import UserFactory
-from tests.workbench_data import workbench_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from annotator.services.annotations import Answer, annotation_revise, annotation
 from annotator.services.assignment import lease_next
 from annotator.services.consensus import consensus_recompute_dataset, consensus_refresh_image
 from annotator.services.dawid_skene import dawid_skene_run
-from evaluation.selectors import consensus_label_pool
-from tests.workbench_data import hubble_submit, photographs_dataset, workbench_dataset
+from evaluation.selectors.label_pools import consensus_label_pool
+from tests.builders.annotations import hubble_submit, photographs_dataset, workbench_dataset
 
 pytestmark = pytest.mark.django_db
 

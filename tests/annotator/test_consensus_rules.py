@@ -1,4 +1,4 @@
-"""Properties of the consensus rules (`annotator.consensus_rules`) over every combination of answers.
+"""Properties of the consensus rules (`annotator.core.consensus_rules`) over every combination of answers.
 
 Hypothesis draws small datasets the way the workbench fills them: each image has candidates (or none, or
 only its original label to show), each annotator answers it or not, choosing shown classes, classes found
@@ -18,8 +18,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from annotator.aggregation import MAYBE, NO, YES
-from annotator.consensus_rules import (
+from annotator.core.aggregation import MAYBE, NO, YES
+from annotator.core.consensus_rules import (
     AGREED,
     DISPUTED,
     PENDING,
@@ -30,7 +30,7 @@ from annotator.consensus_rules import (
     VoteData,
     consensus_compute,
 )
-from evaluation.release_rules import ConsensusFacts, ReleaseParameters, image_outcome
+from evaluation.core.release_rules import ConsensusFacts, ReleaseParameters, image_outcome
 
 CLASS_IDS = [51, 54, 57, 60, 63]
 CLASS_INDEX = [0, 1, 397, 398, 999]  # ImageNet animals (< 398) and objects, for ReaL's strata
@@ -290,7 +290,7 @@ def test_the_order_of_the_votes_and_annotations_changes_nothing(drawn, config, d
 
 @pytest.mark.parametrize("mode", sorted(GROUPS))
 def test_an_image_without_any_vote_is_scored_by_a_dawid_skene_run_of_every_prior_mode(mode):
-    """Issue 17 #2: None fits and Bad image on an image without candidates; the posterior has no question."""
+    """None fits and Bad image on an image without candidates; the posterior has no question."""
     images = [ImageDraw(2, None, (), (AnswerDraw(none_fits=True), AnswerDraw(bad_image=True)))]
     ds = DsParams(7, mode, {11: (-1.0, 2.0, 0.3)}, (-1.0, 1.0, 0.0), np.zeros(GROUPS[mode]))
     (row,) = consensus_compute(vote_data(images), ConsensusSettings(aggregation="dawid_skene"), ds)

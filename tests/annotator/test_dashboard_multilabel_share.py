@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from annotator.services.agreement_figures import agreement_compute
-from tests.evaluation.release_data import voted_dataset
+from tests.builders.releases import voted_dataset
 
 
 @pytest.mark.django_db

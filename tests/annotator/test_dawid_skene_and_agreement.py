@@ -15,9 +15,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotator.aggregation import dawid_skene
-from annotator.consensus_rules import prior_groups, questions_of
-from annotator.consensus_selectors import dataset_vote_data
+from annotator.core.aggregation import dawid_skene
+from annotator.core.consensus_rules import prior_groups, questions_of
 from annotator.models import (
     AgreementSnapshot,
     Consensus,
@@ -25,6 +24,7 @@ from annotator.models import (
     DawidSkeneRun,
     Image,
 )
+from annotator.selectors.consensus import dataset_vote_data
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
 from annotator.services.dawid_skene import dawid_skene_refresh_due, dawid_skene_request, dawid_skene_run
@@ -35,7 +35,7 @@ from annotator.tasks import (
     dawid_skene_run_task,
 )
 from config.celery import app as celery_app
-from tests.workbench_data import workbench_dataset
+from tests.builders.annotations import workbench_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from annotator.image_files import DISPLAY_SIZE, THUMBNAIL_SIZE, ImageFileError, process_image_bytes
-from tests import image_fixtures as fx
+from annotator.core.image_files import DISPLAY_SIZE, THUMBNAIL_SIZE, ImageFileError, process_image_bytes
+from tests.builders import images as fx
 
 
 def test_a_large_jpeg_gets_a_display_copy_and_thumbnail_within_their_sizes():

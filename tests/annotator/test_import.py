@@ -10,13 +10,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from annotator.import_sources import ImportSourceError, discover
+from annotator.core.import_sources import ImportSourceError, discover
+from annotator.core.vocabulary import ClassSpec
 from annotator.models import Dataset, Image, LabelClass
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import UnknownClassError, images_import
-from annotator.vocabulary import ClassSpec
-from tests import image_fixtures as fx
-from tests.conftest import IMAGENET_DATA
+from tests.builders import IMAGENET_DATA
+from tests.builders import images as fx
 
 pytestmark = pytest.mark.django_db
 

@@ -12,12 +12,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from PIL import Image as PILImage
 
-from annotator.import_sources import ImportSourceError, discover
+from annotator.core.import_sources import ImportSourceError, discover
+from annotator.core.vocabulary import ClassSpec
 from annotator.models import Image
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import images_import
-from annotator.vocabulary import ClassSpec
-from tests import image_fixtures as fx
+from tests.builders import images as fx
 
 pytestmark = pytest.mark.django_db
 

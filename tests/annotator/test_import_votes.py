@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from annotator.models import Annotation, AnnotationRevision, Consensus, GoldAnswer, Image, LabelClass, Vote
 from annotator.roles import ANNOTATOR
-from tests.workbench_data import workbench_dataset
+from tests.builders.annotations import workbench_dataset
 
 pytestmark = pytest.mark.django_db
 

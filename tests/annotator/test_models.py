@@ -1,7 +1,7 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from tests.factories import DatasetFactory, ImageFactory, LabelClassFactory
+from tests.builders.datasets import DatasetFactory, ImageFactory, LabelClassFactory
 
 pytestmark = pytest.mark.django_db
 

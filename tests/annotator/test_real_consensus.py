@@ -15,15 +15,15 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from annotator.import_sources import discover
+from annotator.core.import_sources import discover
+from annotator.core.real_raters import read_real_raters
+from annotator.core.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
 from annotator.models import Consensus, Dataset, GoldAnswer, Image, LabelClass, Vote
-from annotator.real_raters import read_real_raters
 from annotator.services.agreement_figures import agreement_compute
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.dawid_skene import dawid_skene_run
 from annotator.services.image_import import images_import
-from annotator.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
-from tests.conftest import IMAGENET_DATA, REAL_DATA
+from tests.builders import IMAGENET_DATA, REAL_DATA
 
 REAL = REAL_DATA
 

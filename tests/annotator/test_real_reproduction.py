@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from annotator.aggregation import dawid_skene, majority
-from annotator.agreement import per_annotator_agreement
-from annotator.real_raters import gold_answers, imagenet_val_position, read_real_raters, real_prior_groups
+from annotator.core.aggregation import dawid_skene, majority
+from annotator.core.agreement import per_annotator_agreement
+from annotator.core.real_raters import gold_answers, imagenet_val_position, read_real_raters, real_prior_groups
 
 REPO = Path(__file__).resolve().parents[2]
 REAL = REPO / "data" / "real"

@@ -10,8 +10,8 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, InternalError, transaction
 
 from annotator.models import Adjudication, Consensus
-from annotator.review_selectors import adjudication_history
 from annotator.roles import ANNOTATOR, REVIEWER
+from annotator.selectors.review import adjudication_history
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
 from annotator.services.review import (
@@ -21,12 +21,12 @@ from annotator.services.review import (
     adjudication_set,
     review_request_more,
 )
-from evaluation.selectors import consensus_label_pool
+from evaluation.selectors.label_pools import consensus_label_pool
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.snapshots import metric_snapshot_compute
+from tests.builders.review import class_at, image_at, review_dataset
+from tests.builders.users import UserFactory
 from tests.concurrency import run_at_once
-from tests.factories import UserFactory
-from tests.review_data import class_at, image_at, review_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def test_an_adjudication_overrides_the_consensus_and_records_who_when_and_the_se
     image = image_at(pets, 0)
     computed = _consensus(image).labels
     c0, c2 = class_at(pets, 0).pk, class_at(pets, 2).pk
-    adjudication = adjudication_set(image_id=image.pk, reviewer=reviewer, labels=[c2, c0], note="  both visible ")
+    adjudication, _ = adjudication_set(image_id=image.pk, reviewer=reviewer, labels=[c2, c0], note="  both visible ")
     consensus = _consensus(image)
     assert (consensus.status, consensus.adjudicated, consensus.excluded) == ("adjudicated", True, False)
     assert consensus.labels == sorted([c0, c2])
@@ -62,8 +62,8 @@ def test_an_adjudication_overrides_the_consensus_and_records_who_when_and_the_se
 def test_a_revision_appends_to_the_history_which_reads_oldest_first(pets, reviewer, staff):
     image = image_at(pets, 0)
     c0, c1 = class_at(pets, 0).pk, class_at(pets, 1).pk
-    first = adjudication_set(image_id=image.pk, reviewer=reviewer, labels=[c0])
-    second = adjudication_set(image_id=image.pk, reviewer=staff, labels=[c0, c1], note="a second look")
+    first, _ = adjudication_set(image_id=image.pk, reviewer=reviewer, labels=[c0])
+    second, _ = adjudication_set(image_id=image.pk, reviewer=staff, labels=[c0, c1], note="a second look")
     assert second.labels_before == first.labels_after == [c0]
     assert _consensus(image).labels == sorted([c0, c1])
     history = adjudication_history(image)
@@ -74,7 +74,7 @@ def test_a_revision_appends_to_the_history_which_reads_oldest_first(pets, review
 @pytest.mark.parametrize(("reason", "action"), [("bad", "exclude-bad"), ("ambiguous", "exclude-ambiguous")])
 def test_marking_an_image_bad_or_ambiguous_empties_its_set_and_excludes_it(pets, reviewer, reason, action):
     image = image_at(pets, 1)
-    adjudication = adjudication_exclude(image_id=image.pk, reviewer=reviewer, reason=reason)
+    adjudication, _ = adjudication_exclude(image_id=image.pk, reviewer=reviewer, reason=reason)
     consensus = _consensus(image)
     assert (consensus.status, consensus.adjudicated, consensus.excluded, consensus.labels) == (
         "adjudicated", True, True, []
@@ -86,7 +86,7 @@ def test_a_revert_restores_the_computed_consensus(pets, reviewer):
     image = image_at(pets, 3)
     computed = _consensus(image)
     adjudication_exclude(image_id=image.pk, reviewer=reviewer, reason="ambiguous")
-    revert = adjudication_revert(image_id=image.pk, reviewer=reviewer, note="too hasty")
+    revert, _ = adjudication_revert(image_id=image.pk, reviewer=reviewer, note="too hasty")
     consensus = _consensus(image)
     assert (consensus.status, consensus.labels) == (computed.status, computed.labels) == ("disputed", computed.labels)
     assert (consensus.adjudicated, consensus.excluded) == (False, False)
@@ -115,7 +115,7 @@ def test_classes_outside_the_vocabulary_or_listed_twice_are_refused_and_nothing_
 
 
 def test_the_audit_trail_refuses_updates(pets, reviewer):
-    adjudication = adjudication_set(image_id=image_at(pets, 0).pk, reviewer=reviewer, labels=[])
+    adjudication, _ = adjudication_set(image_id=image_at(pets, 0).pk, reviewer=reviewer, labels=[])
     with pytest.raises(InternalError, match="append-only"), transaction.atomic():
         Adjudication.objects.filter(pk=adjudication.pk).update(note="rewritten")
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -130,7 +130,7 @@ def test_asking_for_more_puts_the_image_first_in_the_queue_of_another_annotator(
     newcomer = UserFactory(username="dora")
     newcomer.groups.add(Group.objects.get(name=ANNOTATOR))
     pets.annotators.add(newcomer)
-    request = review_request_more(image_id=image.pk, reviewer=reviewer, extra=2, note="need more eyes")
+    request, _ = review_request_more(image_id=image.pk, reviewer=reviewer, extra=2, note="need more eyes")
     image.refresh_from_db()
     consensus = _consensus(image)
     assert (image.annotations_needed, image.extra_annotations, image.more_requested_at is not None) == (5, 2, True)
@@ -198,11 +198,11 @@ def test_concurrent_adjudications_of_one_image_serialise_into_a_consistent_trail
 
 
 def test_an_image_nobody_annotated_yet_can_be_adjudicated_and_reverted_to_pending(pets, reviewer):
-    from tests.factories import ImageFactory
+    from tests.builders.datasets import ImageFactory
 
     image = ImageFactory(dataset=pets, position=99, original_label=class_at(pets, 0))
     assert not Consensus.objects.filter(image=image).exists()
-    adjudication = adjudication_set(image_id=image.pk, reviewer=reviewer, labels=[class_at(pets, 0).pk])
+    adjudication, _ = adjudication_set(image_id=image.pk, reviewer=reviewer, labels=[class_at(pets, 0).pk])
     assert (adjudication.status_before, adjudication.labels_before) == ("pending", [])
     assert _consensus(image).labels == [class_at(pets, 0).pk]
     adjudication_revert(image_id=image.pk, reviewer=reviewer)
@@ -212,9 +212,9 @@ def test_an_image_nobody_annotated_yet_can_be_adjudicated_and_reverted_to_pendin
 def test_a_retried_decision_with_the_same_client_uuid_is_recorded_once(pets, reviewer):
     image, c0 = image_at(pets, 0), class_at(pets, 0).pk
     key = uuid.uuid4()
-    first = adjudication_set(image_id=image.pk, reviewer=reviewer, labels=[c0], client_uuid=key)
-    again = adjudication_set(image_id=image.pk, reviewer=reviewer, labels=[c0], client_uuid=key)
-    assert again.pk == first.pk and getattr(again, "replayed", False)
+    first, created = adjudication_set(image_id=image.pk, reviewer=reviewer, labels=[c0], client_uuid=key)
+    again, created_again = adjudication_set(image_id=image.pk, reviewer=reviewer, labels=[c0], client_uuid=key)
+    assert again.pk == first.pk and (created, created_again) == (True, False)
     more_key = uuid.uuid4()
     review_request_more(image_id=image.pk, reviewer=reviewer, client_uuid=more_key)
     review_request_more(image_id=image.pk, reviewer=reviewer, client_uuid=more_key)

@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 
 from annotator.models import Annotation, Image, LabelClass
 from annotator.services.annotations import Answer, annotation_revise
-from tests.review_data import answer_images
-from tests.workbench_data import workbench_dataset
+from tests.builders.annotations import workbench_dataset
+from tests.builders.review import answer_images
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from annotator.models import Consensus
-from annotator.review_selectors import QueueFilter, queue_rows
+from annotator.selectors.review import QueueFilter, queue_rows
 from annotator.services.dawid_skene import dawid_skene_run
 from annotator.services.review import adjudication_exclude, adjudication_set, review_request_more
-from tests.review_data import class_at, image_at, review_dataset
+from tests.builders.review import class_at, image_at, review_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from annotator.models import Consensus
-from annotator.review_selectors import QueueFilter, queue_rows
+from annotator.selectors.review import QueueFilter, queue_rows
 from annotator.services.annotations import Answer
-from tests.review_data import image_at, review_dataset
+from tests.builders.review import image_at, review_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from annotator.vocabulary import BUILTIN_IMAGENET, VocabularyError, parse_vocabulary
-from tests.conftest import IMAGENET_DATA
+from annotator.core.vocabulary import BUILTIN_IMAGENET, VocabularyError, parse_vocabulary
+from tests.builders import IMAGENET_DATA
 
 
 def test_class_info_json_gives_the_1000_imagenet_classes_in_index_order():

@@ -64,7 +64,7 @@ def test_the_dashboard_and_leaderboard_queries_do_not_grow_with_ten_sets_and_a_t
     with django_assert_max_num_queries(9):
         assert client.get(reverse("consensus:dashboard", args=[workload.slug])).status_code == 200
     with django_assert_max_num_queries(12):
-        page = client.get(reverse("evaluation:leaderboard", args=[workload.slug]))
+        page = client.get(reverse("leaderboard:leaderboard", args=[workload.slug]))
     assert page.status_code == 200 and "resnet50-scores" in page.content.decode()
 
 

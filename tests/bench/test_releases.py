@@ -7,8 +7,8 @@ from django.db import connection
 
 from bench.releases import bench_release
 from bench.report import Report
-from evaluation.release_models import Release
-from tests.evaluation.release_data import voted_dataset
+from evaluation.models import Release
+from tests.builders.releases import voted_dataset
 
 
 # Transactional: the build runs in a child process, which must see the dataset committed.

@@ -20,7 +20,8 @@ import pytest
 from django.contrib.auth.models import Group
 
 from annotator.roles import ROLES
-from tests.conftest import PASSWORD, REPO
+from tests.builders import REPO
+from tests.builders.users import PASSWORD
 
 # Playwright's sync API keeps an asyncio loop running in the test thread; Django would then refuse the test's
 # own (synchronous) database calls. Those calls are safe here: the loop only drives the browser.
@@ -117,11 +118,11 @@ def photo_dataset(tmp_path, annotator):
     import json
     import shutil
 
-    from annotator.import_sources import ImageSpec
+    from annotator.core.import_sources import ImageSpec
+    from annotator.core.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
     from annotator.services.datasets import dataset_create, vocabulary_import
-    from annotator.services.demo import DEMO_DIR, demo_candidates_create
     from annotator.services.image_import import images_import
-    from annotator.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
+    from demo.services.photographs import DEMO_DIR, demo_candidates_create
 
     photos = json.loads((DEMO_DIR / "labels.json").read_text())["images"][:7]  # the seven photographs
     entries = [{**entry, "file": f"c{copy}_{entry['file']}"} for copy in range(3) for entry in photos]

@@ -6,7 +6,7 @@ import pytest
 
 from annotator.models import LabelClass
 from tests.browser.conftest import screenshot
-from tests.workbench_data import workbench_dataset
+from tests.builders.annotations import workbench_dataset
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,7 +43,7 @@ def test_a_spoofing_model_name_is_refused_on_the_upload_page_with_the_reason(sig
     from django.test import override_settings
 
     from evaluation.models import PredictionSet
-    from tests.evaluation.conftest import TOP3, build_dataset, csv_bytes
+    from tests.builders.prediction_sets import TOP3, build_dataset, csv_bytes
 
     with override_settings(MEDIA_ROOT=tmp_path / "media"):
         build_dataset()

@@ -51,7 +51,7 @@ def test_error_pages_look_like_the_site(signed_in, url, annotator):
 
 
 def test_the_release_forms_aggregation_select_fits_its_longest_choice(signed_in, url, researcher, tmp_path):
-    from tests.evaluation.release_data import voted_dataset
+    from tests.builders.releases import voted_dataset
 
     dataset = voted_dataset(tmp_path)
     page = signed_in(researcher)
@@ -75,7 +75,7 @@ def test_the_release_forms_aggregation_select_fits_its_longest_choice(signed_in,
 
 def test_every_label_of_the_agreement_charts_lies_inside_its_chart(signed_in, url, reviewer, team):
     from annotator.services.agreement_figures import agreement_compute
-    from tests.review_data import review_dataset
+    from tests.builders.review import review_dataset
 
     agreement_compute(dataset=review_dataset(team))
     page = signed_in(reviewer)

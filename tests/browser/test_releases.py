@@ -8,9 +8,9 @@ import pytest
 from annotator.models import Dataset
 from annotator.services.dawid_skene import dawid_skene_run
 from config.celery import app as celery_app
-from evaluation.release_models import Release
+from evaluation.models import Release
 from tests.browser.conftest import has_horizontal_scroll, screenshot
-from tests.evaluation.release_data import voted_dataset
+from tests.builders.releases import voted_dataset
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -11,8 +11,8 @@ from annotator.roles import ANNOTATOR
 from annotator.services.annotations import Answer
 from annotator.services.assignment import dataset_overlap_raise, lease_next
 from tests.browser.conftest import fits_viewport, has_horizontal_scroll, screenshot
-from tests.conftest import _user
-from tests.review_data import answer_images
+from tests.builders.review import answer_images
+from tests.builders.users import user_with_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -142,7 +142,7 @@ def test_a_reviewer_resolves_two_images_by_keyboard_and_asks_for_more_on_a_third
     assert after == {"Disputed": 0, "Adjudicated": 2, "Pending": before["Pending"] + 1}
 
     # And the image asked about is the first another annotator gets.
-    newcomer = _user("dora", ANNOTATOR)
+    newcomer = user_with_roles("dora", ANNOTATOR)
     assert Group.objects.get(name=ANNOTATOR).user_set.filter(pk=newcomer.pk).exists()
     dataset.annotators.add(newcomer)
     assert lease_next(dataset=dataset, annotator=newcomer).image_id == order[2]

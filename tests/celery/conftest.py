@@ -23,7 +23,7 @@ from django.db import connection
 
 from annotator.roles import ROLES
 from config.celery import app as celery_app
-from tests.conftest import REPO
+from tests.builders import REPO
 
 READY_TIMEOUT = 90
 

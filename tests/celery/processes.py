@@ -22,6 +22,7 @@ import psycopg2
 from django.db import connection
 
 from config.celery import app as celery_app
+from tests.builders import REPO
 from tests.celery.conftest import (
     _delete_queue,
     _route_default_queue_to,
@@ -30,7 +31,6 @@ from tests.celery.conftest import (
     stop_worker,
     wait_for,
 )
-from tests.conftest import REPO
 
 T = TypeVar("T")
 

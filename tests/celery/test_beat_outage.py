@@ -17,13 +17,13 @@ from django.db import connection
 from django.utils import timezone
 
 from config.embedded_db import server_pid, server_revive
-from evaluation.release_models import Release
-from evaluation.release_selectors import ready_releases
+from evaluation.models import Release
+from evaluation.selectors.releases import ready_releases
 from evaluation.services.release_claims import UNCLAIMED_GRACE
+from tests.builders.releases import voted_dataset
 from tests.celery.conftest import wait_for
 from tests.celery.processes import celery_processes
 from tests.embedded_server import embedded_pgdata, stop_embedded_server
-from tests.evaluation.release_data import voted_dataset
 
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(240), pytest.mark.django_db(transaction=True)]
 

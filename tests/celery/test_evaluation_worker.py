@@ -11,8 +11,8 @@ from config.celery import app as celery_app
 from evaluation.models import MetricSnapshot
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
+from tests.builders.prediction_sets import REFERENCE, TOP3, build_dataset, csv_bytes
 from tests.celery.conftest import wait_for
-from tests.evaluation.conftest import REFERENCE, TOP3, build_dataset, csv_bytes
 
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(240)]
 

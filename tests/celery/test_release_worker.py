@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from evaluation.release_models import Release
-from evaluation.release_selectors import ready_releases
+from evaluation.models import Release
+from evaluation.selectors.releases import ready_releases
 from evaluation.services.releases import release_create, release_storage
+from tests.builders.releases import EXPECTED_REAL, voted_dataset
 from tests.celery.conftest import wait_for
-from tests.evaluation.release_data import EXPECTED_REAL, voted_dataset
 
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(240)]
 
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.celery, pytest.mark.timeout(240)]
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_builds_a_release_that_becomes_visible_only_when_every_file_is_stored(celery_worker_process, tmp_path):
     dataset = voted_dataset(tmp_path, slug="worker-release")
-    release = release_create(dataset=dataset)
+    release, _ = release_create(dataset=dataset)
     ready = wait_for(
         lambda: ready_releases(dataset).filter(pk=release.pk).first(), what="the release built by the worker"
     )

@@ -19,15 +19,14 @@ from collections.abc import Iterator
 import pytest
 from django.core.files.base import ContentFile
 
-from evaluation.models import MetricSnapshot
-from evaluation.release_models import Release, ReleaseFile
-from evaluation.release_selectors import ready_releases
+from evaluation.models import MetricSnapshot, Release, ReleaseFile
+from evaluation.selectors.releases import ready_releases
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.releases import release_create, release_storage
+from tests.builders.prediction_sets import TOP3, build_dataset, csv_bytes
+from tests.builders.releases import EXPECTED_REAL, voted_dataset
 from tests.celery.conftest import wait_for
 from tests.celery.processes import CeleryProcesses, celery_processes, kill_when_blocked
-from tests.evaluation.conftest import TOP3, build_dataset, csv_bytes
-from tests.evaluation.release_data import EXPECTED_REAL, voted_dataset
 
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(240), pytest.mark.django_db(transaction=True)]
 
@@ -77,7 +76,7 @@ def test_a_worker_killed_while_publishing_a_release_shows_nothing_and_a_later_de
     release = kill_when_blocked(
         _worker(workers, 3600),
         ReleaseFile._meta.db_table,
-        lambda: release_create(dataset=dataset),  # the build is enqueued on commit
+        lambda: release_create(dataset=dataset)[0],  # the build is enqueued on commit
     )
     stalled = Release.objects.get(pk=release.pk)
     assert stalled.state == Release.State.BUILDING and stalled.claimed_at is not None

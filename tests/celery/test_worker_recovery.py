@@ -20,13 +20,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from annotator.models import DawidSkeneRun, Vote
-from evaluation.release_models import Release
-from evaluation.release_selectors import ready_releases
+from evaluation.models import Release
+from evaluation.selectors.releases import ready_releases
 from evaluation.services.release_claims import HEARTBEAT, STALE_CLAIM, release_build_held_elsewhere
 from evaluation.services.releases import release_create
+from tests.builders.releases import voted_dataset
 from tests.celery.conftest import wait_for
 from tests.celery.processes import blocked_at, celery_processes, kill_when_blocked
-from tests.evaluation.release_data import voted_dataset
 
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(300), pytest.mark.django_db(transaction=True)]
 
@@ -52,7 +52,7 @@ def test_a_release_whose_worker_was_killed_mid_build_is_built_by_the_next_worker
     processes.beat()
     # The build waits to read the votes: one phase that lasts (as a 1.3M-image dataset's might).
     votes = Vote._meta.db_table
-    with blocked_at(votes, lambda: release_create(dataset=dataset), mode="ACCESS EXCLUSIVE") as release:
+    with blocked_at(votes, lambda: release_create(dataset=dataset)[0], mode="ACCESS EXCLUSIVE") as release:
         claimed = _claimed_at(release)
         wait_for(lambda: _claimed_at(release) >= claimed + HEARTBEAT, timeout=3 * HEARTBEAT.total_seconds(),
                  what="a heartbeat while the build waits")  # fmt: skip

@@ -17,8 +17,8 @@ from annotator.models import Annotation, AnnotationRevision, Vote
 from annotator.roles import ROLES
 from annotator.services.annotations import Answer, annotation_revise, annotation_submit
 from annotator.services.assignment import lease_next
-from tests.conftest import _user
-from tests.workbench_data import workbench_dataset
+from tests.builders.annotations import workbench_dataset
+from tests.builders.users import user_with_roles
 
 pytestmark = pytest.mark.django_db(transaction=True)  # pg_dump sees committed rows only
 
@@ -63,7 +63,7 @@ def _roles_exist(transactional_db) -> None:
 
 def test_a_dump_restored_into_a_fresh_database_holds_every_annotation(tmp_path, annotator, second_annotator):
     pets = workbench_dataset(slug="pets", images=6, candidates_per_image=3, annotators=[annotator, second_annotator])
-    third = _user("cleo", "annotator")
+    third = user_with_roles("cleo", "annotator")
     pets.annotators.add(third)
     for user in (annotator, second_annotator, third):
         for _ in range(3):

@@ -18,7 +18,7 @@ from annotator.models import Annotation, AnnotationRevision, Lease, Vote
 from annotator.roles import ROLES
 from annotator.services.assignment import lease_next
 from config.middleware import connection_lost
-from tests.workbench_data import workbench_dataset
+from tests.builders.annotations import workbench_dataset
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,26 +63,26 @@ def test_a_submit_whose_connection_dies_mid_request_gets_a_503_and_the_retry_sto
     client = APIClient()
     client.force_login(annotator)
     body = {"image": lease.image_id, "classes": [], "unsure": True, "client_uuid": str(uuid.uuid4())}
-    client.get(reverse("annotator:api-progress", args=["pets"]))  # the connection is open and warm
+    client.get(reverse("annotations:api-progress", args=["pets"]))  # the connection is open and warm
     with backend_killed_at_query(4) as executed:
-        response = client.post(reverse("annotator:api-annotations"), body, format="json")
+        response = client.post(reverse("annotations:api-annotations"), body, format="json")
     assert len(executed) >= 4, "the fault hit after the request had already read from the database"
     assert response.status_code == 503, response.content[:300]
     assert response["Retry-After"] == "5"
-    assert "retry" in response.json()["detail"].lower()
+    assert "retry" in response.json()["detail"].lower() and response.json()["code"] == "database_unavailable"
     assert not Annotation.objects.exists() and not AnnotationRevision.objects.exists() and not Vote.objects.exists()
     assert Lease.objects.filter(pk=lease.pk).exists(), "the lease survives, so the retry is accepted"
 
-    retry = client.post(reverse("annotator:api-annotations"), body, format="json")
+    retry = client.post(reverse("annotations:api-annotations"), body, format="json")
     assert retry.status_code == 201, retry.content[:300]
-    again = client.post(reverse("annotator:api-annotations"), body, format="json")
+    again = client.post(reverse("annotations:api-annotations"), body, format="json")
     assert again.status_code == 200 and again.json()["id"] == retry.json()["id"]
     assert Annotation.objects.count() == 1 and AnnotationRevision.objects.count() == 1
 
 
 def test_a_page_whose_connection_dies_gets_a_503_page_and_a_reload_works(pets, reviewer, client):
     client.force_login(reviewer)
-    url = reverse("evaluation:leaderboard", args=["pets"])
+    url = reverse("leaderboard:leaderboard", args=["pets"])
     assert client.get(url).status_code == 200
     with backend_killed_at_query(3):
         response = client.get(url)
@@ -108,7 +108,7 @@ def test_a_connection_lost_after_the_view_while_saving_the_session_is_a_503_too(
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from tests.conftest import PASSWORD
+    from tests.builders.users import PASSWORD
 
     credentials = {"username": annotator.username, "password": PASSWORD}
     with CaptureQueriesContext(connection) as queries:

@@ -9,8 +9,8 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from annotator.bounded_json import MAX_JSON_DEPTH, JsonTooDeepError, loads, nesting_exceeds
-from evaluation.prediction_formats import PredictionFormatError, parse_predictions
+from annotator.core.bounded_json import MAX_JSON_DEPTH, JsonTooDeepError, loads, nesting_exceeds
+from evaluation.core.prediction_formats import PredictionFormatError, parse_predictions
 from tests.test_fuzz_api import OPERATIONS, SCHEMA, _request_schema, world  # noqa: F401 - `world` is a fixture
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,7 @@ def test_nesting_up_to_the_limit_is_read_as_usual(staff):
     body = json.dumps({"username": "sam", "password": nested(MAX_JSON_DEPTH - 1)})
     response = client.post("/api/token/", body, content_type="application/json")
     assert response.status_code == 400 and "nested" not in response.content.decode()
-    assert "password" in response.json()
+    assert "password" in response.json()["fields"]
 
 
 def test_a_jsonl_upload_with_a_deeply_nested_line_names_that_line():

@@ -8,7 +8,7 @@ import sys
 
 import yaml
 
-from tests.conftest import REPO
+from tests.builders import REPO
 
 REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "beat"}
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from annotator.roles import ROLES
 from config.embedded_db import live_holders, server_pid
-from tests.conftest import REPO
+from tests.builders import REPO
 from tests.embedded_server import embedded_pgdata, stop_embedded_server
 
 HOLD = """
@@ -80,15 +80,15 @@ def test_a_request_finding_the_server_stopped_starts_it_again_and_is_answered(cl
     for name in ROLES:  # an earlier transactional test's flush emptied the groups the migrations create
         Group.objects.get_or_create(name=name)
     client.force_login(reviewer)
-    assert client.get(reverse("home")).status_code == 200
+    assert client.get(reverse("datasets:home")).status_code == 200
     stop_embedded_server()
     # What gunicorn does at the start of every request (the test client skips it): connections get their
     # health check, and this one, whose server is gone, is dropped.
     close_old_connections()
-    response = client.get(reverse("home"))
+    response = client.get(reverse("datasets:home"))
     assert response.status_code == 200, "the site answered 503 until some process started the server"
     assert server_pid(pgdata) is not None
-    assert client.get(reverse("home")).status_code == 200
+    assert client.get(reverse("datasets:home")).status_code == 200
 
 
 def test_a_ctrl_c_while_a_holder_starts_the_server_does_not_stop_it(tmp_path):

@@ -63,7 +63,7 @@ def test_a_missing_page_is_a_404_in_the_sites_style_that_lists_no_url_patterns(c
 
 def test_an_unknown_api_path_answers_json(client):
     response = client.get("/api/no-such-endpoint/")
-    assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+    assert response.status_code == 404 and response.json() == {"detail": "Not found.", "code": "not_found"}
 
 
 def test_a_refused_page_is_a_403_in_the_sites_style(client, annotator):

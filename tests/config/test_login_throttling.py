@@ -10,7 +10,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import PASSWORD
+from tests.builders.users import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -41,8 +41,8 @@ def test_five_failed_logins_lock_the_username_out_with_a_clear_message(annotator
 def _ask_for_token(username: str, password: str, as_json: bool = False):
     body = {"username": username, "password": password}
     if as_json:
-        return Client().post(reverse("annotator:api-token"), body, content_type="application/json")
-    return Client().post(reverse("annotator:api-token"), body)
+        return Client().post(reverse("accounts:api-token"), body, content_type="application/json")
+    return Client().post(reverse("accounts:api-token"), body)
 
 
 @pytest.mark.parametrize("as_json", [False, True], ids=["form", "json"])
@@ -82,7 +82,7 @@ def test_the_lock_lifts_after_the_cool_off(annotator):
     _fail_until_locked(client, annotator.username)
     AccessAttempt.objects.update(attempt_time=AccessAttempt.objects.get().attempt_time - timedelta(minutes=16))
     response = _log_in(client, annotator.username, PASSWORD)
-    assert response.status_code == 302 and response["Location"] == reverse("home")
+    assert response.status_code == 302 and response["Location"] == reverse("datasets:home")
 
 
 def test_a_success_before_the_limit_resets_the_count(annotator):

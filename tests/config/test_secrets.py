@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import REPO
+from tests.builders import REPO
 
 # Shapes of real credentials: private keys, AWS access keys, GitHub/Slack tokens, a URL with a password.
 SECRET_SHAPES = re.compile(

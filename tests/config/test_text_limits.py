@@ -18,15 +18,15 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
+from annotator.core.vocabulary import ClassSpec, VocabularyError
 from annotator.models import Adjudication, Dataset, LabelClass
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.review import ReviewError, adjudication_set
-from annotator.vocabulary import ClassSpec, VocabularyError
 from config.text_rules import DESCRIPTION_MAX_LENGTH, NOTE_MAX_LENGTH, TextInputError
 from evaluation.models import PredictionSet, ReferenceLabelSet
 from evaluation.services.prediction_sets import EvaluationInputError, prediction_set_create
-from tests.evaluation.conftest import TOP3, build_dataset, csv_bytes
-from tests.review_data import class_at, image_at, review_dataset
+from tests.builders.prediction_sets import TOP3, build_dataset, csv_bytes
+from tests.builders.review import class_at, image_at, review_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,7 @@ def tiny(settings, tmp_path):
 
 
 def _upload(client, tiny, **fields):
-    url = reverse("evaluation:api-prediction-sets", args=[tiny.slug])
+    url = reverse("prediction_sets:api-prediction-sets", args=[tiny.slug])
     return client.post(url, {"file": SimpleUploadedFile("m.csv", csv_bytes(TOP3)), **fields})
 
 
@@ -69,7 +69,7 @@ def test_a_model_name_with_a_bidi_control_is_a_400_that_says_so(client, research
 
 def test_the_upload_page_refuses_a_bidi_name_and_an_overlong_description_with_messages(client, researcher, tiny):
     client.force_login(researcher)
-    url = reverse("evaluation:upload", args=[tiny.slug])
+    url = reverse("prediction_sets:upload", args=[tiny.slug])
     response = client.post(url, {"name": f"a{RLO}b", "file": SimpleUploadedFile("m.csv", csv_bytes(TOP3))})
     assert (
         response.status_code == 400 and "may not contain bidirectional control characters" in response.content.decode()
@@ -141,7 +141,7 @@ def test_the_database_refuses_what_slips_past_the_services(tiny, write):
 
 def test_a_new_adjudication_with_an_overlong_note_is_refused_by_the_database(team, reviewer):
     pets = review_dataset(team)
-    adjudication = adjudication_set(image_id=image_at(pets, 0).pk, reviewer=reviewer, labels=[], note="")
+    adjudication, _ = adjudication_set(image_id=image_at(pets, 0).pk, reviewer=reviewer, labels=[], note="")
     with pytest.raises(IntegrityError, match="adjudication_note_length"), transaction.atomic():
         Adjudication.objects.create(
             image_id=adjudication.image_id, dataset_id=pets.pk, reviewer=reviewer, action="revert",
@@ -191,7 +191,7 @@ def test_the_migrations_bring_existing_rows_within_the_rules():
 def test_the_class_searches_take_at_most_100_characters(client, team, reviewer):
     pets = review_dataset(team)
     pages = {
-        "wb-search-input": (team[0], reverse("annotator:workbench", args=[pets.slug])),
+        "wb-search-input": (team[0], reverse("annotations:workbench", args=[pets.slug])),
         "rv-search": (reviewer, reverse("review:image", args=[pets.slug, image_at(pets, 0).pk])),
     }
     for input_id, (user, url) in pages.items():

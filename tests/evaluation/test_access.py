@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from evaluation.models import PredictionSet
 from evaluation.services.prediction_sets import prediction_set_create
+from tests.builders.prediction_sets import TOP3, csv_bytes
 from tests.evaluation.access_checks import assert_reached_as_allowed
-from tests.evaluation.conftest import TOP3, csv_bytes
 
 VIEWERS = {"reviewer", "researcher", "staff"}
 UPLOADERS = {"researcher", "staff"}
@@ -26,21 +26,27 @@ def _endpoints(tiny, model) -> dict[str, tuple[str, str, dict, set[str], bool]]:
     """name → (method, url, data, allowed personas, is API)."""
     upload = {"name": "new", "file": SimpleUploadedFile("new.csv", csv_bytes(TOP3))}
     return {
-        "index page": ("get", reverse("evaluation:index"), {}, VIEWERS, False),
-        "leaderboard page": ("get", reverse("evaluation:leaderboard", args=[tiny.slug]), {}, VIEWERS, False),
-        "model page": ("get", reverse("evaluation:prediction-set", args=[model.pk]), {}, VIEWERS, False),
-        "upload page": ("get", reverse("evaluation:upload", args=[tiny.slug]), {}, UPLOADERS, False),
-        "upload form": ("post", reverse("evaluation:upload", args=[tiny.slug]), upload, UPLOADERS, False),
+        "index page": ("get", reverse("leaderboard:index"), {}, VIEWERS, False),
+        "leaderboard page": ("get", reverse("leaderboard:leaderboard", args=[tiny.slug]), {}, VIEWERS, False),
+        "model page": ("get", reverse("prediction_sets:prediction-set", args=[model.pk]), {}, VIEWERS, False),
+        "upload page": ("get", reverse("prediction_sets:upload", args=[tiny.slug]), {}, UPLOADERS, False),
+        "upload form": ("post", reverse("prediction_sets:upload", args=[tiny.slug]), upload, UPLOADERS, False),
         "candidate sources": (
             "post",
-            reverse("evaluation:candidate-sources", args=[tiny.slug]),
+            reverse("prediction_sets:candidate-sources", args=[tiny.slug]),
             {"prediction_sets": [model.pk]},
             UPLOADERS,
             False,
         ),  # fmt: skip
-        "API list": ("get", reverse("evaluation:api-prediction-sets", args=[tiny.slug]), {}, VIEWERS, True),
-        "API upload": ("post", reverse("evaluation:api-prediction-sets", args=[tiny.slug]), upload, UPLOADERS, True),
-        "API snapshots": ("get", reverse("evaluation:api-snapshots", args=[model.pk]), {}, VIEWERS, True),
+        "API list": ("get", reverse("prediction_sets:api-prediction-sets", args=[tiny.slug]), {}, VIEWERS, True),
+        "API upload": (
+            "post",
+            reverse("prediction_sets:api-prediction-sets", args=[tiny.slug]),
+            upload,
+            UPLOADERS,
+            True,
+        ),
+        "API snapshots": ("get", reverse("prediction_sets:api-snapshots", args=[model.pk]), {}, VIEWERS, True),
     }
 
 
@@ -65,5 +71,5 @@ def test_each_role_reaches_exactly_the_evaluation_endpoints_it_may(request, clie
 @pytest.mark.parametrize("persona", ["annotator", "outsider", "reviewer", "researcher", "staff"])
 def test_the_evaluation_link_shows_only_for_those_who_may_follow_it(request, client, tiny, persona):
     client.force_login(request.getfixturevalue(persona))
-    html = client.get(reverse("home")).content.decode()
-    assert (f'href="{reverse("evaluation:index")}"' in html) == (persona in VIEWERS)
+    html = client.get(reverse("datasets:home")).content.decode()
+    assert (f'href="{reverse("leaderboard:index")}"' in html) == (persona in VIEWERS)

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from evaluation.models import PredictionArrays, PredictionSet
-from tests.evaluation.conftest import KEYS_OF_TINY, N_CLASSES, TOP3, csv_bytes, npy_bytes
+from tests.builders.prediction_sets import KEYS_OF_TINY, N_CLASSES, TOP3, csv_bytes, npy_bytes
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def api(client, researcher):
 
 
 def _post(api, tiny, data: bytes, filename: str = "m.csv", **fields):
-    url = reverse("evaluation:api-prediction-sets", args=[tiny.slug])
+    url = reverse("prediction_sets:api-prediction-sets", args=[tiny.slug])
     return api.post(url, {"name": "resnet", "file": SimpleUploadedFile(filename, data), **fields})
 
 
@@ -31,11 +31,11 @@ def test_a_multipart_upload_registers_the_set_and_evaluates_it(
     body = response.json()
     assert body["name"] == "resnet" and body["k"] == 3 and body["use_for_candidates"] is True
     assert body["uploaded_by"] == "rosa" and body["dataset"] == "tiny"
-    snapshots = api.get(reverse("evaluation:api-snapshots", args=[body["id"]])).json()
+    snapshots = api.get(reverse("prediction_sets:api-snapshots", args=[body["id"]])).json()
     reference = next(s for s in snapshots if s["label_source"] == "reference")
     assert reference["reference_set"] == "hand labels" and reference["metrics"]["real_at_1"] == 6 / 7
     assert "per_class" not in reference["metrics"]
-    full = api.get(reverse("evaluation:api-snapshots", args=[body["id"]]), {"full": "1"}).json()
+    full = api.get(reverse("prediction_sets:api-snapshots", args=[body["id"]]), {"full": "1"}).json()
     assert len(full[0]["metrics"]["per_class"]["real_at_1"]) == N_CLASSES
 
 
@@ -55,7 +55,7 @@ def test_bad_uploads_get_a_400_naming_the_rows_and_store_nothing(api, tiny, data
     response = _post(api, tiny, data, filename)
     assert response.status_code == 400
     assert message in response.json()["detail"]
-    assert response.json()["rows"] == rows
+    assert response.json()["rows"] == rows and response.json()["code"] == "invalid"
     assert not PredictionSet.objects.exists() and not PredictionArrays.objects.exists()
 
 
@@ -64,12 +64,12 @@ def test_an_upload_over_the_limit_gets_a_clear_413(api, tiny, settings):
     response = _post(api, tiny, csv_bytes(TOP3))
     assert response.status_code == 413
     assert "larger than the upload limit" in response.json()["detail"]
-    assert "RELABEL_MAX_UPLOAD_BYTES" in response.json()["detail"]
+    assert "RELABEL_MAX_UPLOAD_BYTES" in response.json()["detail"] and response.json()["code"] == "too_large"
     assert not PredictionSet.objects.exists()
 
 
 def test_a_request_without_a_file_gets_a_400(api, tiny):
-    response = api.post(reverse("evaluation:api-prediction-sets", args=[tiny.slug]), {"name": "x"})
+    response = api.post(reverse("prediction_sets:api-prediction-sets", args=[tiny.slug]), {"name": "x"})
     assert response.status_code == 400 and response.json()["detail"].startswith("file:")
 
 
@@ -77,5 +77,5 @@ def test_the_list_reads_a_constant_number_of_queries(api, tiny, django_assert_ma
     for i in range(5):
         _post(api, tiny, csv_bytes(TOP3), name=f"model {i}")
     with django_assert_max_num_queries(6):
-        response = api.get(reverse("evaluation:api-prediction-sets", args=[tiny.slug]))
+        response = api.get(reverse("prediction_sets:api-prediction-sets", args=[tiny.slug]))
     assert [s["name"] for s in response.json()] == [f"model {i}" for i in range(5)]

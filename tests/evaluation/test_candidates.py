@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from annotator.models import Candidate
 from evaluation.services.candidates import candidates_recompute
 from evaluation.services.prediction_sets import EvaluationInputError, candidate_sources_select, prediction_set_create
-from tests.evaluation.conftest import TOP3, build_dataset, csv_bytes
+from tests.builders.prediction_sets import TOP3, build_dataset, csv_bytes
 
 OTHER_TOP3 = [[1, 0, 3], [1, 2, 5], [2, 3, 4], [3, 4, 5], [4, 5, 0], [5, 4, 3], [0, 1, 2], [1, 3, 0]]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evaluation.charts import Series, line_chart, rank_changes, ranks
+from evaluation.core.charts import Series, line_chart, rank_changes, ranks
 
 
 def test_ranks_share_the_better_place_on_ties_and_skip_undefined_values():

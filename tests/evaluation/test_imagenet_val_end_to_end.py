@@ -15,22 +15,21 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from annotator.import_sources import discover
+from annotator.core.import_sources import discover
+from annotator.core.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
 from annotator.models import AgreementSnapshot, Annotation, Candidate, Consensus, DawidSkeneRun, Image, Vote
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import images_import
-from annotator.vocabulary import BUILTIN_IMAGENET, parse_vocabulary
-from evaluation.metrics import compute_all, label_matrix
-from evaluation.models import MetricSnapshot, PredictionSet, ReferenceLabelSet
-from evaluation.prediction_formats import parse_predictions
-from evaluation.release_models import Release, ReleaseFile
-from evaluation.selectors import label_pool_for, label_pools_for
+from demo.services.imagenet_val import IMAGENET_VAL_NAME, IMAGENET_VAL_SLUG, MODELS, demo_imagenet_val_load
+from evaluation.core.metrics import compute_all, label_matrix
+from evaluation.core.prediction_formats import parse_predictions
+from evaluation.models import MetricSnapshot, PredictionSet, ReferenceLabelSet, Release, ReleaseFile
+from evaluation.selectors.label_pools import label_pool_for, label_pools_for
 from evaluation.services.candidates import candidates_recompute
-from evaluation.services.demo import IMAGENET_VAL_NAME, IMAGENET_VAL_SLUG, MODELS, demo_imagenet_val_load
 from evaluation.services.prediction_sets import candidate_sources_select
 from evaluation.services.releases import release_storage
 from evaluation.services.snapshots import metric_snapshots_refresh
-from tests.conftest import IMAGENET_DATA, PREDICTIONS_DATA
+from tests.builders import IMAGENET_DATA, PREDICTIONS_DATA
 from tests.evaluation.test_real_reference_values import reference
 
 PREDICTIONS = PREDICTIONS_DATA
@@ -236,9 +235,9 @@ def test_the_import_predictions_command_refuses_a_second_set_of_the_same_name(im
 @pytest.mark.django_db
 @pytest.mark.parametrize("model", MODELS)
 def test_the_offline_evaluator_gives_the_servers_snapshot_for_the_same_files(imagenet_val, model):
-    from annotator.vocabulary import BUILTIN_IMAGENET
+    from annotator.core.vocabulary import BUILTIN_IMAGENET
     from evaluation.evaluate import evaluate
-    from tests.conftest import REAL_DATA
+    from tests.builders import REAL_DATA
     from tests.evaluation.test_offline_evaluator import assert_equals_snapshot
 
     result = evaluate(

@@ -14,12 +14,12 @@ from annotator.models import Dataset, Image
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
 from annotator.services.consensus import consensus_recompute_dataset
-from evaluation.selectors import label_source_choices, label_source_pick
+from evaluation.selectors.label_pools import label_source_choices, label_source_pick
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
 from evaluation.services.snapshots import metric_snapshots_refresh
-from tests.evaluation.conftest import REFERENCE, TOP3, csv_bytes
-from tests.evaluation.release_data import voted_dataset
+from tests.builders.prediction_sets import REFERENCE, TOP3, csv_bytes
+from tests.builders.releases import voted_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -10,12 +10,12 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from evaluation.metrics import METRICS_VERSION
+from evaluation.core.metrics import METRICS_VERSION
 from evaluation.models import MetricSnapshot
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.snapshots import metric_snapshots_refresh
-from tests.evaluation.conftest import TOP3, csv_bytes
-from tests.evaluation.release_data import VOTES, voted_dataset, votes_csv
+from tests.builders.prediction_sets import TOP3, csv_bytes
+from tests.builders.releases import VOTES, voted_dataset, votes_csv
 
 # With the tiny reference (REFERENCE in conftest): |Y| = 1 for images 0, 2, 4, 5, 6 and 2 for images 1, 3.
 # bold (TOP3): top-1 4/8; strict variable top-k 4/5 in bin {1}, 2/2 in bin {2}: ASMA (0.8 + 1) / 2 = 0.9.
@@ -38,7 +38,7 @@ def board(tiny, tiny_reference, client, researcher):
 
 
 def _page(client, dataset, **params) -> str:
-    response = client.get(reverse("evaluation:leaderboard", args=[dataset.slug]), params)
+    response = client.get(reverse("leaderboard:leaderboard", args=[dataset.slug]), params)
     assert response.status_code == 200
     return response.content.decode()
 
@@ -90,7 +90,7 @@ def test_the_leaderboard_shows_the_sources_multilabel_share_and_histogram(client
 
 
 def test_the_leaderboard_downloads_as_csv_with_every_figure(client, tiny, tiny_reference, board):
-    response = client.get(reverse("evaluation:leaderboard-csv", args=[tiny.slug]))
+    response = client.get(reverse("leaderboard:leaderboard-csv", args=[tiny.slug]))
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert f'filename="tiny-leaderboard-reference-{tiny_reference.pk}.csv"' in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
@@ -109,18 +109,18 @@ def test_the_leaderboard_downloads_as_csv_with_every_figure(client, tiny, tiny_r
 def test_a_model_name_a_spreadsheet_would_run_is_quoted_in_the_csv(client, tiny, tiny_reference, board):
     _upload(tiny, "=HYPERLINK(1)", TOP3)
     metric_snapshots_refresh()
-    text = client.get(reverse("evaluation:leaderboard-csv", args=[tiny.slug])).content.decode()
+    text = client.get(reverse("leaderboard:leaderboard-csv", args=[tiny.slug])).content.decode()
     assert "'=HYPERLINK(1)" in text and "\n=HYPERLINK" not in text
 
 
 def test_the_csv_and_the_leaderboard_api_are_for_whoever_sees_evaluation(client, tiny, board, annotator):
     client.force_login(annotator)
-    assert client.get(reverse("evaluation:leaderboard-csv", args=[tiny.slug])).status_code == 403
-    assert client.get(reverse("evaluation:api-leaderboard", args=[tiny.slug])).status_code == 403
+    assert client.get(reverse("leaderboard:leaderboard-csv", args=[tiny.slug])).status_code == 403
+    assert client.get(reverse("leaderboard:api-leaderboard", args=[tiny.slug])).status_code == 403
 
 
 def test_the_leaderboard_api_ranks_by_asma_and_carries_the_new_figures(client, tiny, tiny_reference, board):
-    response = client.get(reverse("evaluation:api-leaderboard", args=[tiny.slug]), {"sort": "-asma_frac"})
+    response = client.get(reverse("leaderboard:api-leaderboard", args=[tiny.slug]), {"sort": "-asma_frac"})
     body = response.json()
     assert response.status_code == 200 and body["asma_variant"] == "strict"
     assert body["label_source"] == f"reference-{tiny_reference.pk}"
@@ -135,7 +135,7 @@ def test_the_leaderboard_api_ranks_by_asma_and_carries_the_new_figures(client, t
 
 
 def test_the_snapshot_api_summary_carries_variable_topk_and_asma(client, board):
-    response = client.get(reverse("evaluation:api-snapshots", args=[board["safe"].pk]))
+    response = client.get(reverse("prediction_sets:api-snapshots", args=[board["safe"].pk]))
     reference = next(s for s in response.json() if s["label_source"] == "reference")
     assert reference["metrics_version"] == METRICS_VERSION
     metrics = reference["metrics"]
@@ -144,7 +144,7 @@ def test_the_snapshot_api_summary_carries_variable_topk_and_asma(client, board):
 
 
 def test_the_model_page_shows_a_subgroup_table_and_chart_with_intervals(client, tiny, tiny_reference, board):
-    url = reverse("evaluation:prediction-set", args=[board["bold"].pk])
+    url = reverse("prediction_sets:prediction-set", args=[board["bold"].pk])
     html = client.get(url, {"labels": f"reference-{tiny_reference.pk}"}).content.decode()
     table = html[html.index('id="subgroups"') : html.index("</table>", html.index('id="subgroups"'))]
     assert table.count('<td class="bin">') == 4
@@ -161,7 +161,7 @@ def test_a_top5_file_leaves_images_with_more_labels_out_and_says_so(client, tiny
     many = ContentFile(b"[[0, 1, 2, 3], [1], [2], [3], [4], [5], [0], []]", name="many.json")
     reference = reference_label_set_create(dataset=tiny, name="many", source=many)
     metric_snapshots_refresh()
-    url = reverse("evaluation:prediction-set", args=[board["bold"].pk])
+    url = reverse("prediction_sets:prediction-set", args=[board["bold"].pk])
     html = client.get(url, {"labels": f"reference-{reference.pk}"}).content.decode()
     assert "1 image with more than 3 valid labels is left out" in html
 
@@ -181,7 +181,7 @@ def test_existing_sets_get_the_new_figures_at_the_next_refresh_without_a_new_upl
         watermark=current.watermark, values={k: current.values[k] for k in kept}, seconds=0.1, metrics_version=1,
     )  # fmt: skip
     client.force_login(researcher)
-    url = reverse("evaluation:prediction-set", args=[old.pk])
+    url = reverse("prediction_sets:prediction-set", args=[old.pk])
     assert "Computed before variable top-k and ASMA existed" in client.get(url).content.decode()
 
     created = metric_snapshots_refresh()

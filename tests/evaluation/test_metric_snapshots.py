@@ -11,12 +11,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.utils import InternalError
 
 from evaluation.models import MetricSnapshot
-from evaluation.selectors import label_pool_for
+from evaluation.selectors.label_pools import label_pool_for
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
 from evaluation.services.snapshots import metric_snapshot_compute, metric_snapshots_refresh
 from evaluation.tasks import metrics_refresh_task
-from tests.evaluation.conftest import REFERENCE, TOP3, build_dataset, csv_bytes
+from tests.builders.prediction_sets import REFERENCE, TOP3, build_dataset, csv_bytes
 
 
 def _upload(dataset, name: str = "model"):

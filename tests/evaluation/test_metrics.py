@@ -17,7 +17,7 @@ from sklearn.metrics import (
 )
 from statsmodels.stats.proportion import proportion_confint
 
-from evaluation.metrics import (
+from evaluation.core.metrics import (
     average_precision_per_class,
     compute_all,
     label_matrix,

@@ -24,9 +24,9 @@ from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
 from evaluation.services.releases import release_storage
 from evaluation.services.snapshots import metric_snapshots_refresh
-from tests.conftest import REPO
-from tests.evaluation.conftest import KEYS_OF_TINY, N_CLASSES, TOP3, csv_bytes, npy_bytes
-from tests.evaluation.release_data import built_release, voted_dataset
+from tests.builders import REPO
+from tests.builders.prediction_sets import KEYS_OF_TINY, N_CLASSES, TOP3, csv_bytes, npy_bytes
+from tests.builders.releases import built_release, voted_dataset
 
 
 def assert_equals_snapshot(result: dict, values: dict) -> None:

@@ -15,8 +15,8 @@ from annotator.services.agreement_figures import agreement_compute
 from evaluation.models import PredictionSet, Release
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
-from tests.evaluation.conftest import build_dataset, csv_bytes
-from tests.evaluation.release_data import built_release, votes_csv
+from tests.builders.prediction_sets import build_dataset, csv_bytes
+from tests.builders.releases import built_release, votes_csv
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from evaluation.prediction_formats import ParsedPredictions, PredictionFormatError, parse_predictions
+from evaluation.core.prediction_formats import ParsedPredictions, PredictionFormatError, parse_predictions
 
 KEYS = ["a.jpg", "b.jpg", "c.jpg"]
 NUM_CLASSES = 4

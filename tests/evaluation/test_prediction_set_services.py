@@ -12,10 +12,10 @@ from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 
 from evaluation.models import MetricSnapshot, PredictionArrays, PredictionSet, ReferenceLabelSet
-from evaluation.selectors import prediction_scores, prediction_topk
+from evaluation.selectors.prediction_sets import prediction_scores, prediction_topk
 from evaluation.services.prediction_sets import EvaluationInputError, prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
-from tests.evaluation.conftest import (
+from tests.builders.prediction_sets import (
     N_CLASSES,
     REFERENCE,
     TOP3,

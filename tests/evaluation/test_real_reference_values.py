@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluation.metrics import compute_all, label_matrix
-from evaluation.prediction_formats import parse_predictions
+from evaluation.core.metrics import compute_all, label_matrix
+from evaluation.core.prediction_formats import parse_predictions
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGENET = REPO / "data" / "imagenet"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from evaluation.release_models import Release
+from evaluation.models import Release
+from tests.builders.releases import built_release, voted_dataset
 from tests.evaluation.access_checks import assert_reached_as_allowed
-from tests.evaluation.release_data import built_release, voted_dataset
 
 ALLOWED = {"researcher", "staff"}
 PERSONAS = ["annotator", "reviewer", "researcher", "staff", "outsider", "anonymous"]
@@ -22,18 +22,18 @@ def two_releases(db, tmp_path, django_capture_on_commit_callbacks):
 def _endpoints(dataset, first, second) -> dict[str, tuple[str, str, dict, bool]]:
     """name → (method, url, data, is API)."""
     return {
-        "index page": ("get", reverse("evaluation:releases-index"), {}, False),
-        "list page": ("get", reverse("evaluation:releases", args=[dataset.slug]), {}, False),
-        "create form": ("post", reverse("evaluation:releases", args=[dataset.slug]), {"threshold": "0.6"}, False),
-        "detail page": ("get", reverse("evaluation:release", args=[first.pk]), {}, False),
-        "compare page": ("get", reverse("evaluation:release-compare", args=[dataset.slug]), {}, False),
-        "API list": ("get", reverse("evaluation:api-releases", args=[dataset.slug]), {}, True),
-        "API create": ("post", reverse("evaluation:api-releases", args=[dataset.slug]), {"threshold": 0.6}, True),
-        "API detail": ("get", reverse("evaluation:api-release", args=[first.pk]), {}, True),
-        "API progress": ("get", reverse("evaluation:api-release-progress", args=[first.pk]), {}, True),
-        "API file": ("get", reverse("evaluation:api-release-file", args=[first.pk, "real"]), {}, True),
-        "API zip": ("get", reverse("evaluation:api-release-file", args=[first.pk, "zip"]), {}, True),
-        "API compare": ("get", reverse("evaluation:api-release-compare", args=[first.pk, second.pk]), {}, True),
+        "index page": ("get", reverse("releases:releases-index"), {}, False),
+        "list page": ("get", reverse("releases:releases", args=[dataset.slug]), {}, False),
+        "create form": ("post", reverse("releases:releases", args=[dataset.slug]), {"threshold": "0.6"}, False),
+        "detail page": ("get", reverse("releases:release", args=[first.pk]), {}, False),
+        "compare page": ("get", reverse("releases:release-compare", args=[dataset.slug]), {}, False),
+        "API list": ("get", reverse("releases:api-releases", args=[dataset.slug]), {}, True),
+        "API create": ("post", reverse("releases:api-releases", args=[dataset.slug]), {"threshold": 0.6}, True),
+        "API detail": ("get", reverse("releases:api-release", args=[first.pk]), {}, True),
+        "API progress": ("get", reverse("releases:api-release-progress", args=[first.pk]), {}, True),
+        "API file": ("get", reverse("releases:api-release-file", args=[first.pk, "real"]), {}, True),
+        "API zip": ("get", reverse("releases:api-release-file", args=[first.pk, "zip"]), {}, True),
+        "API compare": ("get", reverse("releases:api-release-compare", args=[first.pk, second.pk]), {}, True),
     }
 
 
@@ -59,5 +59,5 @@ def test_each_role_reaches_exactly_the_release_endpoints_it_may(request, client,
 @pytest.mark.parametrize("persona", ["annotator", "outsider", "reviewer", "researcher", "staff"])
 def test_the_releases_link_shows_only_for_those_who_may_follow_it(request, client, db, persona):
     client.force_login(request.getfixturevalue(persona))
-    html = client.get(reverse("home")).content.decode()
-    assert (f'href="{reverse("evaluation:releases-index")}"' in html) == (persona in ALLOWED)
+    html = client.get(reverse("datasets:home")).content.decode()
+    assert (f'href="{reverse("releases:releases-index")}"' in html) == (persona in ALLOWED)

@@ -13,9 +13,9 @@ from rest_framework.test import APIClient
 
 from annotator.models import Dataset, Image
 from annotator.services.dawid_skene import dawid_skene_run
-from evaluation.release_models import Release
+from evaluation.models import Release
 from evaluation.services.releases import release_storage
-from tests.evaluation.release_data import EXPECTED_REAL, EXPECTED_STATUS, built_release, voted_dataset
+from tests.builders.releases import EXPECTED_REAL, EXPECTED_STATUS, built_release, voted_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -67,14 +67,14 @@ def test_the_api_takes_the_option_and_reports_it_with_the_dawid_skene_run(
     assert (second["unanswered_as_original"], second["n_original"], second["n_pending"]) == (True, 1, 1)
     assert first["ds_run"] is None and first["ds_prior"] == ""
     bad = client.post(url, {"unanswered_as_original": "perhaps"}, format="json")
-    assert bad.status_code == 400 and "unanswered_as_original" in bad.json()
+    assert bad.status_code == 400 and "unanswered_as_original" in bad.json()["fields"]
 
 
 def test_the_form_offers_the_option_checked_for_a_dataset_with_original_labels(
     client, researcher, dataset, django_capture_on_commit_callbacks
 ):
     client.force_login(researcher)
-    url = reverse("evaluation:releases", args=[dataset.slug])
+    url = reverse("releases:releases", args=[dataset.slug])
     assert re.search(
         r'<input type="checkbox" name="unanswered_as_original"[^>]*checked>', client.get(url).content.decode()
     )
@@ -83,7 +83,7 @@ def test_the_form_offers_the_option_checked_for_a_dataset_with_original_labels(
         assert client.post(url, {"apply_adjudications": "on", "unanswered_as_original": "on"}).status_code == 302
     off, on = Release.objects.order_by("version")
     assert (off.unanswered_as_original, off.n_original, on.unanswered_as_original, on.n_original) == (False, 0, True, 1)
-    detail = client.get(reverse("evaluation:release", args=[on.pk])).content.decode()
+    detail = client.get(reverse("releases:release", args=[on.pk])).content.decode()
     assert "their original label (ReaL&#x27;s convention)" in detail and "Original label" in detail
     Image.objects.filter(dataset=dataset).update(original_label=None)
     unticked = re.search(

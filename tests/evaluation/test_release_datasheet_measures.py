@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from evaluation.services.releases import release_storage
-from tests.evaluation.release_data import built_release, voted_dataset
+from tests.builders.releases import built_release, voted_dataset
 
 
 @pytest.mark.django_db

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from evaluation.release_formats import (
+from evaluation.core.release_formats import (
     FLUSH_EVERY,
     HashingWriter,
     ImageFileWriters,
@@ -20,7 +20,7 @@ from evaluation.release_formats import (
     image_record_dict,
     write_zip,
 )
-from evaluation.release_rules import ConsensusFacts, ReleaseParameters, image_outcome
+from evaluation.core.release_rules import ConsensusFacts, ReleaseParameters, image_outcome
 
 MAJORITY = ReleaseParameters(aggregation="majority", threshold=0.5, min_annotations=3)
 DS = ReleaseParameters(aggregation="dawid_skene", threshold=0.8, min_annotations=3)

@@ -19,9 +19,8 @@ from django.utils import timezone
 from annotator.models import Consensus, Image
 from annotator.services.agreement_figures import agreement_compute
 from annotator.services.dawid_skene import dawid_skene_run
-from evaluation.models import MetricSnapshot, ReferenceLabelSet
-from evaluation.release_models import Release, ReleaseFile
-from evaluation.release_selectors import ready_releases
+from evaluation.models import MetricSnapshot, ReferenceLabelSet, Release, ReleaseFile
+from evaluation.selectors.releases import ready_releases
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
 from evaluation.services.release_claims import (
@@ -34,9 +33,9 @@ from evaluation.services.release_claims import (
 from evaluation.services.releases import ReleaseInputError, release_build, release_create, release_storage
 from evaluation.services.snapshots import metric_snapshots_refresh
 from evaluation.tasks import release_build_task, releases_resume_task
-from tests.evaluation.conftest import TOP3, csv_bytes
-from tests.evaluation.release_data import EXPECTED_REAL, EXPECTED_STATUS, built_release, voted_dataset, votes_csv
-from tests.workbench_data import hubble_submit, photographs_dataset
+from tests.builders.annotations import hubble_submit, photographs_dataset
+from tests.builders.prediction_sets import TOP3, csv_bytes
+from tests.builders.releases import EXPECTED_REAL, EXPECTED_STATUS, built_release, voted_dataset, votes_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -206,7 +205,7 @@ def test_a_build_that_fails_halfway_lists_nothing_and_leaves_no_file(
 
 def test_running_the_build_twice_builds_once(dataset, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        release = release_create(dataset=dataset)
+        release, _ = release_create(dataset=dataset)
     assert release_build_task.apply(args=[release.pk]).get() is True
     assert release_build_task.apply(args=[release.pk]).get() is False
     assert release_build(release_id=release.pk) is None
@@ -215,7 +214,7 @@ def test_running_the_build_twice_builds_once(dataset, django_capture_on_commit_c
 
 def test_a_building_release_is_never_listed(dataset, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        release = release_create(dataset=dataset)
+        release, _ = release_create(dataset=dataset)
     assert release.state == "building" and not ready_releases(dataset).exists()
 
 
@@ -225,7 +224,7 @@ def test_adjudicated_and_excluded_images_follow_the_reviewer_when_adjudications_
     image = Image.objects.get(dataset=dataset, position=4)
     bad = Image.objects.get(dataset=dataset, position=0)
     c5 = dataset.classes.get(index=5).pk
-    # What the review queue (issue 6) stores when a reviewer settles an image or marks it bad.
+    # What the review queue stores when a reviewer settles an image or marks it bad.
     Consensus.objects.filter(image=image).update(status="adjudicated", adjudicated=True, labels=[c5])
     Consensus.objects.filter(image=bad).update(status="adjudicated", adjudicated=True, excluded=True, labels=[])
     applied = built_release(dataset, django_capture_on_commit_callbacks)
@@ -298,10 +297,12 @@ def test_a_build_held_by_a_live_worker_is_left_alone_and_one_whose_worker_died_i
     dataset, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False):
-        release = release_create(dataset=dataset)
+        release, _ = release_create(dataset=dataset)
     Release.objects.filter(pk=release.pk).update(claimed_at=timezone.now() - STALE_CLAIM / 2)
     assert release_build(release_id=release.pk) is None and release_build_held_elsewhere(release_id=release.pk)
-    Release.objects.filter(pk=release.pk).update(claimed_at=timezone.now() - STALE_CLAIM - timedelta(seconds=1))
+    # Well past stale: the claim compares with the database's now(), the start of this test's transaction, which
+    # a slow set-up leaves seconds behind timezone.now() (a 1 s margin failed once under load).
+    Release.objects.filter(pk=release.pk).update(claimed_at=timezone.now() - STALE_CLAIM - timedelta(minutes=5))
     assert not release_build_held_elsewhere(release_id=release.pk)
     assert release_build_task.apply(args=[release.pk]).get() is True
     assert Release.objects.get(pk=release.pk).state == "ready"
@@ -311,12 +312,13 @@ def test_the_periodic_sweep_finds_lost_and_dead_builds_and_a_rebuild_removes_the
     dataset, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False):  # the task message is "lost": never delivered
-        lost = release_create(dataset=dataset)
-        dead = release_create(dataset=dataset)
-        live = release_create(dataset=dataset)
+        lost, _ = release_create(dataset=dataset)
+        dead, _ = release_create(dataset=dataset)
+        live, _ = release_create(dataset=dataset)
     now = timezone.now()
     assert releases_needing_a_build(now=now) == []  # just created: their tasks may still arrive
-    Release.objects.filter(pk=dead.pk).update(claimed_at=now - STALE_CLAIM - timedelta(seconds=1))
+    # Well past stale (the claim compares with the transaction's now(), behind `now` by the set-up's time).
+    Release.objects.filter(pk=dead.pk).update(claimed_at=now - STALE_CLAIM - timedelta(minutes=5))
     later = now + UNCLAIMED_GRACE + timedelta(seconds=1)
     Release.objects.filter(pk=live.pk).update(claimed_at=later - STALE_CLAIM / 2)
     assert sorted(releases_needing_a_build(now=later)) == [lost.pk, dead.pk]
@@ -335,9 +337,9 @@ def test_a_retried_creation_with_the_same_client_uuid_makes_one_release(
 ):
     key = uuid.uuid4()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        first = release_create(dataset=dataset, created_by=researcher, client_uuid=key)
-        again = release_create(dataset=dataset, created_by=researcher, client_uuid=key)
-    assert again.pk == first.pk and getattr(again, "replayed", False)
+        first, created = release_create(dataset=dataset, created_by=researcher, client_uuid=key)
+        again, created_again = release_create(dataset=dataset, created_by=researcher, client_uuid=key)
+    assert again.pk == first.pk and (created, created_again) == (True, False)
     assert Release.objects.filter(dataset=dataset).count() == 1 and len(callbacks) == 1
 
 

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from evaluation.models import PredictionArrays, PredictionSet
-from tests.evaluation.conftest import KEYS_OF_TINY, TOP3, csv_bytes, jsonl_bytes, npy_bytes
+from tests.builders.prediction_sets import KEYS_OF_TINY, TOP3, csv_bytes, jsonl_bytes, npy_bytes
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ MALFORMED = {
 @pytest.mark.parametrize("case", MALFORMED, ids=list(MALFORMED))
 def test_malformed_uploads_get_a_400_that_says_why_and_store_nothing(api, tiny, media_root, case):
     data, filename, message = MALFORMED[case]
-    url = reverse("evaluation:api-prediction-sets", args=[tiny.slug])
+    url = reverse("prediction_sets:api-prediction-sets", args=[tiny.slug])
     response = api.post(url, {"name": "bad", "file": SimpleUploadedFile(filename, data)})
     assert response.status_code == 400, response.content[:300]
     assert message in response.json()["detail"], response.json()
@@ -71,7 +71,7 @@ def test_malformed_uploads_get_a_400_that_says_why_and_store_nothing(api, tiny, 
 def test_an_oversized_upload_on_the_page_is_a_413_with_the_limit_named(client, researcher, tiny, settings):
     settings.RELABEL_MAX_UPLOAD_BYTES = 1024
     client.force_login(researcher)
-    url = reverse("evaluation:upload", args=[tiny.slug])
+    url = reverse("prediction_sets:upload", args=[tiny.slug])
     response = client.post(url, {"name": "big", "file": SimpleUploadedFile("big.csv", b"x" * 200_000)})
     assert response.status_code == 413
     assert "larger than the upload limit of 0.0 MiB" in response.content.decode()
@@ -79,7 +79,7 @@ def test_an_oversized_upload_on_the_page_is_a_413_with_the_limit_named(client, r
 
 
 def test_a_name_longer_than_the_column_is_a_400_not_a_database_error(api, tiny):
-    url = reverse("evaluation:api-prediction-sets", args=[tiny.slug])
+    url = reverse("prediction_sets:api-prediction-sets", args=[tiny.slug])
     response = api.post(url, {"name": "n" * 500, "file": SimpleUploadedFile("m.csv", csv_bytes(TOP3))})
     assert response.status_code == 400 and response.json()["detail"].startswith("name:")
 
@@ -97,7 +97,7 @@ HOSTILE_FILE_NAMES = {
 @pytest.mark.parametrize("case", HOSTILE_FILE_NAMES, ids=list(HOSTILE_FILE_NAMES))
 def test_an_uploads_file_name_is_stored_short_and_plain(api, tiny, media_root, case):
     sent, stored = HOSTILE_FILE_NAMES[case]
-    url = reverse("evaluation:api-prediction-sets", args=[tiny.slug])
+    url = reverse("prediction_sets:api-prediction-sets", args=[tiny.slug])
     response = api.post(url, {"name": "model", "file": SimpleUploadedFile(sent, csv_bytes(TOP3))})
     assert response.status_code == 201, response.content[:300]
     name = PredictionSet.objects.get().source_file.name

@@ -9,8 +9,9 @@ from functools import cache
 import numpy as np
 import pytest
 
-from evaluation.metrics import compute_all, label_matrix, topk_from_scores, wilson_interval
-from evaluation.variable_topk import bin_name, checked_bins, label_count_summary
+from annotator.core.label_sets import label_count_summary
+from evaluation.core.metrics import compute_all, label_matrix, topk_from_scores, wilson_interval
+from evaluation.core.variable_topk import bin_name, checked_bins
 from tests.evaluation.test_real_reference_values import EXPECTED, PREDICTIONS, metrics_for, reference
 
 
@@ -99,7 +100,7 @@ def test_the_figures_readme_gives_for_the_shipped_models(model: str) -> None:
 
 def test_other_bins_give_the_plain_loop_with_those_bins() -> None:
     keys, original, real = reference()
-    from evaluation.prediction_formats import parse_predictions
+    from evaluation.core.prediction_formats import parse_predictions
 
     parsed = parse_predictions(
         (PREDICTIONS / "vgg16_top5.csv").read_bytes(), "vgg16_top5.csv", image_keys=keys, num_classes=1000

@@ -7,11 +7,11 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from annotator.import_sources import LAYOUTS, ImportSourceError, discover
+from annotator.core.import_sources import LAYOUTS, ImportSourceError, discover
+from annotator.core.vocabulary import BUILTIN_IMAGENET, VocabularyError, parse_vocabulary
 from annotator.models import Dataset
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import UnknownClassError, images_import
-from annotator.vocabulary import BUILTIN_IMAGENET, VocabularyError, parse_vocabulary
 from config.text_rules import TextInputError
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotator.core.vote_formats import VoteFormatError, read_csv_gold, read_csv_votes, read_real_gold, read_real_votes
 from annotator.models import Dataset
 from annotator.services.votes_import import VotesImportError, votes_import
-from annotator.vote_formats import VoteFormatError, read_csv_gold, read_csv_votes, read_real_gold, read_real_votes
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ import argparse
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotator.models import Dataset
-from evaluation.release_models import Release
+from evaluation.models import Release
 from evaluation.services.releases import ReleaseInputError, release_build, release_create
 
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         if dataset is None:
             raise CommandError(f"no dataset {options['dataset']!r}", returncode=2)
         try:
-            release = release_create(
+            release, _ = release_create(
                 dataset=dataset,
                 aggregation=options["aggregation"],
                 threshold=options["threshold"],

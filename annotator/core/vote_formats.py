@@ -1,0 +1,137 @@
+"""Reading answers collected elsewhere: ReaL's ``raters.npz`` / ``golden.npz`` and a generic CSV.
+
+Pure (numpy and csv, no Django). Every reader returns a `VoteTable`: questions (image key, class
+reference) and the votes on them; nothing is resolved against a dataset here.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+
+from annotator.core.aggregation import MAYBE, NO, YES
+from annotator.core.real_raters import read_real_raters
+
+ANSWERS = {"no": NO, "yes": YES, "maybe": MAYBE}
+CSV_HEADER = ["image", "class", "annotator", "answer"]
+
+
+class VoteFormatError(ValueError):
+    """Unreadable input; the message names the first offending rows."""
+
+
+@dataclass(frozen=True)
+class VoteTable:
+    image_keys: np.ndarray  # (Q,) str
+    class_refs: np.ndarray  # (Q,) str: a class key, or its index in digits
+    where: list[str]  # (Q,) where each question was first read, for error messages
+    rater_ids: np.ndarray  # (R,) str
+    question: np.ndarray  # (V,) int
+    rater: np.ndarray  # (V,) int
+    answer: np.ndarray  # (V,) NO / YES / MAYBE
+
+    @property
+    def n_votes(self) -> int:
+        return len(self.question)
+
+
+@dataclass(frozen=True)
+class GoldTable:
+    image_keys: np.ndarray  # (G,) str
+    class_refs: np.ndarray
+    where: list[str]
+    yes: np.ndarray  # (G,) bool
+
+
+def read_real_votes(path: str | PathLike[str]) -> VoteTable:
+    """ReaL's ``raters.npz``: one question per (file name, class index), five raters each."""
+    ratings = read_real_raters(path)
+    votes = ratings.votes
+    return VoteTable(
+        image_keys=ratings.file_names,
+        class_refs=ratings.class_index.astype(str),
+        where=[f"question {q}" for q in range(votes.n_items)],
+        rater_ids=np.asarray(ratings.rater_ids).astype(str),
+        question=votes.item,
+        rater=votes.annotator,
+        answer=votes.answer,
+    )
+
+
+def read_csv_votes(path: str | PathLike[str], *, max_errors: int = 5) -> VoteTable:
+    """CSV `image,class,annotator,answer` (header optional); answer yes / no / maybe."""
+    questions: dict[tuple[str, str], int] = {}
+    where: list[str] = []
+    raters: dict[str, int] = {}
+    question, rater, answer, errors = [], [], [], []
+    with Path(path).open(newline="") as handle:
+        for line, row in enumerate(csv.reader(handle), start=1):
+            if line == 1 and [c.strip().lower() for c in row] == CSV_HEADER:
+                continue
+            if len(row) != 4 or not all(c.strip() for c in row):
+                errors.append(f"line {line}: expected 4 non-empty columns {','.join(CSV_HEADER)}, got {row!r}")
+            elif (code := ANSWERS.get(row[3].strip().lower())) is None:
+                errors.append(f"line {line}: answer {row[3]!r} is not yes, no or maybe")
+            else:
+                key = (row[0].strip(), row[1].strip())
+                if key not in questions:
+                    questions[key] = len(questions)
+                    where.append(f"line {line}")
+                question.append(questions[key])
+                rater.append(raters.setdefault(row[2].strip(), len(raters)))
+                answer.append(code)
+            if len(errors) >= max_errors:
+                break
+    if errors:
+        raise VoteFormatError("\n".join(errors))
+    keys = list(questions)
+    return VoteTable(
+        image_keys=np.array([k[0] for k in keys], dtype=str),
+        class_refs=np.array([k[1] for k in keys], dtype=str),
+        where=where,
+        rater_ids=np.array(list(raters), dtype=str),
+        question=np.array(question, np.int64),
+        rater=np.array(rater, np.int64),
+        answer=np.array(answer, np.int8),
+    )
+
+
+def read_real_gold(path: str | PathLike[str]) -> GoldTable:
+    """ReaL's ``golden.npz``: the gold answer is the experts' majority (yes-share ≥ ½; they never said maybe),
+    as in `annotator.core.real_raters.gold_answers`."""
+    ratings = read_real_raters(path)
+    counts = ratings.votes.answer_counts()
+    n = counts.sum(axis=1)
+    answered = n > 0
+    share = (counts[:, YES] + 0.5 * counts[:, MAYBE]) / np.maximum(n, 1)
+    return GoldTable(
+        image_keys=ratings.file_names[answered],
+        class_refs=ratings.class_index[answered].astype(str),
+        where=[f"question {q}" for q in np.flatnonzero(answered)],
+        yes=(share >= 0.5)[answered],
+    )
+
+
+def read_csv_gold(path: str | PathLike[str]) -> GoldTable:
+    """CSV `image,class,answer` (header optional); answer yes / no."""
+    keys, classes, where, yes, errors = [], [], [], [], []
+    with Path(path).open(newline="") as handle:
+        for line, row in enumerate(csv.reader(handle), start=1):
+            if line == 1 and [c.strip().lower() for c in row] == ["image", "class", "answer"]:
+                continue
+            if len(row) != 3 or row[2].strip().lower() not in ("yes", "no"):
+                errors.append(f"line {line}: expected image,class,yes|no, got {row!r}")
+                if len(errors) >= 5:
+                    break
+                continue
+            keys.append(row[0].strip())
+            classes.append(row[1].strip())
+            where.append(f"line {line}")
+            yes.append(row[2].strip().lower() == "yes")
+    if errors:
+        raise VoteFormatError("\n".join(errors))
+    return GoldTable(np.array(keys, dtype=str), np.array(classes, dtype=str), where, np.array(yes, bool))

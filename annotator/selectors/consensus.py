@@ -1,0 +1,254 @@
+"""Reads for consensus, Dawid–Skene and agreement, shared by services, views, APIs and tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from django.db import connection
+from django.db.models import Count, Max
+
+from annotator.core.consensus_rules import ANSWER_CODES, ConsensusSettings, DsParams, VoteData
+from annotator.models import (
+    AgreementSnapshot,
+    Annotation,
+    Consensus,
+    Dataset,
+    DawidSkeneRun,
+    Image,
+    LabelClass,
+    Vote,
+)
+from annotator.pg_copy import read_int_columns
+from annotator.pg_prepared import execute_prepared, fetchall_named
+
+_ANSWER_SQL = "CASE v.answer WHEN 'no' THEN 0 WHEN 'yes' THEN 1 ELSE 2 END"
+
+
+def consensus_settings(dataset: Dataset) -> ConsensusSettings:
+    return ConsensusSettings(
+        threshold=dataset.consensus_threshold,
+        dispute_band=dataset.dispute_band,
+        min_answers=dataset.annotations_per_image,
+        aggregation=dataset.aggregation,
+        ds_threshold=dataset.ds_threshold,
+        ds_prior=dataset.ds_prior,
+    )
+
+
+def dataset_vote_data(dataset: Dataset) -> VoteData:
+    """Every image, vote and annotation of a dataset as arrays: three binary COPY reads and the classes."""
+    images = read_int_columns(
+        f"SELECT id::bigint, annotations_needed::bigint, coalesce(original_label_id, -1)::bigint "
+        f"FROM {Image._meta.db_table} WHERE dataset_id = %s ORDER BY id",
+        [dataset.pk],
+        3,
+    )
+    votes = read_int_columns(
+        f"SELECT v.image_id::bigint, v.label_class_id::bigint, v.annotator_id::bigint, ({_ANSWER_SQL})::bigint "
+        f"FROM {Vote._meta.db_table} v JOIN {Image._meta.db_table} i ON i.id = v.image_id WHERE i.dataset_id = %s",
+        [dataset.pk],
+        4,
+    )
+    class_ids, class_index = (
+        np.array(LabelClass.objects.filter(dataset=dataset).order_by("id").values_list("id", "index"), np.int64)
+        .reshape(-1, 2)
+        .T
+    )
+    index_of_vote = class_index[np.searchsorted(class_ids, votes[:, 1])] if len(votes) else np.zeros(0, np.int64)
+    votes = np.column_stack([votes[:, :2], index_of_vote, votes[:, 2:]])
+    annotations = read_int_columns(
+        f"SELECT image_id::bigint, annotator_id::bigint, none_fits::int::bigint, unsure::int::bigint, "
+        f"bad_image::int::bigint, (cardinality(classes) > 0)::int::bigint, round(seconds * 1000)::bigint "
+        f"FROM {Annotation._meta.db_table} WHERE dataset_id = %s",
+        [dataset.pk],
+        7,
+    )
+    return _vote_data(images, votes, annotations)
+
+
+@dataclass(frozen=True)
+class ImageConsensusInputs:
+    """What the live recount of one image needs."""
+
+    dataset_id: int
+    settings: ConsensusSettings
+    ds: DsParams | None
+    data: VoteData
+
+
+def image_consensus_inputs(image_id: int) -> ImageConsensusInputs | None:
+    """One image's votes and annotations with its dataset's consensus settings and Dawid–Skene run, in one
+    query (`relabel_consensus_inputs`; the write of an answer returns the same rows with its outcome)."""
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, "SELECT * FROM relabel_consensus_inputs(%s)", [image_id])
+        return consensus_inputs_from_rows(image_id, fetchall_named(cursor))
+
+
+def consensus_inputs_from_rows(image_id: int, rows: list[dict[str, Any]]) -> ImageConsensusInputs | None:
+    """Parse rows carrying the columns of `relabel_consensus_row`, by name (the run's parameters are parsed once
+    per process)."""
+    if not rows:
+        return None
+    first = rows[0]
+    settings = ConsensusSettings(
+        threshold=first["c_threshold"], dispute_band=first["c_dispute_band"], min_answers=first["c_min_answers"],
+        aggregation=first["c_aggregation"], ds_threshold=first["c_ds_threshold"], ds_prior=first["c_ds_prior"],
+    )  # fmt: skip
+    answers = [row for row in rows if row["c_annotator"] is not None]
+    annotations = {row["c_annotator"]: row for row in answers}
+    image_row = np.array([[image_id, first["c_needed"], first["c_original_label"] or -1]], np.int64)
+    vote_rows = np.array(
+        [
+            (image_id, r["c_class"], r["c_class_index"], r["c_annotator"], ANSWER_CODES[r["c_answer"]])
+            for r in answers
+            if r["c_class"] is not None
+        ],
+        np.int64,
+    ).reshape(-1, 5)
+    ann_rows = np.array(
+        [
+            (image_id, a, r["c_none_fits"], r["c_unsure"], r["c_bad_image"], r["c_chose"], round(r["c_seconds"] * 1000))
+            for a, r in annotations.items()
+        ],
+        np.int64,
+    ).reshape(-1, 7)
+    run_id = first["c_ds_run"]
+    return ImageConsensusInputs(
+        dataset_id=first["c_dataset"],
+        settings=settings,
+        ds=None if run_id is None else _ds_params_cached(run_id, first["c_ds_run_created"]),
+        data=_vote_data(image_row, vote_rows, ann_rows),
+    )
+
+
+def _vote_data(images: np.ndarray, votes: np.ndarray, annotations: np.ndarray) -> VoteData:
+    ids = images[:, 0]  # sorted ascending (ORDER BY id, or a single image)
+
+    def dense(image_ids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(ids, image_ids)
+
+    return VoteData(
+        image_id=ids,
+        image_needed=images[:, 1],
+        image_original=images[:, 2],
+        vote_image=dense(votes[:, 0]),
+        vote_class=votes[:, 1],
+        vote_class_index=votes[:, 2],
+        vote_annotator=votes[:, 3],
+        vote_answer=votes[:, 4].astype(np.int8),
+        ann_image=dense(annotations[:, 0]),
+        ann_annotator=annotations[:, 1],
+        ann_none_fits=annotations[:, 2].astype(bool),
+        ann_unsure=annotations[:, 3].astype(bool),
+        ann_bad_image=annotations[:, 4].astype(bool),
+        ann_has_classes=annotations[:, 5].astype(bool),
+        ann_seconds=annotations[:, 6] / 1000.0,
+    )
+
+
+def ds_params_of_run(run: DawidSkeneRun | None) -> DsParams | None:
+    """`ds_params` of a stored run, whose parameters never change once written, parsed once per process
+    (the live update of every submit needs them). `run` needs only its id and creation time loaded: the
+    cache is keyed on both, so a reused id (a restored database, a test that resets sequences) is never
+    taken for another run."""
+    return None if run is None else _ds_params_cached(run.pk, run.created_at)
+
+
+@lru_cache(maxsize=16)
+def _ds_params_cached(run_id: int, created_at: object) -> DsParams:
+    fields = ("prior_mode", "annotators", "default_llr", "group_prior")
+    return ds_params(DawidSkeneRun.objects.only(*fields).get(pk=run_id, created_at=created_at))
+
+
+def ds_params(run: DawidSkeneRun | None) -> DsParams | None:
+    if run is None:
+        return None
+    group_prior = np.clip(np.asarray(run.group_prior, np.float64), 1e-12, 1 - 1e-12)
+    return DsParams(
+        run_id=run.pk,
+        prior_mode=run.prior_mode,
+        llr={int(uid): tuple(a["llr"]) for uid, a in run.annotators.items()},
+        default_llr=tuple(run.default_llr),
+        group_log_odds=np.log(group_prior / (1 - group_prior)),
+    )
+
+
+def votes_watermark(dataset: Dataset) -> str:
+    """Changes whenever an annotation of the dataset is added or revised (every vote change is one)."""
+    state = Annotation.objects.filter(dataset=dataset).aggregate(n=Count("id"), last=Max("updated_at"))
+    last = state["last"].isoformat() if state["last"] else "-"
+    return f"{state['n']}:{last}"
+
+
+def latest_agreement_snapshot(dataset: Dataset) -> AgreementSnapshot | None:
+    return AgreementSnapshot.objects.filter(dataset=dataset).order_by("-created_at", "-id").first()
+
+
+def consensus_status_counts(dataset: Dataset, *, n_images: int) -> dict[str, int]:
+    """Images per status; images without a consensus row yet are pending (one GROUP BY)."""
+    counts = dict(Consensus.objects.filter(dataset=dataset).values_list("status").annotate(n=Count("pk")).order_by())
+    result = {status: counts.get(status, 0) for status in Consensus.Status.values}
+    result[Consensus.Status.PENDING] += n_images - sum(counts.values())
+    return result
+
+
+@dataclass(frozen=True)
+class SettledLabels:
+    """Effective label sets (class ids) of every image whose consensus is not pending and that no reviewer
+    excluded (marked bad or ambiguous): an adjudicated image contributes its adjudicated set."""
+
+    image_ids: list[int]
+    labels: list[list[int]]
+    watermark: str
+
+
+def settled_consensus_labels(dataset: Dataset) -> SettledLabels:
+    """Two queries: the state (for the watermark) and the rows."""
+    state = Consensus.objects.filter(dataset=dataset).aggregate(n=Count("pk"), last=Max("updated_at"))
+    rows = list(
+        Consensus.objects.filter(dataset=dataset)
+        .exclude(status=Consensus.Status.PENDING)
+        .exclude(excluded=True)
+        .values_list("image_id", "labels")
+    )
+    # "consensus:0" while no image has a consensus row: the watermark of snapshots taken before consensus rows
+    # existed, so they still match an empty pool
+    watermark = f"consensus:{state['n']}:{state['last'].timestamp():.6f}" if state["n"] else "consensus:0"
+    return SettledLabels(image_ids=[r[0] for r in rows], labels=[r[1] for r in rows], watermark=watermark)
+
+
+# --- the agreement dashboard and API ----------------------------------------------------------------------
+
+CLASS_SORTS = {
+    "name": "Class", "n_questions": "Questions", "yes_share": "Yes share", "positive_agreement": "Positive agreement",
+    "fleiss_kappa": "Fleiss κ", "n_original": "Original label asked", "original_rejected_share": "Original rejected",
+}  # fmt: skip
+
+
+def agreement_overview(dataset: Dataset) -> dict:
+    """Latest snapshot, latest Dawid–Skene run and the live status counts (four queries)."""
+    snapshot = latest_agreement_snapshot(dataset)
+    run = DawidSkeneRun.objects.filter(dataset=dataset).order_by("-created_at", "-id").defer("annotators").first()
+    n_images = Image.objects.filter(dataset=dataset).count()
+    return {
+        "dataset": dataset.slug,
+        "status": consensus_status_counts(dataset, n_images=n_images),
+        "snapshot_created_at": snapshot.created_at if snapshot else None,
+        "figures": snapshot.figures if snapshot else None,
+        "dawid_skene": None if run is None else {
+            "created_at": run.created_at.isoformat(), "prior_mode": run.prior_mode, "n_votes": run.n_votes,
+            "iterations": run.iterations, "converged": run.converged, "prior": run.prior,
+            "group_prior": run.group_prior, "seconds": run.seconds,
+        },
+    }  # fmt: skip
+
+
+def sorted_classes(rows: list[dict], key: str, descending: bool) -> list[dict]:
+    """Per-class rows by `key` (unknown keys: by questions); rows without a value go last either way."""
+    key = key if key in CLASS_SORTS else "n_questions"
+    present = [r for r in rows if r.get(key) is not None]
+    missing = [r for r in rows if r.get(key) is None]
+    return sorted(present, key=lambda r: r[key], reverse=descending) + missing

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from annotator.api import consensus as api
+from annotator.views import consensus as views
+
+app_name = "consensus"
+
+urlpatterns = [
+    path("datasets/<slug:slug>/agreement/", views.agreement_dashboard, name="dashboard"),
+    path("api/datasets/<slug:slug>/agreement/", api.AgreementApi.as_view(), name="api-agreement"),
+]

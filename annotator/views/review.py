@@ -1,0 +1,90 @@
+"""Review pages: the queue, the review screen of one image (review.js drives it through the API) and an
+image's full history. Reviewers and staff only (annotator.permissions.access_review)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from annotator.models import Dataset, Image, LabelClass
+from annotator.permissions import access_review, require_dataset
+from annotator.selectors.review import (
+    PAGE_SIZE,
+    QUEUE_STATUSES,
+    QueueFilter,
+    adjudication_history,
+    annotation_history,
+    datasets_with_open_counts,
+    queue_annotators,
+    queue_counts,
+    queue_neighbours,
+    queue_page,
+    review_detail,
+)
+from config.request_input import MAX_SQL_INT, query_int
+
+
+@login_required
+def review_index(request: HttpRequest) -> HttpResponse:
+    if not access_review(request.user):
+        raise PermissionDenied
+    return render(request, "review/index.html", {"datasets": datasets_with_open_counts()})
+
+
+@require_dataset(access_review)
+def review_queue(request: HttpRequest, dataset: Dataset) -> HttpResponse:
+    flt = QueueFilter.parse(request.GET)
+    page = query_int(request.GET, "page", default=1, minimum=1, maximum=MAX_SQL_INT // PAGE_SIZE)
+    counts = queue_counts(dataset, flt)
+    rows = queue_page(dataset, flt, offset=(page - 1) * PAGE_SIZE)
+    query = urlencode(flt.query())
+    context = {
+        "dataset": dataset,
+        "filter": flt,
+        "query": query,
+        "tabs": [
+            (name, label, counts[name], urlencode({**flt.query(), "status": name}))
+            for name, (label, _q) in QUEUE_STATUSES.items()
+        ],
+        "rows": rows,
+        "page": page,
+        "has_next": counts[flt.status] > page * PAGE_SIZE,
+        "first_row": (page - 1) * PAGE_SIZE,
+        "classes": LabelClass.objects.filter(dataset=dataset).order_by("name").values_list("pk", "name"),
+        "annotators": queue_annotators(dataset),
+    }
+    return render(request, "review/queue.html", context)
+
+
+@require_dataset(access_review)
+def review_image(request: HttpRequest, dataset: Dataset, image_id: int) -> HttpResponse:
+    image = get_object_or_404(Image.objects.select_related("dataset"), pk=image_id, dataset=dataset)
+    flt = QueueFilter.parse(request.GET)
+    previous, following = queue_neighbours(dataset, flt, image.pk)
+    context = {
+        "dataset": dataset,
+        "detail": review_detail(image),
+        "query": urlencode(flt.query()),
+        "previous": previous,
+        "next": following,
+    }
+    return render(request, "review/image.html", context)
+
+
+@login_required
+def image_history(request: HttpRequest, image_id: int) -> HttpResponse:
+    if not access_review(request.user):
+        raise PermissionDenied
+    image = get_object_or_404(Image.objects.select_related("dataset", "original_label", "consensus"), pk=image_id)
+    context = {
+        "image": image,
+        "dataset": image.dataset,
+        "consensus": getattr(image, "consensus", None),
+        "revisions": annotation_history(image),
+        "adjudications": adjudication_history(image),
+    }
+    return render(request, "review/history.html", context)

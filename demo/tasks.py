@@ -1,0 +1,16 @@
+"""The demo's Celery task: thin, safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from demo.services.imagenet_val import demo_imagenet_val_load
+
+# The demo's ImageNet val load takes about a minute on 2 cores; generous for a busy machine.
+DEMO_LIMITS = {"soft_time_limit": 25 * 60, "time_limit": 30 * 60}
+
+
+@shared_task(name="demo.imagenet_val_load", acks_late=True, ignore_result=True, **DEMO_LIMITS)
+def demo_imagenet_val_load_task() -> bool:
+    """`manage.py demo` enqueues it; safe to run twice: every step checks whether its result is there."""
+    return demo_imagenet_val_load().wrote

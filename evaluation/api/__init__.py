@@ -1,0 +1,1 @@
+"""The evaluation API (Django REST Framework), one module per domain."""

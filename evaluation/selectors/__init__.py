@@ -1,0 +1,1 @@
+"""Reads shared by views, APIs, services and tasks, one module per domain."""
