@@ -25,7 +25,9 @@ from tests.celery.conftest import wait_for
 from tests.celery.processes import celery_processes
 from tests.embedded_server import embedded_pgdata, stop_embedded_server
 
-pytestmark = [pytest.mark.celery, pytest.mark.timeout(240), pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.celery, pytest.mark.outage, pytest.mark.timeout(240), pytest.mark.django_db(transaction=True)
+]  # fmt: skip
 
 TICK_SECONDS = 2
 SWEEP = "evaluation.resume_release_builds"

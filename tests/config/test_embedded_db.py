@@ -73,6 +73,7 @@ def test_the_server_stops_when_its_last_live_holder_exits_though_another_holder_
             os.kill(leftover, signal.SIGQUIT)
 
 
+@pytest.mark.outage
 @pytest.mark.django_db(transaction=True)
 def test_a_request_finding_the_server_stopped_starts_it_again_and_is_answered(client, reviewer):
     """The suite's own server is stopped (pg_ctl stop): the next request's connection starts it again."""

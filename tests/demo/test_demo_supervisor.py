@@ -23,7 +23,7 @@ from tests.demo.test_demo_command import _drop_database, _free_port, _wait_for
 from tests.embedded_server import embedded_pgdata, stop_embedded_server
 from tests.leftovers import processes_left_running
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.outage, pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
 
 class Demo:
