@@ -16,6 +16,7 @@ the submit path free of deadlocks.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Collection
 from datetime import datetime
 
@@ -47,6 +48,11 @@ _IMAGE_COLUMNS = {
 # Model.from_db takes the values in the model's field order.
 _IMAGE_FIELD_ORDER = [f.attname for f in Image._meta.concrete_fields if f.attname in _IMAGE_COLUMNS]
 _LEASE_NEXT_SQL = "SELECT * FROM relabel_lease_next(%s, %s, %s::bigint[], %s, %s, %s)"
+# The pick skips image rows another transaction holds locked (a submit, another hand-out) instead of waiting,
+# so at the very end of the work the last open image can be locked at the moment a user asks, and "nothing
+# left" would be wrong. Before answering so, ask again after these pauses (a submit holds its row for
+# milliseconds); a user who really is done waits 0.14 s once.
+_NOTHING_LEFT_RETRY_SECONDS = (0.02, 0.04, 0.08)
 
 
 def _now(now: datetime | None) -> datetime:
@@ -83,16 +89,23 @@ def lease_next(
     One call of `relabel_lease_next`, atomic on its own: expired leases are reclaimed
     first; the chosen image row is taken with `FOR UPDATE SKIP LOCKED` and its lease counter raised in the
     same statement as the lease is written, so concurrent callers never wait on each other and never push
-    an image past its `annotations_needed`.
+    an image past its `annotations_needed`. Since a locked row is skipped, "nothing left" is answered only
+    after asking three more times over 0.14 s (see _NOTHING_LEFT_RETRY_SECONDS).
     """
-    now = _now(now)
-    with connection.cursor() as cursor:
-        execute_prepared(
-            cursor,
-            _LEASE_NEXT_SQL,
-            [dataset.pk, annotator.pk, sorted(exclude), now, now + settings.RELABEL_LEASE_DURATION, MAX_HELD_LEASES],
-        )
-        rows = fetchall_named(cursor)
+    fixed_now = now
+    for pause in (*_NOTHING_LEFT_RETRY_SECONDS, None):
+        now = _now(fixed_now)
+        with connection.cursor() as cursor:
+            execute_prepared(
+                cursor,
+                _LEASE_NEXT_SQL,
+                [dataset.pk, annotator.pk, sorted(exclude), now, now + settings.RELABEL_LEASE_DURATION,
+                 MAX_HELD_LEASES],
+            )  # fmt: skip
+            rows = fetchall_named(cursor)
+        if rows or pause is None:
+            break
+        time.sleep(pause)
     if not rows:
         return None
     row = rows[0]

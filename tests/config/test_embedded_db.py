@@ -4,6 +4,7 @@ and a connection that finds it stopped starts it again."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,10 +53,21 @@ def _wait_until_stopped(pgdata: Path, timeout: float = 20.0) -> bool:
     return False
 
 
-def test_the_server_stops_when_its_last_live_holder_exits_though_another_holder_was_killed(tmp_path):
-    """A server of its own (in tmp_path): one holder is SIGKILLed and never releases it; a second one exits
+@pytest.fixture
+def own_var(tmp_path):
+    """A var folder for a server of the test's own, under the repository's var/: the server runs as another
+    user where the suite runs as root, and pytest keeps its /tmp/pytest-of-<user> folder private (0700), also
+    resetting it when another xdist worker starts, so a server there could not reach its own data."""
+    folder = REPO / "var" / "test-servers" / f"{tmp_path.name}-{os.getpid()}"
+    folder.mkdir(parents=True)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_server_stops_when_its_last_live_holder_exits_though_another_holder_was_killed(own_var):
+    """A server of its own (in own_var): one holder is SIGKILLed and never releases it; a second one exits
     normally and, being the last live holder, stops it. With the wheel's own clean-up it ran on for ever."""
-    var_dir, pgdata = tmp_path / "var", tmp_path / "var" / "pgdata"
+    var_dir, pgdata = own_var, own_var / "pgdata"
     killed = _holder(var_dir)
     try:
         last = _holder(var_dir)
@@ -92,18 +104,18 @@ def test_a_request_finding_the_server_stopped_starts_it_again_and_is_answered(cl
     assert client.get(reverse("datasets:home")).status_code == 200
 
 
-def test_a_ctrl_c_while_a_holder_starts_the_server_does_not_stop_it(tmp_path):
+def test_a_ctrl_c_while_a_holder_starts_the_server_does_not_stop_it(own_var):
     """`pg_ctl start -w` forwards a SIGINT it gets while waiting for the server to its server: a Ctrl-C for
     `make demo` (SIGINT to the terminal's process group) just as the demo's supervisor started the server
     again stopped it under every other holder (a demo test failed so, now and then). pg_ctl runs in a
     session of its own, out of reach of the terminal's signals."""
-    first = _holder(tmp_path)
-    pgdata = (tmp_path / "pgdata").resolve()
+    first = _holder(own_var)
+    pgdata = (own_var / "pgdata").resolve()
     server = server_pid(pgdata)
     subprocess.run(["kill", "-INT", str(server)], check=True)  # a fast shutdown: the holder stays
     assert _wait_until_stopped(pgdata)
     # It starts the server again; it ignores Ctrl-C itself, as the demo's supervisor handles it.
-    starter = _holder(tmp_path, "--ignore-ctrl-c", started=False, start_new_session=True)
+    starter = _holder(own_var, "--ignore-ctrl-c", started=False, start_new_session=True)
     try:
         while starter.poll() is None and server_pid(pgdata) is None:
             time.sleep(0.005)
