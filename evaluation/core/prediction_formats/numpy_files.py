@@ -85,7 +85,8 @@ def assemble_arrays(arrays: dict[str, np.ndarray], context: Context, fmt: str) -
             _check_agreement(classes, scores)
         classes = classes[:, : context.k].astype(np.int32)
     else:
-        classes = topk_from_scores(scores, context.k)  # type: ignore[arg-type]
+        assert scores is not None  # refused above when the file holds neither
+        classes = topk_from_scores(scores, context.k)
     if keys is not None:
         positions = dataset_positions(_key_strings(keys, n_images), rows, context)
         order = np.argsort(positions)
