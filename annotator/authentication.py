@@ -7,9 +7,11 @@ authentication (API clients) fetch the names with the user row and prime the per
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import connection
 from rest_framework import exceptions
@@ -22,7 +24,8 @@ from annotator.roles import prime_roles
 
 def _user_with_roles_sql(where: str, extra_columns: str = "") -> str:
     user_model = get_user_model()
-    columns = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in user_model._meta.concrete_fields)
+    # A concrete field always has a column (the stubs type Field.column as optional, for every field).
+    columns = ", ".join(f"u.{connection.ops.quote_name(cast(str, f.column))}" for f in user_model._meta.concrete_fields)
     membership = user_model.groups.through._meta.db_table
     return f"""
 SELECT {columns},
@@ -32,7 +35,7 @@ FROM {user_model._meta.db_table} u {where}
 """
 
 
-def _load(sql: str, params: list[object]) -> tuple[AbstractBaseUser, tuple] | None:
+def _load(sql: str, params: list[object]) -> tuple[User, tuple] | None:
     """The user row (and any extra columns after the roles) with its role names primed; raw SQL because
     composing the ORM query cost more than running it, on every request."""
     user_model = get_user_model()
@@ -50,7 +53,7 @@ def _load(sql: str, params: list[object]) -> tuple[AbstractBaseUser, tuple] | No
 class RoleModelBackend(ModelBackend):
     """Django's model backend; `get_user` (run on each request with a session) also loads the roles."""
 
-    def get_user(self, user_id: object) -> AbstractBaseUser | None:
+    def get_user(self, user_id: object) -> User | None:
         try:
             user_pk = get_user_model()._meta.pk.to_python(user_id)
         except ValidationError:
@@ -64,7 +67,7 @@ class RoleModelBackend(ModelBackend):
 class RoleTokenAuthentication(TokenAuthentication):
     """DRF token authentication that loads the user, with their roles, in one query."""
 
-    def authenticate_credentials(self, key: str) -> tuple[AbstractBaseUser, Token]:
+    def authenticate_credentials(self, key: str) -> tuple[User, Token]:
         sql = _user_with_roles_sql(
             f"JOIN {Token._meta.db_table} t ON t.user_id = u.id WHERE t.key = %s", extra_columns=", t.created"
         )

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import TypeGuard
 
+from django.contrib.auth import models as auth
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework.permissions import BasePermission
@@ -22,11 +24,11 @@ from annotator.models import Dataset
 from annotator.roles import ANNOTATOR, RESEARCHER, REVIEWER, has_role
 from annotator.selectors.datasets import annotates_dataset, dataset_by_slug
 
-User = AbstractBaseUser | AnonymousUser
+User = auth.User | AnonymousUser
 DatasetCheck = Callable[[User, Dataset], bool]
 
 
-def access_annotating(user: User) -> bool:
+def access_annotating(user: User) -> TypeGuard[auth.User]:
     """May use the annotation endpoints at all (which datasets is checked per dataset)."""
     return has_role(user, ANNOTATOR)
 

@@ -49,5 +49,5 @@ def copy_text(table: str, columns: Sequence[str], lines: Iterable[str]) -> None:
         cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", text)
 
 
-def pg_array(values: Iterable[int]) -> str:
+def pg_array(values: Iterable[int | str]) -> str:
     return "{" + ",".join(map(str, values)) + "}"

@@ -19,7 +19,7 @@ import hashlib
 import re
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
 
@@ -65,7 +65,7 @@ def execute_prepared(cursor, sql: str, params: Sequence | Mapping = ()) -> None:
             cursor.cursor.execute(prepare)
         done.add(name)
     if isinstance(parameters, tuple):
-        values = [params[key] for key in parameters]  # type: ignore[index]
+        values = [cast(Mapping[str, Any], params)[key] for key in parameters]
     else:
         values = list(params)
         if len(values) != parameters:

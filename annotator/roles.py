@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from typing import TypeGuard
+
+from django.contrib.auth.models import AnonymousUser, Group, User
 
 ANNOTATOR = "annotator"
 REVIEWER = "reviewer"
@@ -19,13 +21,14 @@ def role_groups(*names: str) -> list[Group]:
     return [Group.objects.get_or_create(name=name)[0] for name in names]
 
 
-def prime_roles(user: AbstractBaseUser, names: list[str]) -> None:
+def prime_roles(user: User, names: list[str]) -> None:
     """Cache the user's group names for this request (annotator.authentication loads them with the user)."""
-    user._relabel_roles = set(names)
+    setattr(user, "_relabel_roles", set(names))  # noqa: B010 (a per-request cache, not a field of the model)
 
 
-def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
-    """Staff hold every role. Group names are cached on the user object for the request."""
+def has_role(user: User | AnonymousUser, role: str) -> TypeGuard[User]:
+    """Staff hold every role. Group names are cached on the user object for the request. Only a signed-in
+    user holds a role, so a caller that checked one may treat `user` as signed in."""
     if not user.is_authenticated or not user.is_active:
         return False
     if user.is_staff:
@@ -33,5 +36,5 @@ def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
     cached = getattr(user, "_relabel_roles", None)
     if cached is None:
         cached = set(user.groups.values_list("name", flat=True))
-        user._relabel_roles = cached
+        setattr(user, "_relabel_roles", cached)  # noqa: B010 (as in prime_roles)
     return role in cached

@@ -9,9 +9,10 @@ from celery import Task, shared_task
 from annotator.models import Dataset
 from annotator.services.agreement_figures import agreement_compute
 from annotator.services.dawid_skene import dawid_skene_refresh_due, dawid_skene_requests_pending, dawid_skene_run
+from config.celery import TimeLimits
 
 # A Dawid–Skene run over 750k votes takes a few seconds; agreement figures about as long.
-LIMITS = {"soft_time_limit": 10 * 60, "time_limit": 12 * 60}
+LIMITS: TimeLimits = {"soft_time_limit": 10 * 60, "time_limit": 12 * 60}
 # The sweep leaves a request this long to its own task before enqueueing it again.
 REQUEST_GRACE = timedelta(seconds=5)
 # A request whose dataset is being fitted (the lock is taken) is looked at again this much later.

@@ -38,7 +38,8 @@ def report_svg(figures: Sequence[Figure], title: str) -> str:
     for figure in figures:
         if figure.floor is not None and figure.value > 0 and figure.floor > 0:
             panels.setdefault(figure.unit, []).append(figure)
-    parts, y = [], 34
+    parts: list[str] = []
+    y: float = 34
     for unit, rows in panels.items():
         svg, height = _panel(unit, rows, y)
         parts.append(svg)
@@ -74,6 +75,8 @@ def _panel(unit: str, rows: list[Figure], top: float) -> tuple[str, float]:
         )
         decade *= 10
     for i, (figure, limit) in enumerate(zip(rows, limits, strict=True)):
+        floor = figure.floor
+        assert floor is not None, "only figures with a floor are charted"
         y = top + PANEL_HEADER + i * ROW
         colour = COLOURS["miss"] if figure.passed is False else COLOURS["value"]
         verdict = "" if figure.passed is None else (" ✓" if figure.passed else " ✗ miss")
@@ -85,12 +88,12 @@ def _panel(unit: str, rows: list[Figure], top: float) -> tuple[str, float]:
             f"<g><title>{escape(tip)}</title>"
             f'<text x="{MARGIN}" y="{y + 10}">{escape(_short(figure))}</text>'
             f'<rect x="{x0}" y="{y}" width="{max(x(figure.value) - x0, 1)}" height="{BAR}" fill="{colour}"/>'
-            f'<rect x="{x0}" y="{y + BAR + 1}" width="{max(x(figure.floor) - x0, 1)}" height="{BAR - 4}" '
+            f'<rect x="{x0}" y="{y + BAR + 1}" width="{max(x(floor) - x0, 1)}" height="{BAR - 4}" '
             f'fill="{COLOURS["floor"]}"/>'
             f'<text x="{x0 + PLOT_WIDTH + 8}" y="{y + 10}">'
             f"{_number(figure.value)} {escape(figure.unit)}{verdict}</text>"
             f'<text x="{x0 + PLOT_WIDTH + 8}" y="{y + 23}" fill="#595959" font-size="11">'
-            f"floor {_number(figure.floor)}</text>"
+            f"floor {_number(floor)}</text>"
             + (
                 f'<line x1="{x(limit)}" y1="{y - 3}" x2="{x(limit)}" y2="{y + 2 * BAR}" stroke="{COLOURS["target"]}" '
                 f'stroke-width="2"/>'

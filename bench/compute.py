@@ -12,6 +12,8 @@ import io
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
 import numpy as np
 from django.db import connection
@@ -58,11 +60,12 @@ _METRIC_ROWS = (
 # Every figure is the median of this many runs (`python -m bench --repeat`) and every floor the fastest of
 # as many: the machine is shared, and a floor is the best the hardware can do.
 REPEAT = 3
+T = TypeVar("T")
 
 
 def timed(
-    function: Callable[[], object], *, setup: Callable[[], object] | None = None, best: bool = False
-) -> tuple[float, object]:
+    function: Callable[[], T], *, setup: Callable[[], object] | None = None, best: bool = False
+) -> tuple[float, T]:
     """Median (or, with `best`, minimum) seconds of REPEAT runs of `function`, each after an untimed `setup`;
     the last run's result."""
     samples = []
@@ -137,6 +140,7 @@ def bench_consensus(report: Report, dataset: Dataset) -> None:
 def bench_dawid_skene(report: Report, dataset: Dataset) -> None:
     """One Dawid–Skene run: read every vote, fit, store the run and rewrite the consensus."""
     seconds, run = timed(lambda: dawid_skene_run(dataset=dataset))
+    assert run is not None, "the benchmark's dataset has votes, and nothing else fits it meanwhile"
     data = dataset_vote_data(dataset)
     q = questions_of(data)
     groups = prior_groups(dataset.ds_prior, q)
@@ -168,7 +172,7 @@ def bench_metrics(report: Report, dataset: Dataset) -> None:
     numpy_seconds = 0.0
     scored_seconds = 0.0
     for topk, scores in inputs:
-        spent, _ = timed(lambda topk=topk, scores=scores: compute_all(topk, order.original, labels, scores), best=True)
+        spent, _ = timed(partial(compute_all, topk, order.original, labels, scores), best=True)
         numpy_seconds += spent
         scored_seconds += spent if scores is not None else 0.0
     with_scores = sum(scores is not None for _, scores in inputs)

@@ -8,6 +8,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.db import connection
@@ -31,7 +32,7 @@ def synthetic_specs(count: int, num_classes: int = 1000, seed: int = 0) -> list[
     ]
 
 
-def fresh_dataset(slug: str, **settings: object) -> Dataset:
+def fresh_dataset(slug: str, **settings: Any) -> Dataset:
     Dataset.objects.filter(slug=slug).delete()
     dataset = dataset_create(slug=slug, **settings)
     vocabulary_import(dataset=dataset, classes=parse_vocabulary(BUILTIN_IMAGENET))

@@ -24,7 +24,7 @@ RECONNECT_INTERVAL_MAX = 5.0
 
 class Scheduler(PersistentScheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._missed: dict[str, ScheduleEntry] = {}
+        self._missed: dict[str | None, ScheduleEntry] = {}
         super().__init__(*args, **kwargs)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
@@ -84,6 +84,11 @@ class Scheduler(PersistentScheduler):
         def _error_handler(error: Exception, interval: float) -> None:
             logger.warning("beat: the broker is unreachable (%s); trying again in %.0f s", error, interval)
 
+        # kombu retries forever with max_retries=None and sleeps fractions of seconds; its stub wants ints.
         return self.connection.ensure_connection(
-            _error_handler, max_retries=None, interval_start=1, interval_step=1, interval_max=RECONNECT_INTERVAL_MAX
+            _error_handler,
+            max_retries=None,  # type: ignore[arg-type]
+            interval_start=1,
+            interval_step=1,
+            interval_max=RECONNECT_INTERVAL_MAX,  # type: ignore[arg-type]
         )

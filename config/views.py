@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views import defaults
 from django.views.static import serve
@@ -115,7 +116,7 @@ MEDIA_ACCESS: dict[str, Callable[[User], bool]] = {
 
 
 @login_required
-def media_serve(request: HttpRequest, path: str) -> HttpResponse:
+def media_serve(request: HttpRequest, path: str) -> HttpResponseBase:
     """Local media (with S3 storage, URLs point at the bucket instead). The rule is chosen by the first folder
     of the normalised path, the same path the file is served from; any traversal is refused (400)."""
     try:
@@ -126,4 +127,4 @@ def media_serve(request: HttpRequest, path: str) -> HttpResponse:
     check = MEDIA_ACCESS.get(name.split("/", 1)[0], _staff)
     if not check(request.user):
         raise PermissionDenied
-    return serve(request, name, document_root=settings.MEDIA_ROOT)
+    return serve(request, name, document_root=str(settings.MEDIA_ROOT))

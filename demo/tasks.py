@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from config.celery import TimeLimits
 from demo.services.imagenet_val import demo_imagenet_val_load
 
 # The demo's ImageNet val load takes about a minute on 2 cores; generous for a busy machine.
-DEMO_LIMITS = {"soft_time_limit": 25 * 60, "time_limit": 30 * 60}
+DEMO_LIMITS: TimeLimits = {"soft_time_limit": 25 * 60, "time_limit": 30 * 60}
 
 
 @shared_task(name="demo.imagenet_val_load", acks_late=True, ignore_result=True, **DEMO_LIMITS)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
+from django.contrib.auth import models as auth
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from rest_framework.permissions import BasePermission
@@ -20,7 +21,7 @@ from rest_framework.views import APIView
 
 from annotator.roles import RESEARCHER, REVIEWER, has_role
 
-User = AbstractBaseUser | AnonymousUser
+User = auth.User | AnonymousUser
 ViewFunction = Callable[..., HttpResponse]
 
 

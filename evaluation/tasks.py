@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 
 from annotator.models import Dataset
+from config.celery import TimeLimits
 from evaluation.services.candidates import candidates_recompute
 from evaluation.services.release_claims import STALE_CLAIM, release_build_held_elsewhere, releases_needing_a_build
 from evaluation.services.releases import release_build
@@ -12,11 +13,11 @@ from evaluation.services.snapshots import metric_snapshots_refresh
 
 # Evaluating one set takes well under a minute even with a 50k × 1000 score matrix; a refresh of
 # every set of every dataset runs in bounded per-set transactions.
-EVALUATE_LIMITS = {"soft_time_limit": 10 * 60, "time_limit": 12 * 60}
+EVALUATE_LIMITS: TimeLimits = {"soft_time_limit": 10 * 60, "time_limit": 12 * 60}
 # A 50k-image release builds in seconds. A delivery that finds the release held by a live build (a redelivery
 # racing it) looks again after STALE_CLAIM, when a silent build's claim may be retaken.
-RELEASE_LIMITS = {"soft_time_limit": 14 * 60, "time_limit": 15 * 60}
-REFRESH_LIMITS = {"soft_time_limit": 25 * 60, "time_limit": 30 * 60}
+RELEASE_LIMITS: TimeLimits = {"soft_time_limit": 14 * 60, "time_limit": 15 * 60}
+REFRESH_LIMITS: TimeLimits = {"soft_time_limit": 25 * 60, "time_limit": 30 * 60}
 
 
 @shared_task(name="evaluation.evaluate_prediction_set", acks_late=True, ignore_result=True, **EVALUATE_LIMITS)

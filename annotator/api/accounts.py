@@ -4,6 +4,7 @@ password (DRF's view would say "Unable to log in with provided credentials", a 4
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
@@ -15,9 +16,11 @@ from config.views import login_locked_out
 
 
 class TokenApi(ObtainAuthToken):
-    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+    # The stub types api_settings' class lists as the dotted paths of the settings; DRF imports them.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES  # type: ignore[assignment]
 
-    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
+    # DRF takes any HttpResponse from a handler (the lockout answer is Django's); the stub narrows it to Response.
+    def post(self, request: Request, *args: object, **kwargs: object) -> HttpResponse:  # type: ignore[override]
         serializer = self.get_serializer(data=request.data)
         if not serializer.is_valid():
             # django-axes' backend marks the request it was given (DRF's), which its middleware never sees.

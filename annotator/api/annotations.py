@@ -6,6 +6,8 @@ anyone else's answer: annotation stays blind."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -22,6 +24,7 @@ from annotator.selectors.datasets import vocabulary_of
 from annotator.services.annotations import AnnotationInputError, Answer, annotation_revise, annotation_submit
 from annotator.services.assignment import AssignmentError, image_skip, lease_next
 from config.api_errors import refused, validated
+from config.authenticated import AuthenticatedRequest
 from config.request_input import MAX_SQL_INT, query_int
 from config.serializers import Output, SharedFields, UtcDateTimeField
 
@@ -29,7 +32,7 @@ MAX_SECONDS_PER_ANSWER = 3600.0
 MAX_ID = MAX_SQL_INT  # PostgreSQL bigint: larger ids are refused as input (400), not sent to the database
 
 
-def _id_field(**kwargs: object) -> serializers.IntegerField:
+def _id_field(**kwargs: Any) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
@@ -147,7 +150,7 @@ class NextImageApi(AnnotationApiView):
         request=NextInput,
         responses={200: ItemOutput, 204: None, 409: OpenApiResponse(description="I already hold two leases.")},
     )
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         dataset = dataset_or_403(request.user, slug, access_dataset_annotation)
         data = validated(NextInput(data=request.data))
         with refused(AssignmentError, status=status.HTTP_409_CONFLICT, code="conflict"):
@@ -163,7 +166,7 @@ class SkipApi(AnnotationApiView):
     """Give a leased image back without answering; it is not handed to me again."""
 
     @extend_schema(request=None, responses={204: None, 400: OpenApiResponse(description="Not leased to me.")})
-    def post(self, request: Request, image_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, image_id: int) -> Response:
         with refused(AssignmentError):
             image_skip(image_id=image_id, annotator=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -179,7 +182,7 @@ class AnnotationListSubmitApi(AnnotationApiView):
         ],
         responses=AnnotationOutput(many=True),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         dataset = None
         if slug := request.query_params.get("dataset"):
             dataset = get_object_or_404(Dataset, slug=slug)
@@ -192,7 +195,7 @@ class AnnotationListSubmitApi(AnnotationApiView):
         responses={201: AnnotationOutput, 200: AnnotationOutput, 400: OpenApiResponse(description="Refused.")},
         description="201 when stored; 200 with the first result when `client_uuid` was already submitted.",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = validated(SubmitInput(data=request.data))
         with refused(AnnotationInputError):
             annotation, created = annotation_submit(
@@ -205,9 +208,10 @@ class AnnotationDetailReviseApi(AnnotationApiView):
     """GET: one of my annotations with its image and the candidates as shown. PUT: revise it (idempotent)."""
 
     @extend_schema(responses={200: AnnotationDetailOutput, 404: OpenApiResponse(description="Not one of mine.")})
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         annotation = get_object_or_404(annotations_of(annotator=request.user), pk=pk)
-        annotation.item = item_for(image=annotation.image, shown=annotation.shown, lease_expires_at=None)
+        item = item_for(image=annotation.image, shown=annotation.shown, lease_expires_at=None)
+        setattr(annotation, "item", item)  # noqa: B010 (for the output serializer; not a field of the model)
         return Response(AnnotationDetailOutput(annotation).data)
 
     @extend_schema(
@@ -218,7 +222,7 @@ class AnnotationDetailReviseApi(AnnotationApiView):
             404: OpenApiResponse(description="Not one of mine."),
         },
     )
-    def put(self, request: Request, pk: int) -> Response:
+    def put(self, request: AuthenticatedRequest, pk: int) -> Response:
         get_object_or_404(annotations_of(annotator=request.user), pk=pk)
         data = validated(AnswerInput(data=request.data))
         with refused(AnnotationInputError):
@@ -232,7 +236,7 @@ class ProgressApi(AnnotationApiView):
     """My count today and in total, and the dataset's completion."""
 
     @extend_schema(responses=ProgressOutput)
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         dataset = dataset_or_403(request.user, slug, access_dataset_annotation)
         since = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
         return Response(ProgressOutput(progress_of(dataset=dataset, annotator=request.user, since=since)).data)

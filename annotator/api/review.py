@@ -28,6 +28,7 @@ from annotator.services.review import (
     review_request_more,
 )
 from config.api_errors import refused, validated
+from config.authenticated import AuthenticatedRequest
 from config.request_input import MAX_SQL_INT, query_int
 from config.text_rules import NOTE_MAX_LENGTH
 
@@ -133,7 +134,7 @@ class AdjudicationsApi(ReviewApiView):
         responses={201: AdjudicationOutput, 200: AdjudicationOutput},
         description="201 when recorded; 200 with the first decision when `client_uuid` was already used.",
     )
-    def post(self, request: Request, image_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, image_id: int) -> Response:
         image = _image(image_id)
         data = validated(DecisionInput(data=request.data))
         common = {
@@ -154,7 +155,7 @@ class MoreAnnotationsApi(ReviewApiView):
     """Ask for `extra` more annotations of the image: it goes to the front of the annotation queue."""
 
     @extend_schema(request=MoreInput, responses={201: AdjudicationOutput, 200: AdjudicationOutput})
-    def post(self, request: Request, image_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, image_id: int) -> Response:
         image = _image(image_id)
         data = validated(MoreInput(data=request.data))
         with refused(ReviewError):

@@ -155,7 +155,7 @@ class DawidSkeneResult:
     log_likelihood: float  # marginal log-likelihood of the votes at the end
 
 
-def _responses(votes: VoteArrays, maybe: MaybeMode):
+def _responses(votes: VoteArrays, maybe: MaybeMode) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
     """(vote index, response, weight, names): the likelihood's view of the votes."""
     idx = np.arange(votes.n_votes)
     ans = votes.answer.astype(np.int64)
@@ -276,4 +276,5 @@ def dawid_skene(
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # exp of a negative magnitude never overflows
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    squashed: np.ndarray = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return squashed

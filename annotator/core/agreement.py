@@ -19,10 +19,14 @@ from annotator.core.aggregation import MAYBE, NO, YES, VoteArrays
 MaybeView = Literal["drop", "no", "yes", "category"]
 
 # Set-valued agreement lives in its own module; re-exported here (it needs MaybeView defined first).
-from annotator.core.set_agreement import LabelSets, pairs_within, set_alpha  # noqa: E402, F401
+from annotator.core.set_agreement import LabelSets as LabelSets  # noqa: E402
+from annotator.core.set_agreement import pairs_within  # noqa: E402
+from annotator.core.set_agreement import set_alpha as set_alpha  # noqa: E402
 
 
-def _coded(votes: VoteArrays, maybe: MaybeView, *, binary: bool = False):
+def _coded(
+    votes: VoteArrays, maybe: MaybeView, *, binary: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(item, annotator, code, n_codes) with maybe mapped per `maybe`; codes NO=0, YES=1[, MAYBE=2]."""
     ans = votes.answer.astype(np.int64)
     if maybe == "category":
@@ -37,7 +41,7 @@ def _coded(votes: VoteArrays, maybe: MaybeView, *, binary: bool = False):
     raise ValueError(f"unknown maybe view {maybe!r}")
 
 
-def _answer_counts(votes: VoteArrays, maybe: MaybeView):
+def _answer_counts(votes: VoteArrays, maybe: MaybeView) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(Q, K) answer counts per question, answers per question, and P(two annotators agree) per question.
 
     The last is Fleiss' per-item agreement Σ n_k(n_k−1) / n(n−1), 0 where n < 2.

@@ -42,7 +42,7 @@ def process_image_bytes(data: bytes, *, max_pixels: int | None = None) -> Proces
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat it as the error it is.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             width, height = image.size
             if limit and width * height > limit:
                 raise ImageFileError(f"decompression bomb: {width}×{height} pixels exceeds the limit of {limit}")

@@ -6,13 +6,13 @@ The agreement dashboard shows it for the live consensus and every evaluation for
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from annotator.core.intervals import interval, ratio
 
 
-def label_count_summary(counts: Sequence[int], confidence: float = 0.95) -> dict[str, Any]:
+def label_count_summary(counts: Iterable[int], confidence: float = 0.95) -> dict[str, Any]:
     """The multi-label share of a label source from its |Y| histogram: `counts[s]` images have s labels
     (s = 0: an empty set, left out of the share)."""
     histogram = [int(c) for c in counts]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from annotator.core.aggregation import MAYBE, YES, VoteArrays
 
@@ -74,20 +75,20 @@ class LabelSets:
         return cls.from_entries(unit, coder, *np.nonzero(np.asarray(matrix, bool)))
 
     @classmethod
-    def from_entries(cls, unit: np.ndarray, coder: np.ndarray, row: np.ndarray, labels: np.ndarray) -> LabelSets:
+    def from_entries(cls, unit: npt.ArrayLike, coder: npt.ArrayLike, row: np.ndarray, labels: np.ndarray) -> LabelSets:
         """From COO entries: row `row[e]` (index into unit/coder) holds class `labels[e]`."""
-        unit, coder = np.asarray(unit, np.int64), np.asarray(coder, np.int64)
+        units, coders = np.asarray(unit, np.int64), np.asarray(coder, np.int64)
         width = int(np.max(labels, initial=0)) + 1
         key = np.unique(np.asarray(row, np.int64) * width + np.asarray(labels, np.int64))  # sorts, dedupes
-        indptr = np.r_[0, np.cumsum(np.bincount(key // width, minlength=len(unit)))].astype(np.int64)
-        return cls(unit, coder, indptr, key % width)
+        indptr = np.r_[0, np.cumsum(np.bincount(key // width, minlength=len(units)))].astype(np.int64)
+        return cls(units, coders, indptr, key % width)
 
     @property
     def sizes(self) -> np.ndarray:
         return np.diff(self.indptr)
 
 
-def _row_entries(sets: LabelSets, rows: np.ndarray):
+def _row_entries(sets: LabelSets, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(local row, class, start, offset) of the entries of `rows`, in row order."""
     size = sets.sizes[rows]
     start = np.cumsum(size) - size
@@ -96,7 +97,7 @@ def _row_entries(sets: LabelSets, rows: np.ndarray):
     return np.repeat(np.arange(len(rows)), size), lab, start, offset
 
 
-def _set_ids(sets: LabelSets, rows: np.ndarray):
+def _set_ids(sets: LabelSets, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distinct-set id per row of `rows`, and the distinct sets' sizes and (set, class) entries."""
     size = sets.sizes[rows]
     _, lab, start, offset = _row_entries(sets, rows)
@@ -115,7 +116,7 @@ def _set_ids(sets: LabelSets, rows: np.ndarray):
     return sid, set_size, entry_set, entry_lab
 
 
-def _set_distance(size_a, size_b, inter, distance: str) -> np.ndarray:
+def _set_distance(size_a: np.ndarray, size_b: np.ndarray, inter: np.ndarray, distance: str) -> np.ndarray:
     """MASI or Jaccard distance from |A|, |B|, |A∩B|; d(∅, ∅) = 0 (nltk divides by zero there)."""
     union = size_a + size_b - inter
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -162,7 +163,7 @@ def set_alpha(sets: LabelSets, *, distance: Literal["masi", "jaccard"] = "masi")
     return float(1.0 - (n - 1) * observed / expected)
 
 
-def _intersections(sets: LabelSets, rows, unit, pi, pj) -> np.ndarray:
+def _intersections(sets: LabelSets, rows: np.ndarray, unit: np.ndarray, pi: np.ndarray, pj: np.ndarray) -> np.ndarray:
     """|A∩B| for row pairs (pi, pj) of the same image, via pairs within (image, class)."""
     local, lab, _, _ = _row_entries(sets, rows)
     n_lab = int(lab.max(initial=0)) + 1
@@ -176,7 +177,9 @@ def _intersections(sets: LabelSets, rows, unit, pi, pj) -> np.ndarray:
     return np.where(keys[pos] == want, k[pos], 0)
 
 
-def _overlap_similarity(count, set_size, entry_set, entry_lab, distance) -> float:
+def _overlap_similarity(
+    count: np.ndarray, set_size: np.ndarray, entry_set: np.ndarray, entry_lab: np.ndarray, distance: str
+) -> float:
     """Σ over ordered pairs a ≠ b of distinct sets sharing a class of n_a·n_b·(1 − δ_ab)."""
     n_size = int(set_size.max(initial=0)) + 1
     s = np.arange(n_size)

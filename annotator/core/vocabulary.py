@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from annotator.core import bounded_json
 from annotator.core.bounded_json import JsonTooDeepError
@@ -51,7 +52,7 @@ def parse_vocabulary(path: Path) -> list[ClassSpec]:
     return classes
 
 
-def _from_class_info(data: list, filename: str) -> list[ClassSpec]:
+def _from_class_info(data: list[Any], filename: str) -> list[ClassSpec]:
     classes = []
     for position, entry in enumerate(data):
         if not isinstance(entry, dict) or "wnid" not in entry:
@@ -68,7 +69,7 @@ def _from_class_info(data: list, filename: str) -> list[ClassSpec]:
     return sorted(classes, key=lambda c: c.index)
 
 
-def _from_keras_index(data: dict, filename: str) -> list[ClassSpec]:
+def _from_keras_index(data: dict[str, Any], filename: str) -> list[ClassSpec]:
     classes = []
     for raw_index, value in data.items():
         if not str(raw_index).isdigit() or not isinstance(value, list) or len(value) < 2:
@@ -78,7 +79,7 @@ def _from_keras_index(data: dict, filename: str) -> list[ClassSpec]:
 
 
 def _from_lines(lines: list[str], filename: str) -> list[ClassSpec]:
-    classes = []
+    classes: list[ClassSpec] = []
     for raw in lines:
         line = raw.strip()
         if not line or line.startswith("#"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
@@ -17,7 +17,7 @@ from annotator.pg_prepared import execute_prepared
 REFERENCES_PER_CLASS = 3
 
 
-def _url(name: str) -> str | None:
+def _url(name: str | None) -> str | None:
     return default_storage.url(name) if name else None
 
 
@@ -111,7 +111,7 @@ class Progress:
     annotations_needed: int
 
 
-def progress_of(*, dataset: Dataset, annotator: AbstractBaseUser, since: datetime) -> Progress:
+def progress_of(*, dataset: Dataset, annotator: User, since: datetime) -> Progress:
     """My counts today and in total, and the dataset's completion (two aggregate queries)."""
     mine = (
         Annotation.objects.of(annotator)
@@ -134,7 +134,7 @@ def progress_of(*, dataset: Dataset, annotator: AbstractBaseUser, since: datetim
     )
 
 
-def annotations_of(*, annotator: AbstractBaseUser, dataset: Dataset | None = None) -> QuerySet[Annotation]:
+def annotations_of(*, annotator: User, dataset: Dataset | None = None) -> QuerySet[Annotation]:
     """The annotator's own annotations, newest first."""
     annotations = Annotation.objects.of(annotator).select_related("image").order_by("-created_at", "-id")
     return annotations.filter(dataset=dataset) if dataset is not None else annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -158,7 +159,7 @@ def ds_params_of_run(run: DawidSkeneRun | None) -> DsParams | None:
 
 
 @lru_cache(maxsize=16)
-def _ds_params_cached(run_id: int, created_at: object) -> DsParams:
+def _ds_params_cached(run_id: int, created_at: datetime) -> DsParams | None:
     fields = ("prior_mode", "annotators", "default_llr", "group_prior")
     return ds_params(DawidSkeneRun.objects.only(*fields).get(pk=run_id, created_at=created_at))
 

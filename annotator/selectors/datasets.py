@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from typing import cast
+
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, models
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -11,7 +13,7 @@ from annotator.models import Dataset, Image, LabelClass
 from annotator.pg_prepared import execute_prepared
 
 
-def _count_of(model: type[models.Model]) -> Subquery:
+def _count_of(model: type[Image] | type[LabelClass]) -> Subquery:
     rows = model.objects.filter(dataset=OuterRef("pk")).order_by().values("dataset")
     return Subquery(rows.annotate(n=Count("id")).values("n"), output_field=models.IntegerField())
 
@@ -23,11 +25,11 @@ def dataset_list_with_counts() -> QuerySet[Dataset]:
     )
 
 
-def datasets_annotated_by(user: AbstractBaseUser) -> QuerySet[Dataset]:
+def datasets_annotated_by(user: User) -> QuerySet[Dataset]:
     return Dataset.objects.filter(annotators=user)
 
 
-def annotates_dataset(user: AbstractBaseUser, dataset_id: int) -> bool:
+def annotates_dataset(user: User, dataset_id: int) -> bool:
     """Whether an admin assigned this user to annotate the dataset (the role is checked separately); read
     from what `dataset_by_slug` primed on the user when it loaded this dataset."""
     primed = getattr(user, "_relabel_annotates", {})
@@ -37,14 +39,15 @@ def annotates_dataset(user: AbstractBaseUser, dataset_id: int) -> bool:
 
 
 _DATASET_FIELDS = [f.attname for f in Dataset._meta.concrete_fields]
+# A concrete field always has a column (the stubs type Field.column as optional, for every field).
 _DATASET_BY_SLUG_SQL = f"""
-SELECT {", ".join(f"d.{connection.ops.quote_name(f.column)}" for f in Dataset._meta.concrete_fields)},
+SELECT {", ".join(f"d.{connection.ops.quote_name(cast(str, f.column))}" for f in Dataset._meta.concrete_fields)},
        EXISTS (SELECT 1 FROM {Dataset.annotators.through._meta.db_table} m WHERE m.dataset_id = d.id AND m.user_id = %s)
 FROM {Dataset._meta.db_table} d WHERE d.slug = %s
 """
 
 
-def dataset_by_slug(slug: str, user: AbstractBaseUser) -> Dataset | None:
+def dataset_by_slug(slug: str, user: User | AnonymousUser) -> Dataset | None:
     """The dataset named in a URL, with whether `user` annotates it primed for `annotates_dataset`: one
     query (raw SQL, since composing the ORM's two cost more than running them, on every hot request)."""
     with connection.cursor() as cursor:
@@ -54,7 +57,8 @@ def dataset_by_slug(slug: str, user: AbstractBaseUser) -> Dataset | None:
         return None
     dataset = Dataset.from_db(connection.alias, _DATASET_FIELDS, row[:-1])
     if user.is_authenticated:
-        user._relabel_annotates = {**getattr(user, "_relabel_annotates", {}), dataset.pk: row[-1]}
+        primed = {**getattr(user, "_relabel_annotates", {}), dataset.pk: row[-1]}
+        setattr(user, "_relabel_annotates", primed)  # noqa: B010 (a per-request cache, not a field of the model)
     return dataset
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict, overload
 
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.aggregates import ArrayAgg
@@ -28,6 +29,9 @@ from annotator.models import (
     LabelClass,
     Vote,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 from config.request_input import query_id
 
 _FLAGGED = Q(unsure_count__gt=0) | Q(bad_image_count__gt=0) | Q(none_fits_count__gt=0)
@@ -146,11 +150,15 @@ def queue_annotators(dataset: Dataset) -> list[tuple[int, str]]:
     return list(users.values_list("pk", "username"))
 
 
-def _url(name: str) -> str | None:
+def _url(name: str | None) -> str | None:
     return default_storage.url(name) if name else None
 
 
-def _label(label_class: LabelClass | None) -> dict | None:
+@overload
+def _label(label_class: LabelClass) -> dict[str, Any]: ...
+@overload
+def _label(label_class: LabelClass | None) -> dict[str, Any] | None: ...
+def _label(label_class: LabelClass | None) -> dict[str, Any] | None:
     if label_class is None:
         return None
     return {"id": label_class.pk, "key": label_class.key, "name": label_class.name}
@@ -201,7 +209,7 @@ def review_detail(image: Image) -> dict:
     classes.sort(key=lambda r: (not r["original"], -(r["yes_share"] or 0), r["model_rank"] or 99, r["name"]))
     return {
         "image": _image(image),
-        "original_label": _label(names.get(image.original_label_id)),
+        "original_label": _label(names.get(image.original_label_id)) if image.original_label_id else None,
         "consensus": _consensus(consensus, computed),
         "annotations": [_annotation(a, names) for a in annotations],
         "classes": classes,
@@ -251,7 +259,11 @@ def _consensus(consensus: Consensus | None, computed: list[int]) -> dict:
     }
 
 
-def _annotations_with_maybe(image: Image) -> QuerySet[Annotation]:
+class _Maybe(TypedDict):
+    maybe: list[int]
+
+
+def _annotations_with_maybe(image: Image) -> QuerySet[WithAnnotations[Annotation, _Maybe]]:
     """The image's annotations, each with `maybe`: the classes answered *maybe*, from its votes (in the same
     query). Imported answers keep their maybes only there: they carry no workbench flags."""
     maybe = ArrayAgg(
@@ -285,7 +297,7 @@ def _answer(classes: list[int], maybe: list[int], asked: int, names: dict[int, L
     }
 
 
-def _annotation(annotation: Annotation, names: dict[int, LabelClass]) -> dict:
+def _annotation(annotation: WithAnnotations[Annotation, _Maybe], names: dict[int, LabelClass]) -> dict:
     return {
         "annotator": annotation.annotator.username,
         **_answer(annotation.classes, annotation.maybe, len(annotation.shown), names),

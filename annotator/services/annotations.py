@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -59,7 +59,7 @@ _REFUSALS = {
 
 @transaction.atomic
 def annotation_submit(
-    *, annotator: AbstractBaseUser, image_id: int, answer: Answer, client_uuid: uuid.UUID
+    *, annotator: User, image_id: int, answer: Answer, client_uuid: uuid.UUID
 ) -> tuple[Annotation, bool]:
     """Store the annotator's first answer for a leased image; returns (annotation, created).
 
@@ -89,7 +89,7 @@ def annotation_submit(
 
 @transaction.atomic
 def annotation_revise(
-    *, annotator: AbstractBaseUser, annotation_id: int, answer: Answer, client_uuid: uuid.UUID
+    *, annotator: User, annotation_id: int, answer: Answer, client_uuid: uuid.UUID
 ) -> tuple[Annotation, bool]:
     """Replace the annotator's answer (and votes) for an image they annotated; history keeps every revision.
     Returns (annotation, created).
@@ -104,7 +104,7 @@ def annotation_revise(
 
 
 def _write(
-    *, annotator: AbstractBaseUser, image_id: int | None, annotation_id: int | None, answer: Answer,
+    *, annotator: User, image_id: int | None, annotation_id: int | None, answer: Answer,
     client_uuid: uuid.UUID, now: datetime,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """One call of `relabel_annotation_write`; its rows when it stored the answer (the live consensus recounted)

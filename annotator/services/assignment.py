@@ -21,7 +21,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -68,7 +68,7 @@ def leases_reclaim_expired(*, dataset: Dataset, now: datetime | None = None) -> 
 
 
 def lease_next(
-    *, dataset: Dataset, annotator: AbstractBaseUser, exclude: Collection[int] = (), now: datetime | None = None
+    *, dataset: Dataset, annotator: User, exclude: Collection[int] = (), now: datetime | None = None
 ) -> Lease | None:
     """The annotator's next image in `dataset`, leased to them; None when nothing is left for them.
 
@@ -123,7 +123,7 @@ def lease_next(
 
 
 @transaction.atomic
-def image_skip(*, image_id: int, annotator: AbstractBaseUser) -> Skip:
+def image_skip(*, image_id: int, annotator: User) -> Skip:
     """Give a leased image back to the pool; it is never handed to this annotator again.
 
     Locking: takes the image row, then deletes the lease.

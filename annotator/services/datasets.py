@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from annotator.core.vocabulary import ClassSpec, VocabularyError
@@ -28,7 +28,7 @@ def dataset_create(*, slug: str, name: str = "", description: str = "", **settin
     return Dataset.objects.create(slug=slug, name=name, description=description, **settings)
 
 
-def dataset_annotators_add(*, dataset: Dataset, users: Iterable[AbstractBaseUser]) -> None:
+def dataset_annotators_add(*, dataset: Dataset, users: Iterable[User]) -> None:
     """Let these users annotate the dataset (they also need the annotator role); already assigned ones stay."""
     dataset.annotators.add(*users)
 

@@ -47,7 +47,7 @@ def images_import(
     batch_size: int = 256,
     workers: int = 1,
     max_pixels: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> ImportReport:
     """Import images; safe to re-run (images already present are skipped).
 

@@ -20,7 +20,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -62,7 +62,7 @@ def _validated(labels: Sequence[int], dataset_id: int) -> list[int]:
     return classes
 
 
-def _replay(image_id: int, reviewer: AbstractBaseUser, client_uuid: uuid.UUID | None) -> Adjudication | None:
+def _replay(image_id: int, reviewer: User, client_uuid: uuid.UUID | None) -> Adjudication | None:
     """The decision this reviewer already made with this client UUID, if any. Call with the image locked, so
     a concurrent retry of the same decision has committed or waits."""
     if client_uuid is None:
@@ -75,7 +75,7 @@ def _replay(image_id: int, reviewer: AbstractBaseUser, client_uuid: uuid.UUID | 
 
 def _record(
     consensus: Consensus,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     action: str,
     before: tuple[str, list[int]],
     note: str,
@@ -101,7 +101,7 @@ def _record(
 
 def _decide(
     image_id: int,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     action: str,
     labels: Sequence[int] | None,
     note: str,
@@ -131,7 +131,7 @@ def _decide(
 def adjudication_set(
     *,
     image_id: int,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     labels: Sequence[int],
     note: str = "",
     client_uuid: uuid.UUID | None = None,
@@ -143,7 +143,7 @@ def adjudication_set(
 
 @transaction.atomic
 def adjudication_exclude(
-    *, image_id: int, reviewer: AbstractBaseUser, reason: str, note: str = "", client_uuid: uuid.UUID | None = None
+    *, image_id: int, reviewer: User, reason: str, note: str = "", client_uuid: uuid.UUID | None = None
 ) -> tuple[Adjudication, bool]:
     """Mark the image bad or ambiguous (`reason`): its label set is emptied and it leaves metrics and releases."""
     if reason not in EXCLUSIONS:
@@ -153,7 +153,7 @@ def adjudication_exclude(
 
 @transaction.atomic
 def adjudication_revert(
-    *, image_id: int, reviewer: AbstractBaseUser, note: str = "", client_uuid: uuid.UUID | None = None
+    *, image_id: int, reviewer: User, note: str = "", client_uuid: uuid.UUID | None = None
 ) -> tuple[Adjudication, bool]:
     """Drop the image's adjudication: its consensus is recomputed from the votes, as if never adjudicated."""
     _image, consensus = _locked(image_id)
@@ -174,7 +174,7 @@ def adjudication_revert(
 def review_request_more(
     *,
     image_id: int,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     extra: int = 1,
     note: str = "",
     client_uuid: uuid.UUID | None = None,

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import template
 
 from annotator.permissions import access_consensus as _access_consensus
@@ -16,7 +18,7 @@ def access_consensus(user) -> bool:
 
 
 @register.filter
-def fixed(value: object, digits: int = 2) -> str:
+def fixed(value: Any, digits: int = 2) -> str:
     """`value` with `digits` decimals, or "–" when there is none (None, empty, NaN)."""
     if value is None or value == "":
         return "–"

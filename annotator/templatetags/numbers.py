@@ -6,13 +6,15 @@ URLs. This filter groups plainly, by three digits with a comma (the site is in E
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
 register = template.Library()
 
 
 @register.filter
-def count(value: object) -> str:
+def count(value: Any) -> str:
     """A whole number with thousands separators ("1,500"); "–" when there is none; other text unchanged."""
     if value is None or value == "":
         return "–"

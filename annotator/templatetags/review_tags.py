@@ -1,6 +1,6 @@
 from django import template
 
-from annotator.permissions import access_review
+from annotator.permissions import User, access_review
 
 register = template.Library()
 
@@ -16,9 +16,9 @@ REASON_WORDS: dict[str, tuple[str, str]] = {
 
 
 @register.filter
-def can_review(user: object) -> bool:
+def can_review(user: User) -> bool:
     """Whether `user` may use the review queue (annotator.permissions.access_review)."""
-    return access_review(user)  # type: ignore[arg-type]
+    return access_review(user)
 
 
 @register.filter

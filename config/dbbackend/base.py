@@ -15,7 +15,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         try:
             return super().get_new_connection(conn_params)
-        except base.Database.OperationalError:
+        except base.Database.OperationalError:  # type: ignore[attr-defined]  # the driver module; not in the stub
             if not server_revive():
                 raise
             return super().get_new_connection(conn_params)

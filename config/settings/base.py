@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -125,7 +126,7 @@ MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 # Local files by default; any S3-compatible store through django-storages when a bucket is set.
 _S3_BUCKET = env.str("RELABEL_S3_BUCKET", default="")
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": (
         {
             "BACKEND": "storages.backends.s3.S3Storage",
@@ -249,7 +250,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 # Annotation
 RELABEL_LEASE_DURATION = timedelta(seconds=env.int("RELABEL_LEASE_SECONDS", default=600))
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},

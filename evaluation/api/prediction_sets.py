@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
+from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -15,8 +16,9 @@ from rest_framework.views import APIView
 
 from annotator.models import Dataset
 from config.api_errors import refused, validated
+from config.authenticated import AuthenticatedRequest
 from config.text_rules import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, refuse_bidi_controls
-from evaluation.models import MetricSnapshot, PredictionSet
+from evaluation.models import MetricSnapshot, PredictionSet, ReferenceLabelSet
 from evaluation.permissions import CanUploadPredictions, CanViewEvaluation
 from evaluation.selectors.prediction_sets import SUMMARY_KEYS, prediction_sets_of
 from evaluation.services.prediction_sets import (
@@ -28,8 +30,10 @@ from evaluation.services.prediction_sets import (
 
 
 class PredictionSetOutput(serializers.ModelSerializer):
-    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    dataset: serializers.SlugRelatedField[Dataset] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    uploaded_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = PredictionSet
@@ -67,7 +71,7 @@ class PredictionSetListCreateApi(APIView):
             413: OpenApiResponse(description="Larger than RELABEL_MAX_UPLOAD_BYTES."),
         },
     )
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         dataset = get_object_or_404(Dataset, slug=slug)
         with _too_large():  # before the body is parsed and spooled to disk
             upload_body_check(content_length=int(request.META.get("CONTENT_LENGTH") or 0))
@@ -85,7 +89,9 @@ class PredictionSetListCreateApi(APIView):
 
 
 class SnapshotOutput(serializers.ModelSerializer):
-    reference_set = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    reference_set: serializers.SlugRelatedField[ReferenceLabelSet] = serializers.SlugRelatedField(
+        slug_field="name", read_only=True
+    )
     metrics = serializers.SerializerMethodField()
 
     class Meta:

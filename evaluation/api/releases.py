@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
@@ -12,6 +13,7 @@ from rest_framework.views import APIView
 
 from annotator.models import Dataset
 from config.api_errors import ApiError, refused, validated
+from config.authenticated import AuthenticatedRequest
 from config.request_input import query_int
 from evaluation.core.release_compare import KINDS
 from evaluation.models import Release, ReleaseFile
@@ -34,8 +36,8 @@ class ReleaseFileOutput(serializers.ModelSerializer):
 
 
 class ReleaseOutput(serializers.ModelSerializer):
-    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    dataset: serializers.SlugRelatedField[Dataset] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
     files = ReleaseFileOutput(many=True, read_only=True)
 
     class Meta:
@@ -87,7 +89,7 @@ class ReleaseListCreateApi(APIView):
         responses={202: ReleaseProgressOutput, 200: ReleaseProgressOutput},
         description="202 when a build starts; 200 with the first release when `client_uuid` was already used.",
     )
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         dataset = get_object_or_404(Dataset, slug=slug)
         data = validated(ReleaseInput(data=request.data))
         with refused(ReleaseInputError):

@@ -18,4 +18,5 @@ def to_npy_bytes(array: np.ndarray) -> bytes:
 
 
 def from_npy_bytes(data: bytes | memoryview) -> np.ndarray:
-    return np.load(io.BytesIO(bytes(data)), allow_pickle=False)
+    array: np.ndarray = np.load(io.BytesIO(bytes(data)), allow_pickle=False)
+    return array

@@ -144,7 +144,7 @@ def read_original(path: Path, keys: Sequence[str] | None, *, class_keys: Sequenc
         if keys is None:
             raise LabelFileError(f"{path.name}: original labels by image key need the labels' image keys")
         release_keys, original = _release_images(path.read_bytes(), path.name, len(keys), len(class_keys))
-        by_key = dict(zip(release_keys, original.tolist(), strict=True))
+        by_key: dict[str, int] = dict(zip(release_keys, original.tolist(), strict=True))
         return _aligned(by_key, keys, path.name)
     if keys is None:
         raise LabelFileError(
@@ -156,7 +156,7 @@ def read_original(path: Path, keys: Sequence[str] | None, *, class_keys: Sequenc
     except ImportSourceError as error:
         raise LabelFileError(str(error)) from None
     index_of = {key: index for index, key in enumerate(class_keys)}
-    by_key: dict[str, int] = {}
+    by_key = {}
     for spec in specs:
         token = spec.label or ""
         if token in index_of:

@@ -64,7 +64,7 @@ class CsvRow:
     model: str
     k: int
     ranks: dict[str, int | None]  # CSV column → rank
-    metrics: dict | None
+    metrics: dict[str, Any] | None
     pool_size: int | None
 
 

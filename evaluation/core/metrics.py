@@ -335,10 +335,11 @@ def _transform(scores: np.ndarray, transform: ScoreTransform) -> np.ndarray:
         return scores
     if transform == "sigmoid":
         with np.errstate(over="ignore"):  # exp overflowing to inf still gives the right limit, 0
-            return 1 / (1 + np.exp(-scores))
+            squashed: np.ndarray = 1 / (1 + np.exp(-scores))
+        return squashed
     if transform == "softmax":
         # Shifting by the row maximum avoids overflow; in-place steps keep one N×C temporary, not three.
-        probabilities = scores - scores.max(axis=1, keepdims=True)
+        probabilities: np.ndarray = scores - scores.max(axis=1, keepdims=True)
         np.exp(probabilities, out=probabilities)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         return probabilities

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 from annotator.core.intervals import interval
 from evaluation.core.release_formats import ReleaseCounts
@@ -27,7 +29,18 @@ class DsRunFacts:
     converged: bool
 
 
-def ds_run_facts(run: object | None) -> DsRunFacts | None:
+class DsRun(Protocol):
+    """What the datasheet reads of a DawidSkeneRun (a model this module does not import)."""
+
+    pk: int
+    created_at: datetime
+    prior_mode: str
+    n_votes: int
+    iterations: int
+    converged: bool
+
+
+def ds_run_facts(run: DsRun | None) -> DsRunFacts | None:
     """From a DawidSkeneRun (or None)."""
     if run is None:
         return None
@@ -52,7 +65,7 @@ class DatasheetFacts:
     counts: ReleaseCounts
     n_votes: int
     n_annotators: int
-    agreement: dict | None  # the latest AgreementSnapshot's figures, with "created_at"
+    agreement: dict[str, Any] | None  # the latest AgreementSnapshot's figures, with "created_at"
     files: list[tuple[str, int, str]]  # name, size, sha256 of the files written before the datasheet
     ds_run: DsRunFacts | None = None  # a Dawid–Skene release's run
 

@@ -15,7 +15,7 @@ import shutil
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from evaluation.core.release_rules import ADJUDICATED, EMPTY, EXCLUDED, LABELLED, ORIGINAL, PENDING
 
@@ -31,10 +31,18 @@ CSV_HEADER = [
 VOTES_HEADER = ["key", "position", "class_index", "class_wnid", "annotator", "answer"]
 
 
+class BinarySink(Protocol):
+    """What the writers need of their destination: a binary file, or a HashingWriter in front of one."""
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class HashingWriter:
     """A write-only binary stream that hashes and counts what it passes on to `out`."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinarySink) -> None:
         self.out = out
         self.size = 0
         self._sha = hashlib.sha256()
@@ -47,6 +55,9 @@ class HashingWriter:
 
     def flush(self) -> None:
         self.out.flush()
+
+    def close(self) -> None:
+        """Nothing to do: whoever opened `out` closes it (zipfile wants a close method on its stream)."""
 
     @property
     def sha256(self) -> str:
@@ -63,7 +74,7 @@ class HashingWriter:
 
 
 class _Discard:
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | bytearray | memoryview, /) -> int:
         return len(data)
 
     def flush(self) -> None:
@@ -131,7 +142,7 @@ class ReleaseCounts:
 
 
 class _Buffered:
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinarySink) -> None:
         self.out = out
         self.parts: list[str] = []
 
@@ -149,7 +160,7 @@ class _Buffered:
 class RealJsonWriter(_Buffered):
     """A JSON list in dataset order of lists of class indices, spaced as the published ReaL `real.json`."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinarySink) -> None:
         super().__init__(out)
         self.first = True
 
@@ -174,7 +185,7 @@ class JsonlWriter(_Buffered):
     """One JSON object per line, as `image_record_dict` gives it, assembled from fragments each class encodes
     once: twice as fast as `json.dumps` per record, the writer's main cost at 50k images."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinarySink) -> None:
         super().__init__(out)
         self._class_json: dict[ClassRef, str] = {}
 
@@ -204,7 +215,7 @@ def _number(value: float | None) -> str:
 
 
 class CsvWriter(_Buffered):
-    def __init__(self, out: BinaryIO, header: list[str] = CSV_HEADER) -> None:
+    def __init__(self, out: BinarySink, header: list[str] = CSV_HEADER) -> None:
         super().__init__(out)
         self.text = io.StringIO()
         self.writer = csv.writer(self.text, lineterminator="\n")
@@ -235,8 +246,8 @@ class CsvWriter(_Buffered):
         self.text.truncate()
 
 
-def image_record_dict(record: ImageRecord) -> dict:
-    def ref(c: ClassRef) -> dict:
+def image_record_dict(record: ImageRecord) -> dict[str, Any]:
+    def ref(c: ClassRef) -> dict[str, Any]:
         return {"index": c[0], "wnid": c[1], "name": c[2]}
 
     return {
@@ -262,7 +273,7 @@ class ImageFileWriters:
     counts: ReleaseCounts = field(default_factory=ReleaseCounts)
 
     @classmethod
-    def to(cls, real: BinaryIO, status: BinaryIO, jsonl: BinaryIO, csv_out: BinaryIO) -> ImageFileWriters:
+    def to(cls, real: BinarySink, status: BinarySink, jsonl: BinarySink, csv_out: BinarySink) -> ImageFileWriters:
         return cls(RealJsonWriter(real), StatusJsonWriter(status), JsonlWriter(jsonl), CsvWriter(csv_out))
 
     def add_all(self, records: Iterable[ImageRecord]) -> None:
@@ -280,7 +291,9 @@ class ImageFileWriters:
         self.csv.flush()
 
 
-def write_zip(out: BinaryIO, members: Iterable[tuple[str, Callable[[], BinaryIO]]], compresslevel: int = 6) -> None:
+def write_zip(
+    out: HashingWriter | BinaryIO, members: Iterable[tuple[str, Callable[[], BinaryIO]]], compresslevel: int = 6
+) -> None:
     """A zip of `members` (name, opener), each copied in 1 MiB chunks; `out` need not be seekable."""
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as archive:
         for name, opener in members:

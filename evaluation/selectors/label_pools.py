@@ -167,5 +167,5 @@ def label_source_pick(dataset: Dataset, choices: list[LabelSourceChoice], slug: 
         .annotate(pool=Max("pool_size"))
         .values_list("label_source", "reference_set_id", "pool")
     )
-    largest = {(source, reference): pool for source, reference, pool in pools}
+    largest: dict[tuple[str, int | None], int] = {(source, reference): pool for source, reference, pool in pools}
     return max(choices, key=lambda c: largest.get((c.label_source, c.reference_set_id), 0), default=choices[0])

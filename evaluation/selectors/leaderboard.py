@@ -84,6 +84,9 @@ class LeaderboardRow:
             return self.prediction_set.k
         return self.metrics.get(column.key) if self.metrics and column.key else None
 
+    def metric(self, key: str) -> float | None:
+        return self.metrics.get(key) if self.metrics else None
+
 
 @dataclass
 class Leaderboard:
@@ -117,9 +120,9 @@ def leaderboard_for(
     sets = list(prediction_sets_of(dataset))
     summaries = latest_snapshot_summaries(dataset, source)
     rows = [LeaderboardRow(s, summaries.get(s.pk)) for s in sets]
-    top1 = ranks([r.metrics and r.metrics.get("top1") for r in rows])
-    real = ranks([r.metrics and r.metrics.get("real_at_1") for r in rows])
-    asma = ranks([r.metrics and r.metrics.get(f"asma_{variant}") for r in rows])
+    top1 = ranks([r.metric("top1") for r in rows])
+    real = ranks([r.metric("real_at_1") for r in rows])
+    asma = ranks([r.metric(f"asma_{variant}") for r in rows])
     for row, *places in zip(rows, top1, real, asma, rank_changes(top1, real), rank_changes(top1, asma), strict=True):
         row.rank_top1, row.rank_real, row.rank_asma, row.rank_change, row.asma_change = places
     unranked = len(rows) + 1
@@ -167,8 +170,8 @@ def _add_charts(board: Leaderboard, dataset: Dataset, source: LabelSourceChoice,
         return
     evaluated = [r for r in board.by_real if r.metrics]
     for y_key, y_label in (("real_at_1", "ReaL@1"), (f"asma_{board.variant}", f"ASMA ({board.variant})")):
-        points = [(r.prediction_set.name, r.metrics["top1"], r.metrics[y_key]) for r in evaluated
-                  if r.metrics.get("top1") is not None and r.metrics.get(y_key) is not None]  # fmt: skip
+        points = [(r.prediction_set.name, x, y) for r in evaluated
+                  if (x := r.metric("top1")) is not None and (y := r.metric(y_key)) is not None]  # fmt: skip
         chart = scatter_chart(f"Top-1 against {y_label}", points, x_label="top-1 (original label)", y_label=y_label)
         board.scatters.append(chart)
 
@@ -191,7 +194,7 @@ def leaderboard_csv_for(dataset: Dataset, source: LabelSourceChoice) -> str:
     """The leaderboard as CSV: one line per model in ReaL@1 order, with its ranks under both ASMA variants."""
     board = leaderboard_for(dataset, source, with_charts=False)
     rows = board.by_real
-    asma_ranks = {v: ranks([r.metrics and r.metrics.get(f"asma_{v}") for r in rows]) for v in VARIANTS}
+    asma_ranks = {v: ranks([r.metric(f"asma_{v}") for r in rows]) for v in VARIANTS}
     return leaderboard_csv(
         source.name,
         [

@@ -3,6 +3,9 @@ snapshots (for the leaderboard, its history charts and the model page)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
@@ -20,7 +23,7 @@ def prediction_topk(prediction_set: PredictionSet) -> np.ndarray:
 
 
 def prediction_scores(prediction_set: PredictionSet) -> np.ndarray | None:
-    if not prediction_set.has_scores:
+    if not prediction_set.has_scores or not prediction_set.scores_file.name:  # both or neither (a constraint)
         return None
     with default_storage.open(prediction_set.scores_file.name, "rb") as stored:
         return np.load(stored, allow_pickle=False)
@@ -72,7 +75,7 @@ def metric_history(dataset: Dataset, source: LabelSourceChoice) -> list[dict]:
     return sorted((_unprefixed(row) for row in rows), key=lambda row: row["created_at"])
 
 
-def _unprefixed(row: dict) -> dict:
+def _unprefixed(row: Mapping[str, Any]) -> dict:
     return {key.removeprefix("m_"): value for key, value in row.items()}
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -87,7 +87,7 @@ def prediction_set_create(
     name: str,
     source: File,
     description: str = "",
-    uploaded_by: AbstractBaseUser | None = None,
+    uploaded_by: User | None = None,
     use_for_candidates: bool = False,
 ) -> PredictionSet:
     """Validate a prediction file completely, then store it and enqueue its first evaluation.

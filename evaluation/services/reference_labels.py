@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -31,7 +31,7 @@ def reference_label_set_create(
     name: str,
     source: File,
     description: str = "",
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> ReferenceLabelSet:
     """Validate a ReaL-format file (one class list per image, dataset order), then store it.
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.models import BooleanField, Q
@@ -85,7 +86,7 @@ class ReleaseClaim:
                 f"UPDATE {_TABLE} SET claimed_at = now(), claim_backend = pg_backend_pid(), phase = 'starting' "
                 f"WHERE id = %s AND state = 'building' AND (claimed_at IS NULL OR claimed_at < now() - %s "
                 f"OR (claim_backend IS NOT NULL AND NOT {_BACKEND_ALIVE}))",
-                [self.release_id, STALE_CLAIM],
+                [self.release_id, STALE_CLAIM],  # type: ignore[list-item]  # psycopg2 sends a timedelta as an interval
             )
             self.held = cursor.rowcount > 0
         if self.held:
@@ -119,7 +120,7 @@ class ReleaseClaim:
                 with self._lock:
                     self.connection.close()
 
-    def _execute(self, sql: str, params: list[object]) -> bool:
+    def _execute(self, sql: str, params: list[Any]) -> bool:
         with self._lock, self.connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.rowcount > 0

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.db import connection, transaction
@@ -70,7 +70,7 @@ def release_storage() -> Storage:
 def release_create(
     *,
     dataset: Dataset,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     aggregation: str | None = None,
     threshold: float | None = None,
     min_annotations: int | None = None,
@@ -165,7 +165,7 @@ class _Built:
 def _write_files(release: Release, tmp: Path, stored: list[str], progress: ReleaseClaim) -> _Built:
     dataset, storage = release.dataset, release_storage()
     local = {kind: tmp / name for kind, name, _ in FILES}
-    hashes: dict[str, HashingWriter] = {}
+    hashes: dict[Kind, HashingWriter] = {}
     with transaction.atomic():
         if len(connection.atomic_blocks) == 1:  # our own transaction (not a caller's, as in tests)
             _repeatable_read()

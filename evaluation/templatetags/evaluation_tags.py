@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django import template
 
-from evaluation.permissions import access_evaluation, access_releases
+from evaluation.permissions import User, access_evaluation, access_releases
 
 register = template.Library()
 
 
 @register.filter
-def can_see_evaluation(user: object) -> bool:
-    return access_evaluation(user)  # type: ignore[arg-type]
+def can_see_evaluation(user: User) -> bool:
+    return access_evaluation(user)
 
 
 @register.filter
@@ -40,5 +40,5 @@ def absolute(value: int | None) -> int | None:
 
 
 @register.filter
-def can_see_releases(user: object) -> bool:
-    return access_releases(user)  # type: ignore[arg-type]
+def can_see_releases(user: User) -> bool:
+    return access_releases(user)

@@ -3,6 +3,8 @@ The forms parse and bound input; services do the work."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -11,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.models import Dataset
+from config.authenticated import AuthenticatedHttpRequest
 from config.text_rules import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, refuse_bidi_controls
 from evaluation.models import PredictionSet
 from evaluation.permissions import access_candidate_selection, access_evaluation, access_prediction_upload, require
@@ -47,9 +50,10 @@ class CandidateSourcesForm(forms.Form):
         queryset=PredictionSet.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
 
-    def __init__(self, *args: object, dataset_id: int, **kwargs: object) -> None:
+    def __init__(self, *args: Any, dataset_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["prediction_sets"].queryset = PredictionSet.objects.filter(dataset_id=dataset_id)
+        field = cast(forms.ModelMultipleChoiceField, self.fields["prediction_sets"])
+        field.queryset = PredictionSet.objects.filter(dataset_id=dataset_id)
 
 
 @require(access_evaluation)
@@ -73,7 +77,7 @@ def prediction_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(access_prediction_upload)
 @require_http_methods(["GET", "POST"])
-def prediction_set_upload(request: HttpRequest, slug: str) -> HttpResponse:
+def prediction_set_upload(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     dataset = get_object_or_404(Dataset, slug=slug)
     if request.method == "GET":
         return _upload_page(request, dataset, PredictionSetUploadForm())

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from annotator.models import Dataset
+from config.authenticated import AuthenticatedHttpRequest
 from evaluation.core.release_compare import KINDS
 from evaluation.models import Release
 from evaluation.permissions import access_releases, require
@@ -59,7 +60,7 @@ def releases_index(request: HttpRequest) -> HttpResponse:
 
 @require(access_releases)
 @require_http_methods(["GET", "POST"])
-def release_list(request: HttpRequest, slug: str) -> HttpResponse:
+def release_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     dataset = get_object_or_404(Dataset, slug=slug)
     initial = {
         "apply_adjudications": True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
@@ -47,7 +48,7 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=1, help="Processes decoding images.")
         parser.add_argument("--batch-size", type=int, default=256)
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         slug = str(options["slug"])
         images, labels, manifest = options["images"], options["labels"], options["manifest"]
         no_files = bool(options["no_files"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--gold", type=Path, default=None, help="golden.npz or a CSV image,class,answer.")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         path: Path = options["file"]
         fmt = options["format"] or ("real" if path.suffix == ".npz" else "csv")
         gold_path: Path | None = options["gold"]

@@ -85,7 +85,8 @@ def assemble_arrays(arrays: dict[str, np.ndarray], context: Context, fmt: str) -
             _check_agreement(classes, scores)
         classes = classes[:, : context.k].astype(np.int32)
     else:
-        classes = topk_from_scores(scores, context.k)  # type: ignore[arg-type]
+        assert scores is not None  # refused above when the file holds neither
+        classes = topk_from_scores(scores, context.k)
     if keys is not None:
         positions = dataset_positions(_key_strings(keys, n_images), rows, context)
         order = np.argsort(positions)
@@ -110,7 +111,8 @@ def _key_strings(keys: np.ndarray, n_images: int) -> list[str]:
             return [key.decode("utf-8") for key in keys.tolist()]
         except UnicodeDecodeError:
             raise PredictionFormatError("image keys must be UTF-8") from None
-    return keys.tolist()
+    strings: list[str] = keys.tolist()
+    return strings
 
 
 def _check_agreement(classes: np.ndarray, scores: np.ndarray) -> None:

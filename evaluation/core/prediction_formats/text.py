@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 import numpy as np
 
@@ -35,8 +36,10 @@ def decode(raw: bytes) -> str:
         raise PredictionFormatError(f"not UTF-8 text (line {line} of the file)") from None
 
 
+# Tokens per row: strings from a CSV, numbers from JSONL.
+_Tokens = list[list[Any]]
 # Where each row is, image keys, class tokens per row, score tokens per row (or None).
-_TextRows = tuple[Rows, list[str], list[list], list[list] | None]
+_TextRows = tuple[Rows, list[str], _Tokens, _Tokens | None]
 
 
 def read_csv(text: str) -> _TextRows:
@@ -140,7 +143,7 @@ def _jsonl_record_problem(record: object, allowed: set[str]) -> str | None:
 
 
 def assemble_text(
-    rows: Rows, keys: list[str], classes: list, scores: list | None, context: Context, fmt: str
+    rows: Rows, keys: list[str], classes: _Tokens, scores: _Tokens | None, context: Context, fmt: str
 ) -> ParsedPredictions:
     """Turns per-line class (and score) lists into dataset-ordered arrays, validating as it goes."""
     n_classes_listed = np.fromiter(map(len, classes), dtype=np.int64, count=len(classes))
@@ -175,7 +178,7 @@ def assemble_text(
     return ParsedPredictions(topk=topk, scores=full_scores, topk_scores=topk_scores, format=fmt)
 
 
-def _to_matrix(tokens: list, rows: Rows, dtype: type[np.int64] | type[np.float64], what: str) -> np.ndarray:
+def _to_matrix(tokens: _Tokens, rows: Rows, dtype: type[np.int64] | type[np.float64], what: str) -> np.ndarray:
     """Flattens equal-length rows of tokens into a numeric array, naming the rows whose tokens do not parse."""
     flat = [token for row in tokens for token in row]
     convert = int if dtype is np.int64 else float

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandParser
 
 from annotator.models import Dataset
@@ -14,7 +16,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("datasets", nargs="*", help="Dataset slugs (default: all).")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         slugs = options["datasets"]
         datasets = Dataset.objects.filter(slug__in=slugs) if slugs else None
         created = metric_snapshots_refresh(datasets=datasets)
