@@ -62,6 +62,12 @@ def latest_snapshot_summaries(dataset: Dataset, source: LabelSourceChoice) -> di
     return {row["prediction_set_id"]: _unprefixed(row) for row in rows}
 
 
+def widest_summary(summaries: Mapping[int, dict]) -> dict | None:
+    """The summary evaluated on the most images (the newest on a tie): the label source's state its multi-label
+    share is read from."""
+    return max(summaries.values(), key=lambda m: (m.get("n_images") or 0, m["created_at"]), default=None)
+
+
 def metric_history(dataset: Dataset, source: LabelSourceChoice) -> list[dict]:
     """Every state of the label pool each of the dataset's sets was evaluated at against `source`, oldest first,
     with the charted metrics. A state evaluated again under newer metric definitions counts once, as its
