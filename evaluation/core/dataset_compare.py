@@ -5,8 +5,8 @@ label source each. Every figure here works on the metric summaries of `evaluatio
 (the latest snapshot of each set against its side's source). Gaps are always B − A.
 
 - **Gap interval**: Newcombe's hybrid score interval for a difference of two independent proportions (his
-  method 10), built from the two Wilson intervals: [d − √((a − a_low)² + (b_high − b)²),
-  d + √((a_high − a)² + (b − b_low)²)] for d = b − a. None when either side has no interval (ASMA).
+  method 10), built from the two Wilson intervals: [d − √((b − b_low)² + (a_high − a)²),
+  d + √((b_high − b)² + (a − a_low)²)] for d = b − a. None when either side has no interval (ASMA).
 - **Rank correlation** of the paired models between A and B: Spearman's ρ (Pearson's r of the ranks, ties
   sharing their mean rank) and Kendall's τ-b (ties corrected); None for fewer than two models or no spread.
 - **Linear fit** of B on A (least squares), for the A-against-B chart.
@@ -48,8 +48,8 @@ def difference_interval(a: float, a_ci: Interval, b: float, b_ci: Interval) -> l
     (a_low, a_high), (b_low, b_high) = a_ci, b_ci
     gap = b - a
     return [
-        gap - math.sqrt((a - a_low) ** 2 + (b_high - b) ** 2),
-        gap + math.sqrt((a_high - a) ** 2 + (b - b_low) ** 2),
+        gap - math.sqrt((b - b_low) ** 2 + (a_high - a) ** 2),
+        gap + math.sqrt((b_high - b) ** 2 + (a - a_low) ** 2),
     ]
 
 
