@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 
 from annotator.models import Dataset
@@ -44,9 +44,16 @@ def dataset_compare_page(request: HttpRequest, slug: str, other: str) -> HttpRes
         "metric_choices": [COMPARED_BY_KEY[key] for key in MULTILABEL_METRICS],
         "decompose_choices": [COMPARED_BY_KEY[key] for key in DECOMPOSABLE],
         "can_select_candidates": access_candidate_selection(request.user),
-        "query_string": request.GET.urlencode(),
+        "query_string": _without(request.GET.copy(), "edit_pairs").urlencode(),
+        # Every set of A with a choice among all of B's is n² options: drawn only when asked for.
+        "editing_pairs": bool(request.GET.get("edit_pairs")),
     }
     return render(request, "evaluation/dataset_compare.html", context)
+
+
+def _without(params: QueryDict, key: str) -> QueryDict:
+    params.pop(key, None)
+    return params
 
 
 @require(access_evaluation)

@@ -39,6 +39,8 @@ def test_a_researcher_compares_two_datasets_changes_a_pair_and_downloads_the_csv
     screenshot(page, "dataset-compare-1366")
     page.screenshot(path=str(SCREENSHOTS / "dataset-compare-full.png"), full_page=True)
     assert not has_horizontal_scroll(page)
+    with page.expect_navigation():
+        page.click("#edit-pairing")
     selects = page.locator("#pairing-form select")
     selects.nth(0).select_option(label="beta")  # alpha ↔ beta, while beta still pairs with beta: refused
     with page.expect_navigation():

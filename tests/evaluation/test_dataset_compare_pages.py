@@ -237,3 +237,14 @@ def test_the_evaluation_pages_link_to_the_comparison(client, researcher, sides):
     response = client.get(reverse("dataset_compare:choose"), {"a": a.dataset.slug, "b": b.dataset.slug})
     assert response.status_code == 302
     assert response["Location"] == reverse("dataset_compare:compare", args=[a.dataset.slug, b.dataset.slug])
+
+
+def test_the_pairing_form_is_drawn_only_when_asked_for(client, researcher, sides):
+    a, b = sides
+    client.force_login(researcher)
+    url = reverse("dataset_compare:compare", args=[a.dataset.slug, b.dataset.slug])
+    html = client.get(url, {"pair": f"{a.sets['beta'].pk}:"}).content.decode()
+    assert 'id="pairing-form"' not in html and "not paired from A: beta" in html and "not paired from B: beta" in html
+    html = client.get(url, {"pair": f"{a.sets['beta'].pk}:", "edit_pairs": "1"}).content.decode()
+    assert 'id="pairing-form"' in html and html.count("<option") >= len(MODELS) * (len(MODELS) + 1)
+    assert f'value="{a.sets["beta"].pk}:" selected' in html
