@@ -147,13 +147,14 @@ def _side(dataset: Dataset, slug: str | None, field_name: str) -> tuple[Comparis
     sets = list(PredictionSet.objects.filter(dataset=dataset).order_by("name", "pk").values_list("pk", "name"))
     summaries = latest_snapshot_summaries(dataset, source)
     widest = widest_summary(summaries)
+    histogram = widest.get("label_count_histogram") if widest else None
     share = None
-    if widest and widest.get("label_count_histogram") is not None:
+    if widest and histogram is not None:
         share = {key: widest.get(key) for key in ("multilabel_share", "multilabel_share_ci", "n_multilabel",
                                                   "n_evaluated_multilabel", "label_count_histogram")}  # fmt: skip
     side = ComparisonSide(dataset, choices, source, sets, share)
-    if side.labelled and share:
-        side.label_mix = label_count_shares(share["label_count_histogram"], LABEL_MIX_BINS)
+    if side.labelled and histogram is not None:
+        side.label_mix = label_count_shares(histogram, LABEL_MIX_BINS)
     return side, summaries
 
 
