@@ -248,3 +248,18 @@ def test_the_pairing_form_is_drawn_only_when_asked_for(client, researcher, sides
     html = client.get(url, {"pair": f"{a.sets['beta'].pk}:", "edit_pairs": "1"}).content.decode()
     assert 'id="pairing-form"' in html and html.count("<option") >= len(MODELS) * (len(MODELS) + 1)
     assert f'value="{a.sets["beta"].pk}:" selected' in html
+
+
+def test_a_dataset_compared_with_itself_pairs_each_set_with_itself_and_every_gap_is_zero(client, researcher, sides):
+    a, _ = sides
+    client.force_login(researcher)
+    source = f"reference-{a.reference.pk}"
+    url = reverse("dataset_compare:api-compare", args=[a.dataset.slug, a.dataset.slug])
+    body = client.get(url, {"labels_a": source, "labels_b": source}).json()
+    assert [r["model_a"]["id"] for r in body["rows"]] == [r["model_b"]["id"] for r in body["rows"]]
+    for row in body["rows"]:
+        assert all(cell["gap"] == 0 for cell in row["metrics"].values() if cell is not None)
+        assert row["decomposition"]["label_mix"] == 0 and row["decomposition"]["within_bin"] == 0
+    # Against its (empty) live consensus on B, only the original-label metrics remain.
+    body = client.get(url, {"labels_a": source, "labels_b": "consensus"}).json()
+    assert body["rows"][0]["metrics"]["top1"]["gap"] == 0 and body["rows"][0]["metrics"]["real_at_1"] is None
