@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parent.parent
 # Sections measured on the computation workload (bench.compute_workload), in this order; --growth runs them
 # at each size. Each is `function(report, dataset)`; see `_workload_sections`.
 WORKLOAD_SECTIONS = ("consensus", "dawid_skene", "metrics", "pages", "release")
-ALL_SECTIONS = ("import", "api", *WORKLOAD_SECTIONS)
+# "compare" builds its own two datasets (70 models each, bench.compare), so it runs outside the workload.
+ALL_SECTIONS = ("import", "api", "compare", *WORKLOAD_SECTIONS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             bench_file_import(report, min(args.file_images, args.images))
         if "api" in sections:
             _api(report, args)
+        if "compare" in sections:
+            from bench.compare import bench_compare
+
+            bench_compare(report)
         _run_workload_sections(report, args.images, sections, args.repeat)
         paths = report.write(args.out)
         reports = [report]

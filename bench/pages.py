@@ -36,12 +36,31 @@ def _median_ms(client: Client, url: str) -> tuple[float, int, int]:
     return statistics.median(samples), response.status_code, len(queries)
 
 
-def bench_pages(report: Report, dataset: Dataset) -> None:
-    if latest_agreement_snapshot(dataset) is None:
-        agreement_compute(dataset=dataset)
+def _staff_client() -> Client:
     user, _ = get_user_model().objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
     client = Client()
     client.force_login(user)
+    return client
+
+
+def page_figure(report: Report, name: str, url: str, target_ms: float, *, target: str, judged: bool) -> None:
+    """One page's median render beside the /ping floor; `judged`: whether the run is at the target's scale."""
+    client = _staff_client()
+    floor, _, _ = _median_ms(client, reverse("ping"))
+    median, status, n_queries = _median_ms(client, url)
+    if status != 200:
+        raise RuntimeError(f"{url} answered {status}")
+    report.add(Figure(
+        "pages", f"{name} (median of {RENDERS})", median, "ms", floor=floor,
+        floor_note="trivial view /ping through the same client", target=target,
+        passed=(median <= target_ms) if judged else None, note=f"{n_queries} queries",
+    ))  # fmt: skip
+
+
+def bench_pages(report: Report, dataset: Dataset) -> None:
+    if latest_agreement_snapshot(dataset) is None:
+        agreement_compute(dataset=dataset)
+    client = _staff_client()
     floor, _, _ = _median_ms(client, reverse("ping"))
     n_images = dataset.images.count()
     pages = (

@@ -109,6 +109,7 @@ class Probe:
 
 
 PETS = {"kwargs": lambda w: {"slug": w.pets.slug}}
+PETS_WITH_ITSELF = {"kwargs": lambda w: {"slug": w.pets.slug, "other": w.pets.slug}}  # one vocabulary, trivially
 PUBLIC = (200,) * 6
 SIGNED_IN = (302, 200, 200, 200, 200, 200)
 ANNOTATORS_OF_PETS_PAGE = (302, 403, 200, 403, 403, 403)
@@ -217,6 +218,10 @@ EXPECTED: dict[str, list[Probe]] = {
     ],
     "prediction_sets:api-snapshots": [Probe("get", lambda w: {"pk": w.prediction_set.pk}, expected=VIEWERS_API)],
     "leaderboard:api-leaderboard": [Probe("get", **PETS, expected=VIEWERS_API)],
+    "dataset_compare:choose": [Probe("get", query="?a=pets&b=pets", expected=(302, 403, 403, 302, 302, 302))],
+    "dataset_compare:compare": [Probe("get", **PETS_WITH_ITSELF, expected=VIEWERS_PAGE)],
+    "dataset_compare:compare-csv": [Probe("get", **PETS_WITH_ITSELF, expected=VIEWERS_PAGE)],
+    "dataset_compare:api-compare": [Probe("get", **PETS_WITH_ITSELF, expected=VIEWERS_API)],
     "consensus:dashboard": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
     "consensus:api-agreement": [
         Probe("get", **PETS, expected=VIEWERS_API),

@@ -41,6 +41,9 @@ def discover(
         specs = list(_flat(root, labels_csv))
     elif layout == "imagefolder":
         specs = list(_tree(_require(root, "--images"), numeric=False))
+    elif layout == "imagenetv2" and root is None and labels_csv is not None:
+        # ImageNetV2 without its images: file-less records from `image,wnid` rows keyed `<class index>/<id>.jpeg`.
+        specs = list(_flat(None, labels_csv))
     elif layout == "imagenetv2":
         specs = list(_tree(_require(root, "--images"), numeric=True))
     elif layout == "manifest":
@@ -103,13 +106,16 @@ def _read_label_csv(path: Path) -> Iterator[tuple[int, str, str]]:
 
 
 def _tree(root: Path, *, numeric: bool) -> Iterator[ImageSpec]:
-    """ImageFolder (subfolders named by wnid) or ImageNetV2 (subfolders 0..999 = class index)."""
+    """ImageFolder (subfolders named by wnid; key: the file name) or ImageNetV2 (subfolders 0..999 = class index;
+    key: `<class index>/<file name>`, the key of ImageNetV2's own label and prediction files, so a tree import
+    and a file-less one from `matched_frequency_labels.csv` name the same images alike)."""
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         if numeric and not class_dir.name.isdigit():
             raise ImportSourceError(f"{class_dir.name}/: ImageNetV2 folders are named by class index (0..999)")
         for path in sorted(class_dir.iterdir()):
             if path.is_file() and _is_image_file(path):
-                yield ImageSpec(key=path.name, path=path, label=class_dir.name, source=f"{class_dir.name}/{path.name}")
+                source = f"{class_dir.name}/{path.name}"
+                yield ImageSpec(key=source if numeric else path.name, path=path, label=class_dir.name, source=source)
 
 
 def _manifest(manifest: Path, root: Path | None) -> Iterator[ImageSpec]:

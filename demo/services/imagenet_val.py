@@ -87,12 +87,12 @@ def demo_imagenet_val_load() -> DemoLoadReport:
     started = time.monotonic()
     dataset = _step(report, "dataset", _dataset)
     _step(report, "vocabulary", lambda: _vocabulary(dataset))
-    _step(report, "images", lambda: _images(dataset))
+    _step(report, "images", lambda: _images(dataset, VAL_LABELS))
     _step(report, "votes", lambda: _votes(dataset))
     _step(report, "dawid-skene", lambda: _dawid_skene(dataset))
     _step(report, "agreement", lambda: _agreement(dataset))
     _step(report, "reference labels", lambda: _reference_labels(dataset))
-    _step(report, "prediction sets", lambda: _prediction_sets(dataset))
+    _step(report, "prediction sets", lambda: _prediction_sets(dataset, PREDICTIONS_DIR))
     _step(report, "metrics", lambda: _metrics(dataset))
     _step(report, "release", lambda: _release(dataset))
     logger.info(
@@ -102,12 +102,12 @@ def demo_imagenet_val_load() -> DemoLoadReport:
     return report
 
 
-def _step(report: DemoLoadReport, name: str, run: Callable[[], tuple[T, bool]]) -> T:
+def _step(report: DemoLoadReport, name: str, run: Callable[[], tuple[T, bool]], what: str = "imagenet val") -> T:
     started = time.monotonic()
     result, wrote = run()
     seconds = time.monotonic() - started
     report.steps[name] = (seconds, wrote)
-    logger.info("demo imagenet val: %-16s %s in %.2f s", name, "done" if wrote else "already there", seconds)
+    logger.info("demo %s: %-16s %s in %.2f s", what, name, "done" if wrote else "already there", seconds)
     return result
 
 
@@ -132,8 +132,8 @@ def _vocabulary(dataset: Dataset) -> tuple[None, bool]:
     return None, vocabulary_import(dataset=dataset, classes=classes) > 0
 
 
-def _images(dataset: Dataset) -> tuple[None, bool]:
-    specs = discover("flat", labels_csv=VAL_LABELS)
+def _images(dataset: Dataset, labels_csv: Path) -> tuple[None, bool]:
+    specs = discover("flat", labels_csv=labels_csv)
     if Image.objects.filter(dataset=dataset).count() == len(specs):
         return None, False
     # Batches commit one by one: a killed import keeps whole batches and this call imports the rest.
@@ -179,11 +179,11 @@ def _reference_labels(dataset: Dataset) -> tuple[None, bool]:
     return None, True
 
 
-def _prediction_sets(dataset: Dataset) -> tuple[None, bool]:
+def _prediction_sets(dataset: Dataset, directory: Path) -> tuple[None, bool]:
     present = set(PredictionSet.objects.filter(dataset=dataset).values_list("name", flat=True))
     missing = [model for model in MODELS if model not in present]
     for model in missing:
-        with (PREDICTIONS_DIR / f"{model}_top5.csv").open("rb") as handle:
+        with (directory / f"{model}_top5.csv").open("rb") as handle:
             prediction_set_create(
                 dataset=dataset, name=model, source=File(handle, name=f"{model}_top5.csv"), description=MODELS[model]
             )

@@ -140,6 +140,8 @@ class ScatterChart:
     x_label: str
     y_label: str
     empty: bool = False
+    fit: tuple[float, float, float, float] | None = None  # the least-squares line, clipped to the plot, pixels
+    fit_label: str = ""  # "y = 1.02x − 0.14"
 
 
 def scatter_chart(
@@ -149,8 +151,10 @@ def scatter_chart(
     x_label: str,
     y_label: str,
     size: int = 300,
+    fit: tuple[float, float] | None = None,
 ) -> ScatterChart:
-    """One dot per (name, x, y) proportion on equal axes, with the y = x line: above it, y is the larger."""
+    """One dot per (name, x, y) proportion on equal axes, with the y = x line: above it, y is the larger; and
+    the line `fit` = (slope, intercept) when given."""
     left, top, right, bottom = 48.0, 12.0, size - 12.0, size - 36.0
     values = [v for _, x, y in points for v in (x, y)]
     if not values:
@@ -170,7 +174,29 @@ def scatter_chart(
     ]
     ticks = [(px(v), py(v), _format(v, True)) for v in _ticks(low, high)]
     diagonal = (px(low), py(low), px(high), py(high))
-    return ScatterChart(title, size, size, (left, top, right, bottom), ticks, diagonal, dots, x_label, y_label)
+    fitted = _clipped_line(fit, low, high) if fit else None
+    return ScatterChart(
+        title, size, size, (left, top, right, bottom), ticks, diagonal, dots, x_label, y_label,
+        fit=(px(fitted[0]), py(fitted[1]), px(fitted[2]), py(fitted[3])) if fitted else None,
+        fit_label=_line_label(*fit) if fit else "",
+    )  # fmt: skip
+
+
+def _clipped_line(fit: tuple[float, float], low: float, high: float) -> tuple[float, float, float, float] | None:
+    """The part of y = slope·x + intercept inside the square [low, high]², as x1 y1 x2 y2; None if it misses."""
+    slope, intercept = fit
+    if abs(slope) < 1e-12:
+        return (low, intercept, high, intercept) if low <= intercept <= high else None
+    ends = sorted(((low - intercept) / slope, (high - intercept) / slope))
+    x1, x2 = max(low, ends[0]), min(high, ends[1])
+    if x1 >= x2:
+        return None
+    return x1, slope * x1 + intercept, x2, slope * x2 + intercept
+
+
+def _line_label(slope: float, intercept: float) -> str:
+    sign = "−" if intercept < 0 else "+"
+    return f"y = {slope:.3f}x {sign} {abs(intercept) * 100:.2f} pts"
 
 
 @dataclass(frozen=True)

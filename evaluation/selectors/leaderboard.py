@@ -29,6 +29,7 @@ from evaluation.selectors.prediction_sets import (
     latest_snapshot_summaries,
     metric_history,
     prediction_sets_of,
+    widest_summary,
 )
 
 CHARTED = (
@@ -139,7 +140,7 @@ def leaderboard_for(
         sort_links=sort_links(LEADERBOARD_COLUMNS, sort),
         pool_size=max((m["pool_size"] for m in summaries.values()), default=None),
     )
-    widest = max(summaries.values(), key=lambda m: (m.get("n_images") or 0, m["created_at"]), default=None)
+    widest = widest_summary(summaries)
     if widest and widest.get("label_count_histogram") is not None:
         board.share = {key: widest.get(key) for key in SHARE_FIGURES}
         board.share_chart = _label_count_chart(widest["label_count_histogram"])

@@ -21,6 +21,14 @@ def pct(value: object, digits: int = 2) -> str:
 
 
 @register.filter
+def pts(value: object) -> str:
+    """A difference of proportions in points, signed: -0.128 → '−12.80'; undefined → '—'."""
+    if not isinstance(value, int | float):
+        return "—"
+    return f"{value * 100:+.2f}".replace("-", "−")
+
+
+@register.filter
 def ci(interval: list[float] | None) -> str:
     """Wilson interval as '[82.63, 83.28]' in percent."""
     if not interval:

@@ -36,6 +36,7 @@ def leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
         "sort": board.sort,
         "can_upload": access_prediction_upload(request.user),
         "can_select_candidates": access_candidate_selection(request.user),
+        "other_datasets": Dataset.objects.exclude(pk=dataset.pk).order_by("name").only("slug", "name"),
     }
     return render(request, "evaluation/leaderboard.html", context)
 

@@ -15,7 +15,7 @@ from annotator.core.vocabulary import ClassSpec
 from annotator.models import Dataset, Image, LabelClass
 from annotator.services.datasets import dataset_create, vocabulary_import
 from annotator.services.image_import import UnknownClassError, images_import
-from tests.builders import IMAGENET_DATA
+from tests.builders import IMAGENET_DATA, IMAGENETV2_DATA
 from tests.builders import images as fx
 
 pytestmark = pytest.mark.django_db
@@ -121,7 +121,8 @@ def test_imagenetv2_tree_takes_labels_from_index_folders(dataset, tmp_path):
     fx.write_jpeg(root / "1" / "abc.jpeg")
     fx.write_palette_png(root / "2" / "def.png")
     images_import(dataset=dataset, specs=discover("imagenetv2", root=root))
-    assert dict(Image.objects.values_list("key", "original_label__index")) == {"abc.jpeg": 1, "def.png": 2}
+    # Keyed `<class index>/<file name>`, as ImageNetV2's own label and prediction files name its images.
+    assert dict(Image.objects.values_list("key", "original_label__index")) == {"1/abc.jpeg": 1, "2/def.png": 2}
 
 
 @pytest.mark.parametrize("kind", ["csv", "jsonl"])
@@ -222,3 +223,18 @@ def test_the_command_exits_with_status_2_on_an_unknown_class(tmp_path):
     assert info.value.returncode == 2
     assert "gt.csv:2" in str(info.value)
     assert not Image.objects.exists()
+
+
+@pytest.mark.parametrize("layout", [[], ["--layout", "imagenetv2"]], ids=["flat", "imagenetv2"])
+def test_the_command_imports_imagenetv2_matched_frequency_without_files(capsys, layout):
+    labels = IMAGENETV2_DATA / "matched_frequency_labels.csv"
+    call_command("import_dataset", "v2", "--labels", str(labels), "--no-files", *layout)
+    rows = list(csv.reader(labels.open()))[1:]
+    dataset = Dataset.objects.get(slug="v2")
+    stored = dict(Image.objects.filter(dataset=dataset).values_list("key", "original_label__index"))
+    # Every one of the 10,000 rows, keyed as in the file; its folder is its class index (checked independently
+    # of the wnid the importer resolved), and no file was read or stored.
+    assert len(rows) == len(stored) == 10_000
+    assert stored == {image: int(image.split("/")[0]) for image, _ in rows}
+    assert not Image.objects.filter(dataset=dataset).exclude(original="").exists()
+    assert "10000 imported" in capsys.readouterr().out

@@ -84,3 +84,16 @@ def test_growth_gives_the_slope_per_10k_images_and_matches_figures_named_by_thei
     assert ds["shape"].startswith("linear")
     assert rows["pages"]["slope_per_10k"] == pytest.approx(0.0, abs=1e-9)
     assert rows["pages"]["shape"].startswith("flat")
+
+
+def test_the_comparison_section_measures_the_page_on_two_datasets_with_the_same_models(db):
+    from bench.compare import bench_compare, compare_datasets
+
+    report = Report(scale=N)
+    bench_compare(report, n_models=3, n_images=40)
+    a, b = compare_datasets(3, 40, log=lambda _: None)  # reused, not rebuilt
+    names = [set(d.prediction_sets.values_list("name", flat=True)) for d in (a, b)]
+    assert names[0] == names[1] == {"model-00", "model-01", "model-02"}
+    assert MetricSnapshot.objects.filter(prediction_set__dataset__in=[a, b], label_source="reference").count() == 6
+    (figure,) = report.figures
+    assert figure.value > 0 and figure.floor > 0 and figure.passed is None and "3 models" in figure.name

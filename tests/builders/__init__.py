@@ -9,3 +9,4 @@ REPO = Path(__file__).resolve().parents[2]
 IMAGENET_DATA = REPO / "data" / "imagenet"
 REAL_DATA = REPO / "data" / "real"
 PREDICTIONS_DATA = REPO / "data" / "predictions"
+IMAGENETV2_DATA = REPO / "data" / "imagenetv2"

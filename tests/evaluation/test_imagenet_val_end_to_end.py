@@ -250,3 +250,21 @@ def test_the_offline_evaluator_gives_the_servers_snapshot_for_the_same_files(ima
     values = _latest(imagenet_val["sets"][model], imagenet_val["real"])
     assert_equals_snapshot(result, values)
     assert (result["vtk_scored"], result["vtk_left_out"], result["n_multilabel"]) == (46_693, 144, 7_443)
+
+
+@pytest.mark.django_db
+def test_the_demo_compares_imagenet_val_with_imagenetv2_and_shows_the_top1_drop(imagenet_val, client, researcher):
+    from demo.services.imagenetv2 import COMPARISON_PATH, IMAGENETV2_SLUG, demo_imagenetv2_load
+
+    demo_imagenetv2_load()
+    client.force_login(researcher)
+    html = client.get(COMPARISON_PATH).content.decode()
+    # A defaults to ReaL (the source covering most images), B to its live consensus, which holds no label set.
+    assert "against <strong>ReaL</strong>" in html and "76.13 → 63.33" in html and "−12.80" in html
+    assert "69.76 → 57.18" in html and "71.59 → 58.84" in html
+    assert 'id="no-labels-b"' in html and 'id="no-labels-a"' not in html
+    body = client.get(f"/api/datasets/{IMAGENET_VAL_SLUG}/compare/{IMAGENETV2_SLUG}/").json()
+    resnet50 = next(r for r in body["rows"] if r["model_a"]["name"] == "resnet50")
+    assert resnet50["metrics"]["top1"]["a"] == pytest.approx(0.7613) and resnet50["metrics"]["real_at_1"] is None
+    assert body["dataset_a"]["multilabel_share"]["multilabel_share"] == pytest.approx(0.1589, abs=5e-5)
+    assert body["dataset_b"]["has_label_sets"] is False

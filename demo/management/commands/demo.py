@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from config.embedded_db import server_revive
 from config.supervisor import Supervisor
 from demo.services.imagenet_val import IMAGENET_VAL_NAME, IMAGENET_VAL_SLUG, demo_imagenet_val_load
+from demo.services.imagenetv2 import COMPARISON_PATH, IMAGENETV2_NAME, demo_imagenetv2_load
 from demo.services.photographs import (
     DEMO_USERS,
     demo_annotators_assign,
@@ -56,15 +57,19 @@ class Command(BaseCommand):
         """Enqueued before the worker starts (the broker keeps the message), so serving starts at once;
         without a worker (--no-serve) it runs here."""
         where = f"http://{addr}/datasets/{IMAGENET_VAL_SLUG}/evaluation/ and /datasets/{IMAGENET_VAL_SLUG}/agreement/"
+        comparison = f"http://{addr}{COMPARISON_PATH}"
         if foreground:
             report = demo_imagenet_val_load()
             self.stdout.write(f"'{IMAGENET_VAL_NAME}' ready ({report.seconds:.0f} s): {where}")
+            report = demo_imagenetv2_load()
+            self.stdout.write(f"'{IMAGENETV2_NAME}' ready ({report.seconds:.0f} s); compared with it: {comparison}")
             return
         demo_imagenet_val_load_task.delay()
         self.stdout.write(
-            f"'{IMAGENET_VAL_NAME}' (50,000 images, ReaL's raters, 3 models) is loading in the background "
-            f"(about 45 s, one line per step in the worker's log); then see {where} as researcher or reviewer "
-            f"(Evaluate against 'ReaL' for the published figures)"
+            f"'{IMAGENET_VAL_NAME}' (50,000 images, ReaL's raters, 3 models) and '{IMAGENETV2_NAME}' (10,000 "
+            f"images, the same 3 models) are loading in the background (about a minute, one line per step in "
+            f"the worker's log); then see {where} as researcher or reviewer (Evaluate against 'ReaL' for the "
+            f"published figures), and the two datasets side by side at {comparison}"
         )
 
     def _print_credentials(self, credentials: dict[str, str], addr: str) -> None:
