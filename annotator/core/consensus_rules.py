@@ -131,13 +131,18 @@ class DsParams:
     default_llr: tuple[float, float, float]  # annotators the run did not see
     group_log_odds: np.ndarray
 
-    def posterior(self, questions: Questions) -> np.ndarray:
+    def log_odds(self, questions: Questions) -> np.ndarray:
+        """(Q,) posterior log-odds of each question: its stratum's prior plus its votes' answer weights."""
         table = np.array([self.llr.get(int(a), self.default_llr) for a in questions.annotator_ids]).reshape(-1, 3)
         votes = questions.votes
         per_vote = table[votes.annotator, votes.answer] if votes.n_votes else np.zeros(0)
         # bincount of no vote at all returns int64 whatever the weights; the prior below is a float
         log_odds = np.bincount(votes.item, per_vote, minlength=votes.n_items).astype(np.float64, copy=False)
         log_odds += self.group_log_odds[prior_groups(self.prior_mode, questions)]
+        return log_odds
+
+    def posterior(self, questions: Questions) -> np.ndarray:
+        log_odds = self.log_odds(questions)
         e = np.exp(-np.abs(log_odds))
         return np.where(log_odds >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
