@@ -72,17 +72,19 @@ def images_state(
     annotations: np.ndarray,
     question_image: np.ndarray,
     question_settled: np.ndarray,
+    maximum: np.ndarray | None = None,
 ) -> np.ndarray:
     """(I,) OPEN / SETTLED / EXHAUSTED per image, given its annotation count and its questions' states
     (`question_image` dense image 0..I−1 per question). An image without any question yet is settled once
-    it has its minimum (its annotators found nothing to ask about)."""
+    it has its minimum (its annotators found nothing to ask about). `maximum` (I,) overrides the rule's
+    maximum per image (the product adds a reviewer's extra annotations to it)."""
     annotations = np.asarray(annotations, np.int64)
     open_questions = np.bincount(
         np.asarray(question_image, np.int64), (~np.asarray(question_settled, bool)).astype(np.float64),
         minlength=len(annotations),
     )  # fmt: skip
     settled = (annotations >= rule.min_annotations) & (open_questions == 0)
-    exhausted = annotations >= rule.max_annotations
+    exhausted = annotations >= (rule.max_annotations if maximum is None else np.asarray(maximum, np.int64))
     return np.where(settled, SETTLED, np.where(exhausted, EXHAUSTED, OPEN))
 
 
