@@ -55,7 +55,7 @@ def dataset_vote_data(dataset: Dataset) -> VoteData:
     )
     candidate = (
         "(EXISTS (SELECT 1 FROM annotator_candidate k WHERE k.image_id = i.id AND k.label_class_id = v.label_class_id)"
-        " OR (v.label_class_id = i.original_label_id"
+        " OR (v.label_class_id IS NOT DISTINCT FROM i.original_label_id"
         " AND NOT EXISTS (SELECT 1 FROM annotator_candidate k WHERE k.image_id = i.id)))::int::bigint"
         if dataset.adaptive
         else "1::bigint"

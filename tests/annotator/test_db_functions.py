@@ -26,7 +26,7 @@ FROZEN_SHA256 = {
     "relabel_annotation_write.v1.sql": "490dcbf2daf7edd48eef802125fd0b17b22251c61bdfea6b2ce2d5eeb7f6c235",
     "relabel_consensus_inputs.v1.sql": "9f4260e667ecad517850c1db424b6d6ff74d0606d925b7f137ddfa331e380981",
     "relabel_consensus_inputs.v2.sql": "4d525ce7cf347459dc7cb82506afaaa5737dc844643aad1abca4557d00d352ed",
-    "relabel_consensus_inputs.v3.sql": "f8dd1e638d21a0c247bf93bcc87cbc7cf835a27d61ddbeb4e4f717db8743f551",
+    "relabel_consensus_inputs.v3.sql": "865e60552359542404c2958a2ffcf6b286b422701490dcd44a32cec9d97f7fa0",
     "relabel_consensus_row.v1.sql": "36cd7139289081862a495f526c36345e2a90f1ccf217b438edf7c2a6486c1bc9",
     "relabel_consensus_row.v2.sql": "1053d478835398d1a18565e1ba5401413a32a491ba4413a4de823ecd8376373f",
     "relabel_lease_next.v1.sql": "4a77e80bc907c51729cc1e9f0aa3effae16ea33bf6d2244fc673533647322865",

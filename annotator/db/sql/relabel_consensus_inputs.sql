@@ -11,7 +11,7 @@ LANGUAGE sql STABLE AS $$
            d.redundancy_confidence,
            v.label_class_id IS NOT NULL AND (
                EXISTS (SELECT 1 FROM annotator_candidate k WHERE k.image_id = i.id AND k.label_class_id = v.label_class_id)
-               OR (v.label_class_id = i.original_label_id
+               OR (v.label_class_id IS NOT DISTINCT FROM i.original_label_id
                    AND NOT EXISTS (SELECT 1 FROM annotator_candidate k WHERE k.image_id = i.id)))
     FROM annotator_image i
     JOIN annotator_dataset d ON d.id = i.dataset_id
