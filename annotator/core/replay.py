@@ -36,6 +36,9 @@ class Policy:
     kind: str  # FIXED / FIRST_TWO / MARGIN / ADAPTIVE
     rule: RedundancyRule = RedundancyRule()
     question_level: bool = True
+    # adaptive only: stop and score with the parameters of the run on all answers (known answer weights) instead
+    # of a warm-up run and a refit on the answers used
+    known_run: bool = False
 
     @property
     def name(self) -> str:
@@ -43,7 +46,7 @@ class Policy:
             return f"fixed-{self.rule.max_annotations}"
         suffix = "" if self.question_level else "-image-level"
         if self.kind == ADAPTIVE:
-            return f"adaptive-{self.rule.confidence:g}{suffix}"
+            return f"adaptive-{self.rule.confidence:g}{suffix}{'-known-run' if self.known_run else ''}"
         if self.kind == MARGIN:
             return f"margin-{self.rule.margin}{suffix}"
         return f"{self.kind}{suffix}"
@@ -161,9 +164,18 @@ class LabelSets:
     majority: np.ndarray  # (Q,) yes-share ≥ ½, maybe half a yes
 
 
-def label_sets(votes: VoteArrays, groups: np.ndarray, *, ds_threshold: float) -> LabelSets:
-    posterior, _ = ds_fit(votes, groups)
-    return LabelSets(posterior > ds_threshold, majority(votes).valid)
+def label_sets(
+    votes: VoteArrays, groups: np.ndarray, *, ds_threshold: float, weights: DsWeights | None = None
+) -> tuple[LabelSets, DsWeights]:
+    """The label sets of `votes`: Dawid–Skene refitted on them (or, given `weights`, scored with a run's parameters
+    without a refit) and the majority. Returns them with the weights used."""
+    if weights is None:
+        posterior, weights = ds_fit(votes, groups, n_groups=int(groups.max(initial=0)) + 1)
+        valid = posterior > ds_threshold
+    else:
+        log_odds = np.bincount(votes.item, weights.answer_llr[votes.annotator, votes.answer], minlength=votes.n_items)
+        valid = log_odds + weights.group_log_odds[groups] > np.log(ds_threshold / (1 - ds_threshold))
+    return LabelSets(valid, majority(votes).valid), weights
 
 
 def equal_shares(ours: np.ndarray, reference: np.ndarray, image_of_item: np.ndarray, n_images: int,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -59,6 +59,7 @@ def default_policies(
         fixed(rule.max_annotations), fixed(3), fixed(2),
         Policy(FIRST_TWO, rule, question_level=False), Policy(FIRST_TWO, rule), Policy(MARGIN, rule),
         *[adaptive(c) for c in confidences], adaptive(rule.confidence, question_level=False),
+        *[replace(adaptive(c), known_run=True) for c in confidences],
     ]  # fmt: skip
 
 
@@ -68,6 +69,7 @@ class ReplayInput:
     seed: int = 0
     warmup_share: float = 0.1  # images answered before the first Dawid–Skene run
     real: list[list[int]] | None = None  # a published label set by image position, e.g. real.json
+    prior_mode: str | None = None  # Dawid–Skene prior strata; default the dataset's
 
 
 def dataset_replay(options: ReplayInput, policies: Sequence[Policy]) -> list[dict]:
@@ -76,27 +78,29 @@ def dataset_replay(options: ReplayInput, policies: Sequence[Policy]) -> list[dic
     dataset = options.dataset
     data = dataset_vote_data(dataset)
     q = questions_of(data)
-    votes, groups = q.votes, prior_groups(dataset.ds_prior, q)
+    votes, groups = q.votes, prior_groups(options.prior_mode or dataset.ds_prior, q)
     arrived = arrival(votes, seed=options.seed)
-    full = label_sets(votes, groups, ds_threshold=dataset.ds_threshold)
+    full, full_weights = label_sets(votes, groups, ds_threshold=dataset.ds_threshold)
     real_questions, real_extra = _published(options.real, dataset, data.image_id, q) if options.real else (None, None)
     warmup = warmup_images(votes.n_images, options.warmup_share, seed=options.seed)
     logger.info("replay of %s: %d answers read and ordered in %.1f s", dataset.slug, votes.n_votes,
                 time.perf_counter() - started)  # fmt: skip
     rows = []
     for policy in policies:
-        if policy.kind == ADAPTIVE:
+        known = full_weights if policy.known_run else None
+        if policy.kind == ADAPTIVE and not policy.known_run:
             taken, _ = adaptive_taken(arrived, policy, groups, warmup=warmup)
         else:
-            taken = answers_taken(arrived, policy)
+            taken = answers_taken(arrived, policy, known, groups)
         used = used_votes(arrived, taken)
-        ours = label_sets(used, groups, ds_threshold=dataset.ds_threshold)
+        ours, _ = label_sets(used, groups, ds_threshold=dataset.ds_threshold, weights=known)
         questions_equal, images_equal = equal_shares(ours.ds, full.ds, votes.image_of_item, votes.n_images)
         majority_q, majority_i = equal_shares(ours.majority, full.majority, votes.image_of_item, votes.n_images)
         row = {
             "policy": policy.name,
             "confidence": policy.rule.confidence if policy.kind == ADAPTIVE else None,
             "question_level": policy.question_level if policy.kind != FIXED else None,
+            "ds_parameters": _parameters_used(policy, options.warmup_share),
             "min_annotations": policy.rule.min_annotations,
             "max_annotations": policy.rule.max_annotations,
             "answers_used": used.n_votes,
@@ -115,6 +119,17 @@ def dataset_replay(options: ReplayInput, policies: Sequence[Policy]) -> list[dic
         rows.append(row)
         logger.info("replay of %s: %s done", dataset.slug, policy.name)
     return rows
+
+
+def _parameters_used(policy: Policy, warmup_share: float) -> str:
+    if policy.known_run:
+        return "the run on all answers, for stopping and labels (known answer weights: a ceiling)"
+    if policy.kind == ADAPTIVE:
+        return (
+            f"stopping: a run on the first {warmup_share:.0%} of images (answered by the majority margin); "
+            "labels: a run on the answers used"
+        )
+    return "labels: a run on the answers used"
 
 
 def _published(real: list[list[int]], dataset: Dataset, image_ids: np.ndarray, q) -> tuple[np.ndarray, np.ndarray]:

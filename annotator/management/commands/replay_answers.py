@@ -38,6 +38,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--warmup", type=float, default=0.1, help="Share of images answered before the first Dawid–Skene run."
         )
+        parser.add_argument(
+            "--prior", choices=["single", "original", "imagenet_real"], default=None,
+            help="Dawid–Skene prior strata for every fit (default: the dataset's).",
+        )  # fmt: skip
         parser.add_argument("--confidence", type=float, nargs="+", default=list(DEFAULT_CONFIDENCES))
         parser.add_argument("--min", type=int, default=2, dest="min_annotations")
         parser.add_argument("--max", type=int, default=5, dest="max_annotations")
@@ -57,7 +61,14 @@ class Command(BaseCommand):
         started = time.perf_counter()
         try:
             rows = dataset_replay(
-                ReplayInput(dataset=dataset, seed=options["seed"], warmup_share=options["warmup"], real=real), policies
+                ReplayInput(
+                    dataset=dataset,
+                    seed=options["seed"],
+                    warmup_share=options["warmup"],
+                    real=real,
+                    prior_mode=options["prior"],
+                ),
+                policies,
             )
         except ValueError as exc:
             raise CommandError(f"{dataset.slug}: {exc}", returncode=2) from exc
