@@ -19,6 +19,10 @@ class AgreementOutput(serializers.Serializer):
     snapshot_created_at = serializers.DateTimeField(allow_null=True)
     figures = serializers.DictField(allow_null=True, help_text="The latest agreement snapshot (see README).")
     dawid_skene = serializers.DictField(allow_null=True, help_text="The latest Dawid–Skene run.")
+    answers_per_image = serializers.DictField(
+        help_text="Completed annotations per image: `histogram` {count: images}, `mean` over started images, "
+        "`n_images`, `redundancy` (fixed or adaptive)."
+    )
 
 
 class AgreementApi(APIView):

@@ -209,6 +209,21 @@ def latest_agreement_snapshot(dataset: Dataset) -> AgreementSnapshot | None:
     return AgreementSnapshot.objects.filter(dataset=dataset).order_by("-created_at", "-id").first()
 
 
+def answers_per_image(dataset: Dataset) -> dict:
+    """How many annotations the dataset's images have (one GROUP BY): `histogram` {count: images} over every image,
+    `mean` over the images with at least one (None before any), `n_images`, and the redundancy setting."""
+    images = Image.objects.filter(dataset=dataset)
+    rows = dict(images.values_list("annotation_count").annotate(n=Count("pk")).order_by())
+    started = {k: n for k, n in rows.items() if k > 0}
+    n_started = sum(started.values())
+    return {
+        "redundancy": dataset.redundancy,
+        "n_images": sum(rows.values()),
+        "mean": sum(k * n for k, n in started.items()) / n_started if n_started else None,
+        "histogram": {str(k): rows[k] for k in sorted(rows)},
+    }
+
+
 def consensus_status_counts(dataset: Dataset, *, n_images: int) -> dict[str, int]:
     """Images per status; images without a consensus row yet are pending (one GROUP BY)."""
     counts = dict(Consensus.objects.filter(dataset=dataset).values_list("status").annotate(n=Count("pk")).order_by())
@@ -254,10 +269,11 @@ def agreement_overview(dataset: Dataset) -> dict:
     """Latest snapshot, latest Dawid–Skene run and the live status counts (four queries)."""
     snapshot = latest_agreement_snapshot(dataset)
     run = DawidSkeneRun.objects.filter(dataset=dataset).order_by("-created_at", "-id").defer("annotators").first()
-    n_images = Image.objects.filter(dataset=dataset).count()
+    answers = answers_per_image(dataset)
     return {
         "dataset": dataset.slug,
-        "status": consensus_status_counts(dataset, n_images=n_images),
+        "status": consensus_status_counts(dataset, n_images=answers["n_images"]),
+        "answers_per_image": answers,
         "snapshot_created_at": snapshot.created_at if snapshot else None,
         "figures": snapshot.figures if snapshot else None,
         "dawid_skene": None if run is None else {

@@ -159,3 +159,38 @@ def test_two_annotators_finishing_a_contested_image_at_once_raise_its_need_once(
     # now both third-annotator candidates race for the one new slot
     got = run_at_once(lambda user: lease_next(dataset=dataset, annotator=user), [(team[2],), (team[3],)])
     assert sum(lease is not None for lease in got) == 1
+
+
+@pytest.mark.django_db
+def test_the_review_queue_says_why_an_image_is_open_and_the_dashboard_shows_answers_per_image(reviewer, client):
+    dataset, _, _ = _adaptive_dataset(images=2)
+    team = _team(dataset, 3)
+    clear, contested = Image.objects.filter(dataset=dataset).order_by("position")
+    for user in team[:2]:  # both images, the clear one first (closest to completion goes first after that)
+        for image in (clear, contested):
+            lease = lease_next(dataset=dataset, annotator=user)
+            assert lease is not None and lease.image_id == image.pk
+            original = image.original_label_id
+            chosen = [original] if image == clear or user == team[0] else [c for c in lease.shown if c != original]
+            annotation_submit(
+                annotator=user, image_id=image.pk, answer=Answer(classes=chosen), client_uuid=uuid.uuid4()
+            )
+    _answer(dataset, team[2], unsure=True)  # the contested one, its two questions split: a third answer
+    assert _state(contested) == (3, 4, OPEN, "pending")
+
+    client.force_login(reviewer)
+    queue = client.get(f"/api/datasets/{dataset.slug}/review-queue/", {"status": "pending"}).json()
+    assert [(r["image_id"], r["open_reason"]) for r in queue["results"]] == [
+        (contested.pk, "undecided after 3 answers (2 open questions)")
+    ]
+    page = client.get(f"/review/{dataset.slug}/", {"status": "pending"}).content.decode()
+    assert "undecided after 3 answers (2 open questions)" in page
+    detail = client.get(f"/api/images/{clear.pk}/review/").json()
+    assert detail["consensus"]["open_reason"] == "settled after 2 answers"
+
+    agreement = client.get(f"/api/datasets/{dataset.slug}/agreement/").json()
+    assert agreement["answers_per_image"] == {
+        "redundancy": "adaptive", "n_images": 2, "mean": 2.5, "histogram": {"2": 1, "3": 1}
+    }  # fmt: skip
+    dashboard = client.get(f"/datasets/{dataset.slug}/agreement/").content.decode()
+    assert "Answers per image (mean 2.50)" in dashboard and 'id="answers-per-image"' in dashboard
