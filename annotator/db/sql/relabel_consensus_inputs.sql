@@ -9,10 +9,13 @@ LANGUAGE sql STABLE AS $$
            cardinality(a.classes) > 0, a.seconds, v.label_class_id::bigint, c.index::int, v.answer::text,
            i.extra_annotations::int, d.redundancy::text, d.redundancy_min::int, d.redundancy_max::int,
            d.redundancy_confidence,
-           v.label_class_id IS NOT NULL AND (
-               EXISTS (SELECT 1 FROM annotator_candidate k WHERE k.image_id = i.id AND k.label_class_id = v.label_class_id)
-               OR (v.label_class_id IS NOT DISTINCT FROM i.original_label_id
-                   AND NOT EXISTS (SELECT 1 FROM annotator_candidate k WHERE k.image_id = i.id)))
+           CASE WHEN v.label_class_id IS NULL THEN false
+                WHEN d.redundancy <> 'adaptive' THEN true  -- only adaptive redundancy asks (no probes otherwise)
+                ELSE EXISTS (SELECT 1 FROM annotator_candidate k
+                             WHERE k.image_id = i.id AND k.label_class_id = v.label_class_id)
+                     OR (v.label_class_id IS NOT DISTINCT FROM i.original_label_id
+                         AND NOT EXISTS (SELECT 1 FROM annotator_candidate k WHERE k.image_id = i.id))
+           END
     FROM annotator_image i
     JOIN annotator_dataset d ON d.id = i.dataset_id
     LEFT JOIN annotator_dawidskenerun r ON r.id = d.ds_run_id

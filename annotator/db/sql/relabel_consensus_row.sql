@@ -2,8 +2,9 @@
 -- after it stored one): the image's counts, its dataset's consensus and redundancy settings and Dawid-Skene run,
 -- and one vote with its annotation (NULLs when the image has no annotation; the vote's columns NULL for an
 -- annotation without votes). c_candidate: the vote's class is one the image's annotators are asked about (a
--- candidate, or the original label of an image without candidates), not one found through search. Parsed by
--- name in annotator.selectors.consensus.consensus_inputs_from_rows.
+-- candidate, or the original label of an image without candidates), not one found through search; always true
+-- under fixed redundancy, which does not ask. Parsed by name in
+-- annotator.selectors.consensus.consensus_inputs_from_rows.
 CREATE TYPE relabel_consensus_row AS (
     c_needed int, c_original_label bigint, c_dataset bigint, c_threshold double precision,
     c_dispute_band double precision, c_min_answers int, c_aggregation text, c_ds_threshold double precision,
