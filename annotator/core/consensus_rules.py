@@ -163,7 +163,8 @@ class DsParams:
     def posterior(self, questions: Questions) -> np.ndarray:
         log_odds = self.log_odds(questions)
         e = np.exp(-np.abs(log_odds))
-        return np.where(log_odds >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        posterior: np.ndarray = np.where(log_odds >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        return posterior
 
 
 @dataclass(frozen=True)

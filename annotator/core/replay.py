@@ -61,6 +61,12 @@ class Arrival:
     starts: np.ndarray  # (Q,) index of each question's first vote (questions without votes: not allowed)
     n_answers: np.ndarray  # (Q,) answers each question has in all
 
+    @property
+    def image(self) -> np.ndarray:
+        """(Q,) dense image of each question."""
+        assert self.votes.image_of_item is not None  # arrival() refuses votes without it
+        return self.votes.image_of_item
+
 
 def arrival(votes: VoteArrays, *, seed: int) -> Arrival:
     """Order `votes` as they arrive: one seeded random rater order per image."""
@@ -111,7 +117,7 @@ def answers_taken(
     """(Q,) how many of its answers each question takes under `policy` (adaptive: with the run's `weights`
     and the questions' prior strata `groups`)."""
     rule, votes, p = policy.rule, arrived.votes, arrived.position
-    cap = np.minimum(rule.max_annotations, arrived.n_answers)
+    cap: np.ndarray = np.minimum(rule.max_annotations, arrived.n_answers)
     if policy.kind == FIXED:
         return cap
     yes = _running(votes.answer == YES, arrived)
@@ -129,9 +135,9 @@ def answers_taken(
     else:
         raise ValueError(f"unknown policy {policy.kind!r}")
     first_settled = np.minimum.reduceat(np.where(settled, p, np.iinfo(np.int64).max), arrived.starts)
-    taken = np.minimum(first_settled, cap)
+    taken: np.ndarray = np.minimum(first_settled, cap)
     if not policy.question_level:  # every question of the image until the last one is settled
-        image = votes.image_of_item
+        image = arrived.image
         rounds = np.zeros(votes.n_images, np.int64)
         np.maximum.at(rounds, image, taken)
         taken = np.minimum(rounds[image], cap)
@@ -142,7 +148,8 @@ def _running(values: np.ndarray, arrived: Arrival) -> np.ndarray:
     """Per vote, the sum of `values` over its question's answers up to and including it."""
     total = np.cumsum(values, dtype=np.float64 if values.dtype.kind == "f" else np.int64)
     before = total[arrived.starts] - values[arrived.starts]
-    return total - before[arrived.votes.item]
+    running: np.ndarray = total - before[arrived.votes.item]
+    return running
 
 
 def used_votes(arrived: Arrival, taken: np.ndarray) -> VoteArrays:
@@ -206,7 +213,7 @@ def adaptive_taken(
     and every other image is answered with that run's weights. Returns the counts and the weights."""
     margin = Policy(MARGIN, policy.rule, policy.question_level)
     early = answers_taken(arrived, margin)
-    in_warmup = warmup[arrived.votes.image_of_item]
+    in_warmup = warmup[arrived.image]
     # the run sees only the warm-up's questions (others would pull its priors towards its starting point)
     _, weights = ds_fit(
         _only_questions(used_votes(arrived, early), in_warmup), groups[in_warmup], n_groups=int(groups.max()) + 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from typing import Any
 
 WIDTH, HEIGHT = 720, 440
 LEFT, TOP, RIGHT, BOTTOM = 64, 40, 540, 392
@@ -13,7 +14,7 @@ Y_LOW = 0.80
 SERIES = (("questions_equal_share", "questions equal", "#2457c5"), ("images_equal_share", "images equal", "#c0392b"))
 
 
-def replay_svg(rows: Sequence[dict], title: str, *, target_answers: float = 0.6) -> str:
+def replay_svg(rows: Sequence[dict[str, Any]], title: str, *, target_answers: float = 0.6) -> str:
     def px(share: float) -> float:
         return round(LEFT + share * (RIGHT - LEFT), 1)
 

@@ -94,8 +94,8 @@ def dataset_replay(options: ReplayInput, policies: Sequence[Policy]) -> list[dic
             taken = answers_taken(arrived, policy, known, groups)
         used = used_votes(arrived, taken)
         ours, _ = label_sets(used, groups, ds_threshold=dataset.ds_threshold, weights=known)
-        questions_equal, images_equal = equal_shares(ours.ds, full.ds, votes.image_of_item, votes.n_images)
-        majority_q, majority_i = equal_shares(ours.majority, full.majority, votes.image_of_item, votes.n_images)
+        questions_equal, images_equal = equal_shares(ours.ds, full.ds, arrived.image, votes.n_images)
+        majority_q, majority_i = equal_shares(ours.majority, full.majority, arrived.image, votes.n_images)
         row = {
             "policy": policy.name,
             "confidence": policy.rule.confidence if policy.kind == ADAPTIVE else None,
@@ -114,7 +114,7 @@ def dataset_replay(options: ReplayInput, policies: Sequence[Policy]) -> list[dic
         }
         if real_questions is not None:
             row["images_equal_real_share"] = equal_shares(
-                ours.ds, real_questions, votes.image_of_item, votes.n_images, image_extra=real_extra
+                ours.ds, real_questions, arrived.image, votes.n_images, image_extra=real_extra
             )[1]
         rows.append(row)
         logger.info("replay of %s: %s done", dataset.slug, policy.name)
