@@ -45,7 +45,8 @@ def default_policies(
     confidences: Sequence[float] = DEFAULT_CONFIDENCES, *, rule: RedundancyRule | None = None
 ) -> list[Policy]:
     """fixed-5 (and fixed-3, fixed-2 for reference), the issue's simple first-two rule image- and question-level,
-    the majority margin alone, and adaptive at each confidence (question-level, and image-level at 0.95)."""
+    the majority margin alone (2 and 3), adaptive at each confidence (question-level, and image-level at 0.95), and
+    adaptive at each confidence with the full run's parameters (the ceiling of known answer weights)."""
     rule = rule or RedundancyRule()
 
     def fixed(n: int) -> Policy:
@@ -58,6 +59,7 @@ def default_policies(
     return [
         fixed(rule.max_annotations), fixed(3), fixed(2),
         Policy(FIRST_TWO, rule, question_level=False), Policy(FIRST_TWO, rule), Policy(MARGIN, rule),
+        Policy(MARGIN, replace(rule, margin=rule.margin + 1)),
         *[adaptive(c) for c in confidences], adaptive(rule.confidence, question_level=False),
         *[replace(adaptive(c), known_run=True) for c in confidences],
     ]  # fmt: skip
@@ -100,6 +102,7 @@ def dataset_replay(options: ReplayInput, policies: Sequence[Policy]) -> list[dic
             "policy": policy.name,
             "confidence": policy.rule.confidence if policy.kind == ADAPTIVE else None,
             "question_level": policy.question_level if policy.kind != FIXED else None,
+            "known_run": policy.known_run,
             "ds_parameters": _parameters_used(policy, options.warmup_share),
             "min_annotations": policy.rule.min_annotations,
             "max_annotations": policy.rule.max_annotations,
