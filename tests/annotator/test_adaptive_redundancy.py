@@ -194,3 +194,79 @@ def test_the_review_queue_says_why_an_image_is_open_and_the_dashboard_shows_answ
     }  # fmt: skip
     dashboard = client.get(f"/datasets/{dataset.slug}/agreement/").content.decode()
     assert "Answers per image (mean 2.50)" in dashboard and 'id="answers-per-image"' in dashboard
+
+
+@pytest.mark.django_db
+def test_staff_set_the_redundancy_through_the_api_and_bad_input_gets_a_400_with_nothing_written(staff, reviewer):
+    from rest_framework.test import APIClient
+
+    from tests.error_contract import assert_error_body
+
+    dataset = workbench_dataset(slug="api", images=2, annotations_per_image=3)
+    client = APIClient()
+    client.force_login(staff)
+    url = f"/api/datasets/{dataset.slug}/redundancy/"
+    assert client.get(url).json() == {
+        "redundancy": "fixed", "minimum": 2, "maximum": 5, "confidence": 0.95, "annotations_per_image": 3
+    }  # fmt: skip
+    refused = [
+        {"redundancy": "often"}, {"redundancy": "adaptive", "minimum": 4, "maximum": 3},
+        {"redundancy": "adaptive", "confidence": 1.0}, {"redundancy": "adaptive", "minimum": "two"},
+    ]  # fmt: skip
+    for body in refused:
+        response = client.put(url, body, format="json")
+        assert response.status_code == 400, body
+        assert_error_body(response)
+    assert Dataset.objects.get(pk=dataset.pk).redundancy == "fixed"
+    response = client.put(url, {"redundancy": "adaptive", "minimum": 2, "maximum": 4, "confidence": 0.9}, format="json")
+    assert response.status_code == 200 and response.json()["maximum"] == 4
+    assert set(Image.objects.filter(dataset=dataset).values_list("annotations_needed", flat=True)) == {2}
+    client.force_login(reviewer)
+    assert client.put(url, {"redundancy": "fixed"}, format="json").status_code == 403
+    assert client.get(url).json()["redundancy"] == "adaptive"
+
+
+@pytest.mark.django_db
+def test_with_a_run_the_stored_settled_questions_are_those_whose_posterior_leaves_the_band():
+    """Checked against the stored posteriors and counts, independently of the code that decided."""
+    from annotator.services.dawid_skene import dawid_skene_run
+
+    dataset, _, _ = _adaptive_dataset(images=6)
+    team = _team(dataset, 5)
+    for k, user in enumerate(team):
+        while (lease := lease_next(dataset=dataset, annotator=user)) is not None:
+            original = Image.objects.get(pk=lease.image_id).original_label_id
+            chosen = [original] if k % 2 == 0 else list(lease.shown)
+            annotation_submit(annotator=user, image_id=lease.image_id, answer=Answer(classes=chosen),
+                              client_uuid=uuid.uuid4())  # fmt: skip
+    run = dawid_skene_run(dataset=dataset)
+    assert run is not None
+    rows = Consensus.objects.filter(dataset=dataset)
+    assert rows.count() == 6
+    for row in rows:
+        assert row.ds_run_id == run.pk
+        expected = sorted(
+            int(c) for c, p in row.ds_posterior.items()
+            if sum(row.counts[c]) >= 2 and (p >= 0.95 - 1e-6 or p <= 0.05 + 1e-6)
+        )  # fmt: skip
+        assert sorted(row.settled_classes) == expected
+        assert sorted(row.settled_classes + row.open_classes) == sorted(int(c) for c in row.counts)
+        image = Image.objects.get(pk=row.image_id)
+        if row.redundancy_state == OPEN:
+            assert image.annotations_needed == image.annotation_count + 1 <= 5
+
+
+@pytest.mark.django_db
+def test_an_admin_switches_a_dataset_to_adaptive_in_the_admin_and_a_bad_rule_is_refused(admin_client):
+    dataset = workbench_dataset(slug="admin", images=2, annotations_per_image=3)
+    url = f"/admin/annotator/dataset/{dataset.pk}/change/"
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    bad = {**data, "redundancy": "adaptive", "redundancy_min": "4", "redundancy_max": "3"}
+    assert admin_client.post(url, bad).status_code == 200  # the form again, with the error
+    assert Dataset.objects.get(pk=dataset.pk).redundancy == "fixed"
+    good = {**data, "redundancy": "adaptive", "redundancy_min": "2", "redundancy_max": "4"}
+    assert admin_client.post(url, good).status_code == 302
+    dataset.refresh_from_db()
+    assert (dataset.redundancy, dataset.redundancy_min, dataset.redundancy_max) == ("adaptive", 2, 4)
+    assert set(Image.objects.filter(dataset=dataset).values_list("annotations_needed", flat=True)) == {2}
