@@ -270,3 +270,16 @@ def test_an_admin_switches_a_dataset_to_adaptive_in_the_admin_and_a_bad_rule_is_
     dataset.refresh_from_db()
     assert (dataset.redundancy, dataset.redundancy_min, dataset.redundancy_max) == ("adaptive", 2, 4)
     assert set(Image.objects.filter(dataset=dataset).values_list("annotations_needed", flat=True)) == {2}
+
+
+@pytest.mark.django_db
+def test_a_release_of_an_adaptive_dataset_counts_images_settled_at_the_minimum_and_the_home_page_says_adaptive(
+    client, staff
+):
+    from evaluation.services.releases import release_create
+
+    dataset, _, _ = _adaptive_dataset()
+    release, _ = release_create(dataset=dataset, created_by=staff)
+    assert release.min_annotations == 2  # not N = 3: a settled image may stop at the minimum
+    client.force_login(staff)
+    assert "2–5 (adaptive)" in client.get("/").content.decode()
