@@ -283,3 +283,19 @@ def test_a_release_of_an_adaptive_dataset_counts_images_settled_at_the_minimum_a
     assert release.min_annotations == 2  # not N = 3: a settled image may stop at the minimum
     client.force_login(staff)
     assert "2–5 (adaptive)" in client.get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_reviewers_extra_annotation_goes_past_the_maximum_of_an_exhausted_image():
+    from annotator.services.assignment import image_request_more
+
+    dataset, original, other = _adaptive_dataset(maximum=2)
+    team = _team(dataset, 3)
+    image = Image.objects.get(dataset=dataset)
+    _answer(dataset, team[0], original)
+    _answer(dataset, team[1], other)  # both questions split 1–1 at the maximum of 2
+    assert _state(image) == (2, 2, EXHAUSTED, "disputed")
+    image_request_more(image_id=image.pk)
+    assert sorted(_answer(dataset, team[2], original)) == sorted([original.pk, other.pk])  # both still open
+    # 2–1 on each, a margin of one, at the maximum plus the extra: exhausted, nothing raised; no share near ½
+    assert _state(image) == (3, 3, EXHAUSTED, "agreed")
