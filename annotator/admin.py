@@ -3,8 +3,11 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from annotator.core.redundancy import RedundancyRule
 from annotator.models import Annotation, Dataset, Image, LabelClass
-from annotator.services.assignment import dataset_overlap_raise
+from annotator.services.assignment import dataset_overlap_raise, dataset_redundancy_set
+
+REDUNDANCY_FIELDS = ("redundancy", "redundancy_min", "redundancy_max", "redundancy_confidence")
 
 
 class DatasetForm(forms.ModelForm):
@@ -16,11 +19,22 @@ class DatasetForm(forms.ModelForm):
             raise forms.ValidationError("Annotations per image can only be raised once annotation has started.")
         return value
 
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        if all(cleaned.get(name) is not None for name in REDUNDANCY_FIELDS[1:]):
+            try:
+                RedundancyRule(cleaned["redundancy_min"], cleaned["redundancy_max"], cleaned["redundancy_confidence"])
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return cleaned
+
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
     form = DatasetForm
-    list_display = ["name", "slug", "annotations_per_image", "consensus_threshold", "candidate_count", "created_at"]
+    list_display = [
+        "name", "slug", "annotations_per_image", "redundancy", "consensus_threshold", "candidate_count", "created_at",
+    ]  # fmt: skip
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name", "slug"]
     filter_horizontal = ["annotators"]
@@ -31,9 +45,20 @@ class DatasetAdmin(admin.ModelAdmin):
             # Every image's `annotations_needed` follows N; the service updates both together.
             new_value = obj.annotations_per_image
             obj.annotations_per_image = form.initial["annotations_per_image"]
+        redundancy = change and any(name in form.changed_data for name in REDUNDANCY_FIELDS)
+        if redundancy:
+            # Every image's need follows the setting; the service updates both together and recounts.
+            wanted = {name: getattr(obj, name) for name in REDUNDANCY_FIELDS}
+            for name in REDUNDANCY_FIELDS:
+                setattr(obj, name, form.initial[name])
         super().save_model(request, obj, form, change)
         if raised:
             dataset_overlap_raise(dataset=obj, annotations_per_image=new_value)
+        if redundancy:
+            dataset_redundancy_set(
+                dataset=obj, redundancy=wanted["redundancy"], minimum=wanted["redundancy_min"],
+                maximum=wanted["redundancy_max"], confidence=wanted["redundancy_confidence"],
+            )  # fmt: skip
 
 
 @admin.register(LabelClass)

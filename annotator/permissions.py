@@ -85,6 +85,11 @@ class CanViewConsensus(BasePermission):
         return access_consensus(request.user)
 
 
+def access_dataset_settings(user: User, dataset: Dataset | None = None) -> bool:
+    """Changing a dataset's settings (e.g. its redundancy): staff, as in the admin."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff)
+
+
 def access_review(user: User, dataset: Dataset | None = None) -> bool:
     """The review queue, adjudication and every image's full annotation history (with annotator names):
     reviewers and staff. Researchers see aggregate figures only; annotators nothing of others' answers."""

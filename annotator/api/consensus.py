@@ -1,4 +1,5 @@
-"""API of consensus and agreement figures: reviewers, researchers and staff only (annotators get 403)."""
+"""API of consensus and agreement figures and the redundancy setting: reviewers, researchers and staff only
+(annotators get 403); changing the setting: staff."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.permissions import CanViewConsensus, access_consensus, dataset_or_403
+from annotator.permissions import CanViewConsensus, access_consensus, access_dataset_settings, dataset_or_403
 from annotator.selectors.consensus import agreement_overview
+from annotator.services.assignment import REDUNDANCY_KINDS, AssignmentError, dataset_redundancy_set
 from annotator.services.dawid_skene import dawid_skene_request
+from config.api_errors import refused, validated
 
 
 class AgreementOutput(serializers.Serializer):
@@ -19,6 +22,10 @@ class AgreementOutput(serializers.Serializer):
     snapshot_created_at = serializers.DateTimeField(allow_null=True)
     figures = serializers.DictField(allow_null=True, help_text="The latest agreement snapshot (see README).")
     dawid_skene = serializers.DictField(allow_null=True, help_text="The latest Dawid–Skene run.")
+    answers_per_image = serializers.DictField(
+        help_text="Completed annotations per image: `histogram` {count: images}, `mean` over started images, "
+        "`n_images`, `redundancy` (fixed or adaptive)."
+    )
 
 
 class AgreementApi(APIView):
@@ -37,3 +44,38 @@ class AgreementApi(APIView):
         dataset = dataset_or_403(request.user, slug, access_consensus)
         dawid_skene_request(dataset=dataset)
         return Response({"queued": "annotator.dawid_skene_run"}, status=status.HTTP_202_ACCEPTED)
+
+
+class RedundancyInput(serializers.Serializer):
+    redundancy = serializers.ChoiceField(choices=list(REDUNDANCY_KINDS))
+    minimum = serializers.IntegerField(min_value=1, max_value=100, default=2)
+    maximum = serializers.IntegerField(min_value=1, max_value=100, default=5)
+    confidence = serializers.FloatField(min_value=0.5, max_value=1.0, default=0.95)
+
+
+class RedundancyOutput(serializers.Serializer):
+    redundancy = serializers.CharField()
+    minimum = serializers.IntegerField(source="redundancy_min")
+    maximum = serializers.IntegerField(source="redundancy_max")
+    confidence = serializers.FloatField(source="redundancy_confidence")
+    annotations_per_image = serializers.IntegerField(help_text="N, under fixed redundancy.")
+
+
+class RedundancyApi(APIView):
+    """GET the dataset's redundancy setting (fixed, or adaptive with minimum, maximum and confidence); PUT to change
+    it (staff): every image's need follows and the consensus is recounted (see README, "Adaptive redundancy")."""
+
+    permission_classes = [CanViewConsensus]
+
+    @extend_schema(responses=RedundancyOutput)
+    def get(self, request: Request, slug: str) -> Response:
+        dataset = dataset_or_403(request.user, slug, access_consensus)
+        return Response(RedundancyOutput(dataset).data)
+
+    @extend_schema(request=RedundancyInput, responses=RedundancyOutput)
+    def put(self, request: Request, slug: str) -> Response:
+        dataset = dataset_or_403(request.user, slug, access_dataset_settings)
+        data = validated(RedundancyInput(data=request.data))
+        with refused(AssignmentError):
+            dataset_redundancy_set(dataset=dataset, **data)
+        return Response(RedundancyOutput(dataset).data)

@@ -273,6 +273,16 @@ def dawid_skene(
     )
 
 
+def answer_log_likelihood_ratios(confusion: np.ndarray, n_votes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What a fitted confusion (A, 2, R) says each answer is worth: (A, R) log P(answer | valid) − log
+    P(answer | not valid) per annotator, and the (R,) pooled ratios of all annotators weighted by their
+    `n_votes` (A,), for annotators the fit did not see."""
+    pi0, pi1 = confusion[:, 0, :], confusion[:, 1, :]
+    weights = n_votes / max(n_votes.sum(), 1)
+    pooled = np.log(weights @ pi1) - np.log(weights @ pi0)
+    return np.log(pi1) - np.log(pi0), pooled
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # exp of a negative magnitude never overflows
     e = np.exp(-np.abs(x))

@@ -18,17 +18,22 @@ disagree. The rules:
   reason below, else `agreed`. Reasons: a class's yes-share within ±band of τ (`near_threshold`), a class
   with fewer answers than that (`few_answers`), an annotator said unsure or bad image, or one said
   "none fits" while another chose a class (`none_fits_conflict`). Reasons are recorded while pending too.
+- Adaptive redundancy (`annotator.core.redundancy`): each candidate question is settled or open, by the
+  latest run's posterior or, before any run, the majority margin; an open image stays `pending` (it gets one
+  more annotation, asked only its open questions) until it is settled or has its maximum. N is then the
+  dataset's minimum. A class found through search is no question anyone is asked: it never holds an image open.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from annotator.core.aggregation import MAYBE, NO, YES, VoteArrays, majority
+from annotator.core.aggregation import MAYBE, NO, YES, MajorityResult, VoteArrays, majority
 from annotator.core.agreement import per_image_agreement
 from annotator.core.real_raters import real_prior_groups
+from annotator.core.redundancy import OPEN, RedundancyRule, images_state, questions_settled
 
 PENDING, AGREED, DISPUTED = "pending", "agreed", "disputed"
 REASONS = ("near_threshold", "few_answers", "unsure", "bad_image", "none_fits_conflict")
@@ -43,6 +48,16 @@ class ConsensusSettings:
     aggregation: str = "majority"  # or "dawid_skene"
     ds_threshold: float = 0.8
     ds_prior: str = "original"  # single | original | imagenet_real
+    redundancy: str = "fixed"  # or "adaptive" (annotator.core.redundancy)
+    redundancy_min: int = 2
+    redundancy_max: int = 5
+    redundancy_confidence: float = 0.95
+
+    @property
+    def redundancy_rule(self) -> RedundancyRule | None:
+        if self.redundancy != "adaptive":
+            return None
+        return RedundancyRule(self.redundancy_min, self.redundancy_max, self.redundancy_confidence)
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,10 @@ class VoteData:
     ann_bad_image: np.ndarray
     ann_has_classes: np.ndarray
     ann_seconds: np.ndarray  # (A,) float
+    # Adaptive redundancy only: whether each vote's class is one the image's annotators are asked about (not one
+    # found through search; None: all are), and each image's extra annotations asked for by a reviewer.
+    vote_candidate: np.ndarray | None = None  # (V,) bool
+    image_extra: np.ndarray | None = None  # (I,)
 
     @property
     def n_images(self) -> int:
@@ -131,15 +150,21 @@ class DsParams:
     default_llr: tuple[float, float, float]  # annotators the run did not see
     group_log_odds: np.ndarray
 
-    def posterior(self, questions: Questions) -> np.ndarray:
+    def log_odds(self, questions: Questions) -> np.ndarray:
+        """(Q,) posterior log-odds of each question: its stratum's prior plus its votes' answer weights."""
         table = np.array([self.llr.get(int(a), self.default_llr) for a in questions.annotator_ids]).reshape(-1, 3)
         votes = questions.votes
         per_vote = table[votes.annotator, votes.answer] if votes.n_votes else np.zeros(0)
         # bincount of no vote at all returns int64 whatever the weights; the prior below is a float
         log_odds = np.bincount(votes.item, per_vote, minlength=votes.n_items).astype(np.float64, copy=False)
         log_odds += self.group_log_odds[prior_groups(self.prior_mode, questions)]
+        return log_odds
+
+    def posterior(self, questions: Questions) -> np.ndarray:
+        log_odds = self.log_odds(questions)
         e = np.exp(-np.abs(log_odds))
-        return np.where(log_odds >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        posterior: np.ndarray = np.where(log_odds >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        return posterior
 
 
 @dataclass(frozen=True)
@@ -159,6 +184,9 @@ class ConsensusRow:
     ds_labels: list[int]
     ds_run_id: int | None
     labels: list[int]
+    settled_classes: list[int] = field(default_factory=list)  # adaptive redundancy: questions not asked again
+    open_classes: list[int] = field(default_factory=list)
+    redundancy_state: str = ""  # "" under fixed redundancy, else OPEN / SETTLED / EXHAUSTED
 
 
 def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams | None = None) -> list[ConsensusRow]:
@@ -195,9 +223,13 @@ def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams 
         ],
         axis=1,
     )
-    status = np.where(annotations < data.image_needed, PENDING, np.where(reasons.any(axis=1), DISPUTED, AGREED))
-    agreement = per_image_agreement(q.votes) if q.votes.n_votes else np.full(n_img, np.nan)
     posterior = ds.posterior(q) if ds is not None else None
+    redundancy = _redundancy(data, q, vote, settings, ds, annotations)
+    waiting = annotations < data.image_needed
+    if redundancy is not None:  # an open image gets another annotation (the submit raises its need)
+        waiting = waiting | (redundancy.image_state == OPEN)
+    status = np.where(waiting, PENDING, np.where(reasons.any(axis=1), DISPUTED, AGREED))
+    agreement = per_image_agreement(q.votes) if q.votes.n_votes else np.full(n_img, np.nan)
     ds_valid = (posterior > settings.ds_threshold) & enough if posterior is not None else np.zeros(len(q.image), bool)
     use_ds = settings.aggregation == "dawid_skene" and posterior is not None
     effective = ds_valid if use_ds else valid
@@ -220,6 +252,9 @@ def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams 
     agreement_list = [None if a != a else round(a, 6) for a in agreement.tolist()]  # a != a: NaN
     run_id = ds.run_id if ds is not None else None
     starts = np.searchsorted(q.image, np.arange(n_img + 1)).tolist()
+    if redundancy is not None:
+        settled_list, asked_list = redundancy.settled.tolist(), redundancy.asked.tolist()
+        state_list = redundancy.image_state.tolist()
     rows = []
     for i in np.flatnonzero((annotations > 0) | (np.diff(starts) > 0)).tolist():
         lo, hi = starts[i], starts[i + 1]
@@ -242,7 +277,44 @@ def consensus_compute(data: VoteData, settings: ConsensusSettings, ds: DsParams 
                 labels=[ids[k] for k in range(lo, hi) if effective_list[k]],
             )
         )
+        if redundancy is not None:
+            rows[-1] = replace(
+                rows[-1],
+                settled_classes=[ids[k] for k in range(lo, hi) if settled_list[k] and asked_list[k]],
+                open_classes=[ids[k] for k in range(lo, hi) if asked_list[k] and not settled_list[k]],
+                redundancy_state=state_list[i],
+            )
     return rows
+
+
+@dataclass(frozen=True)
+class _Redundancy:
+    settled: np.ndarray  # (Q,) bool
+    asked: np.ndarray  # (Q,) bool: a candidate question (one found through search never holds an image open)
+    image_state: np.ndarray  # (I,) OPEN / SETTLED / EXHAUSTED
+
+
+def _redundancy(
+    data: VoteData, q: Questions, vote: MajorityResult, settings: ConsensusSettings, ds: DsParams | None,
+    annotations: np.ndarray,
+) -> _Redundancy | None:  # fmt: skip
+    """Adaptive redundancy's state of every question and image (None under fixed redundancy): settled by the
+    latest Dawid–Skene run's posterior when there is one, else by the majority margin."""
+    rule = settings.redundancy_rule
+    if rule is None:
+        return None
+    log_odds = ds.log_odds(q) if ds is not None else None
+    settled = questions_settled(rule, n_answers=vote.n, yes=vote.yes, no=vote.no, log_odds=log_odds)
+    if data.vote_candidate is None:
+        asked = np.ones(len(settled), bool)
+    else:
+        asked = np.bincount(q.votes.item, data.vote_candidate.astype(np.float64), minlength=len(settled)) > 0
+    extra = np.zeros(data.n_images, np.int64) if data.image_extra is None else data.image_extra
+    state = images_state(
+        rule, annotations=annotations, question_image=q.image, question_settled=settled | ~asked,
+        maximum=rule.max_annotations + extra,
+    )  # fmt: skip
+    return _Redundancy(settled, asked, state)
 
 
 def _items(ids: list[int], values: np.ndarray) -> list[str]:

@@ -69,6 +69,14 @@ class Consensus(models.Model):
     labels = ArrayField(
         models.BigIntegerField(), default=list, blank=True, help_text="Effective label set (dataset's aggregation)."
     )
+    # Adaptive redundancy (annotator.core.redundancy); empty and "" under fixed redundancy.
+    settled_classes = ArrayField(
+        models.BigIntegerField(), default=list, blank=True, help_text="Questions decided: not asked again."
+    )
+    open_classes = ArrayField(models.BigIntegerField(), default=list, blank=True, help_text="Questions undecided.")
+    redundancy_state = models.CharField(
+        max_length=10, blank=True, default="", help_text="Adaptive: open, settled or exhausted (at the maximum)."
+    )
     # A reviewer's decision sets this with status "adjudicated"; consensus updates then keep status and labels.
     adjudicated = models.BooleanField(default=False)
     # An adjudication that marks the image bad or ambiguous: it leaves metrics and releases' label sets.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from config.text_rules import (
     DESCRIPTION_MAX_LENGTH,
@@ -71,6 +71,26 @@ class Dataset(models.Model):
         help_text="Dawid–Skene class-prior strata: one prior, one for the original label and one for every "
         "other proposal, or ReaL's three (animal original label / other animal class / object class).",
     )
+    # Adaptive redundancy (annotator.core.redundancy): an image gets `redundancy_min` annotations, then one more
+    # at a time while a question on it is undecided, up to `redundancy_max`.
+    redundancy = models.CharField(
+        max_length=8,
+        choices=[
+            ("fixed", "Fixed: N annotations per image"),
+            ("adaptive", "Adaptive: until every question is settled"),
+        ],
+        default="fixed",
+        help_text="Fixed: every image gets N annotations. Adaptive: an image stops once every question on it is "
+        "confidently decided (at least the minimum, at most the maximum), and a later annotation is asked only "
+        "the still-undecided candidates.",
+    )
+    redundancy_min = models.PositiveSmallIntegerField(default=2, help_text="Adaptive: annotations every image gets.")
+    redundancy_max = models.PositiveSmallIntegerField(default=5, help_text="Adaptive: annotations no image exceeds.")
+    redundancy_confidence = models.FloatField(
+        default=0.95,
+        help_text="Adaptive: a question is settled when its Dawid–Skene posterior lies outside [1 − c, c] "
+        "(before any run: when its yes and no answers differ by 2).",
+    )
     annotators = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -94,12 +114,30 @@ class Dataset(models.Model):
             models.CheckConstraint(
                 condition=Q(ds_threshold__gt=0) & Q(ds_threshold__lt=1), name="dataset_ds_threshold_open_unit"
             ),
+            models.CheckConstraint(
+                condition=Q(redundancy_min__gte=1) & Q(redundancy_max__gte=F("redundancy_min")),
+                name="dataset_redundancy_min_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(redundancy_confidence__gt=0.5) & Q(redundancy_confidence__lt=1),
+                name="dataset_redundancy_confidence_range",
+            ),
+            models.CheckConstraint(condition=Q(redundancy__in=["fixed", "adaptive"]), name="dataset_redundancy_kind"),
             no_bidi_controls_constraint("name", "dataset_name_no_bidi"),
             length_constraint("description", DESCRIPTION_MAX_LENGTH, "dataset_description_length"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def adaptive(self) -> bool:
+        return self.redundancy == "adaptive"
+
+    @property
+    def annotations_first_needed(self) -> int:
+        """Annotations an image needs before any is in (plus a reviewer's extras): N, or the adaptive minimum."""
+        return self.redundancy_min if self.adaptive else self.annotations_per_image
 
 
 class LabelClass(models.Model):

@@ -32,26 +32,40 @@ def consensus_settings(dataset: Dataset) -> ConsensusSettings:
     return ConsensusSettings(
         threshold=dataset.consensus_threshold,
         dispute_band=dataset.dispute_band,
-        min_answers=dataset.annotations_per_image,
+        min_answers=dataset.annotations_first_needed,
         aggregation=dataset.aggregation,
         ds_threshold=dataset.ds_threshold,
         ds_prior=dataset.ds_prior,
+        redundancy=dataset.redundancy,
+        redundancy_min=dataset.redundancy_min,
+        redundancy_max=dataset.redundancy_max,
+        redundancy_confidence=dataset.redundancy_confidence,
     )
 
 
 def dataset_vote_data(dataset: Dataset) -> VoteData:
-    """Every image, vote and annotation of a dataset as arrays: three binary COPY reads and the classes."""
+    """Every image, vote and annotation of a dataset as arrays: three binary COPY reads and the classes.
+    Under adaptive redundancy also each image's extra annotations and whether each vote's class is a candidate
+    (as `relabel_consensus_inputs` reads them for one image)."""
     images = read_int_columns(
-        f"SELECT id::bigint, annotations_needed::bigint, coalesce(original_label_id, -1)::bigint "
-        f"FROM {Image._meta.db_table} WHERE dataset_id = %s ORDER BY id",
-        [dataset.pk],
-        3,
-    )
-    votes = read_int_columns(
-        f"SELECT v.image_id::bigint, v.label_class_id::bigint, v.annotator_id::bigint, ({_ANSWER_SQL})::bigint "
-        f"FROM {Vote._meta.db_table} v JOIN {Image._meta.db_table} i ON i.id = v.image_id WHERE i.dataset_id = %s",
+        f"SELECT id::bigint, annotations_needed::bigint, coalesce(original_label_id, -1)::bigint, "
+        f"extra_annotations::bigint FROM {Image._meta.db_table} WHERE dataset_id = %s ORDER BY id",
         [dataset.pk],
         4,
+    )
+    candidate = (
+        "(EXISTS (SELECT 1 FROM annotator_candidate k WHERE k.image_id = i.id AND k.label_class_id = v.label_class_id)"
+        " OR (v.label_class_id IS NOT DISTINCT FROM i.original_label_id"
+        " AND NOT EXISTS (SELECT 1 FROM annotator_candidate k WHERE k.image_id = i.id)))::int::bigint"
+        if dataset.adaptive
+        else "1::bigint"
+    )
+    votes = read_int_columns(
+        f"SELECT v.image_id::bigint, v.label_class_id::bigint, v.annotator_id::bigint, ({_ANSWER_SQL})::bigint, "
+        f"{candidate} "
+        f"FROM {Vote._meta.db_table} v JOIN {Image._meta.db_table} i ON i.id = v.image_id WHERE i.dataset_id = %s",
+        [dataset.pk],
+        5,
     )
     class_ids, class_index = (
         np.array(LabelClass.objects.filter(dataset=dataset).order_by("id").values_list("id", "index"), np.int64)
@@ -94,21 +108,26 @@ def consensus_inputs_from_rows(image_id: int, rows: list[dict[str, Any]]) -> Ima
     if not rows:
         return None
     first = rows[0]
+    adaptive = first["c_redundancy"] == "adaptive"
     settings = ConsensusSettings(
-        threshold=first["c_threshold"], dispute_band=first["c_dispute_band"], min_answers=first["c_min_answers"],
+        threshold=first["c_threshold"], dispute_band=first["c_dispute_band"],
+        min_answers=first["c_redundancy_min"] if adaptive else first["c_min_answers"],
         aggregation=first["c_aggregation"], ds_threshold=first["c_ds_threshold"], ds_prior=first["c_ds_prior"],
+        redundancy=first["c_redundancy"], redundancy_min=first["c_redundancy_min"],
+        redundancy_max=first["c_redundancy_max"], redundancy_confidence=first["c_redundancy_confidence"],
     )  # fmt: skip
     answers = [row for row in rows if row["c_annotator"] is not None]
     annotations = {row["c_annotator"]: row for row in answers}
-    image_row = np.array([[image_id, first["c_needed"], first["c_original_label"] or -1]], np.int64)
+    image_row = np.array([[image_id, first["c_needed"], first["c_original_label"] or -1, first["c_extra"]]], np.int64)
     vote_rows = np.array(
         [
-            (image_id, r["c_class"], r["c_class_index"], r["c_annotator"], ANSWER_CODES[r["c_answer"]])
+            (image_id, r["c_class"], r["c_class_index"], r["c_annotator"], ANSWER_CODES[r["c_answer"]],
+             r["c_candidate"])
             for r in answers
             if r["c_class"] is not None
         ],
         np.int64,
-    ).reshape(-1, 5)
+    ).reshape(-1, 6)  # fmt: skip
     ann_rows = np.array(
         [
             (image_id, a, r["c_none_fits"], r["c_unsure"], r["c_bad_image"], r["c_chose"], round(r["c_seconds"] * 1000))
@@ -147,6 +166,8 @@ def _vote_data(images: np.ndarray, votes: np.ndarray, annotations: np.ndarray) -
         ann_bad_image=annotations[:, 4].astype(bool),
         ann_has_classes=annotations[:, 5].astype(bool),
         ann_seconds=annotations[:, 6] / 1000.0,
+        vote_candidate=votes[:, 5].astype(bool),
+        image_extra=images[:, 3],
     )
 
 
@@ -186,6 +207,21 @@ def votes_watermark(dataset: Dataset) -> str:
 
 def latest_agreement_snapshot(dataset: Dataset) -> AgreementSnapshot | None:
     return AgreementSnapshot.objects.filter(dataset=dataset).order_by("-created_at", "-id").first()
+
+
+def answers_per_image(dataset: Dataset) -> dict:
+    """How many annotations the dataset's images have (one GROUP BY): `histogram` {count: images} over every image,
+    `mean` over the images with at least one (None before any), `n_images`, and the redundancy setting."""
+    images = Image.objects.filter(dataset=dataset)
+    rows = dict(images.values_list("annotation_count").annotate(n=Count("pk")).order_by())
+    started = {k: n for k, n in rows.items() if k > 0}
+    n_started = sum(started.values())
+    return {
+        "redundancy": dataset.redundancy,
+        "n_images": sum(rows.values()),
+        "mean": sum(k * n for k, n in started.items()) / n_started if n_started else None,
+        "histogram": {str(k): rows[k] for k in sorted(rows)},
+    }
 
 
 def consensus_status_counts(dataset: Dataset, *, n_images: int) -> dict[str, int]:
@@ -233,10 +269,11 @@ def agreement_overview(dataset: Dataset) -> dict:
     """Latest snapshot, latest Dawid–Skene run and the live status counts (four queries)."""
     snapshot = latest_agreement_snapshot(dataset)
     run = DawidSkeneRun.objects.filter(dataset=dataset).order_by("-created_at", "-id").defer("annotators").first()
-    n_images = Image.objects.filter(dataset=dataset).count()
+    answers = answers_per_image(dataset)
     return {
         "dataset": dataset.slug,
-        "status": consensus_status_counts(dataset, n_images=n_images),
+        "status": consensus_status_counts(dataset, n_images=answers["n_images"]),
+        "answers_per_image": answers,
         "snapshot_created_at": snapshot.created_at if snapshot else None,
         "figures": snapshot.figures if snapshot else None,
         "dawid_skene": None if run is None else {

@@ -18,6 +18,7 @@ from django.core.files.storage import default_storage
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from annotator.core.redundancy import open_reason
 from annotator.models import (
     Adjudication,
     Annotation,
@@ -133,6 +134,7 @@ def queue_page(dataset: Dataset, flt: QueueFilter, *, offset: int = 0, limit: in
             "agreement": row.agreement,
             "annotation_count": row.annotation_count,
             "annotations_needed": row.image.annotations_needed,
+            "open_reason": _open_reason(row),
             "flags": {"bad_image": row.bad_image_count, "none_fits": row.none_fits_count, "unsure": row.unsure_count},
             "labels": [_label(names[c]) for c in row.labels if c in names],
             "adjudicated": row.adjudicated,
@@ -247,7 +249,8 @@ def _image(image: Image) -> dict:
 def _consensus(consensus: Consensus | None, computed: list[int]) -> dict:
     if consensus is None:
         return {"status": Consensus.Status.PENDING, "labels": [], "computed_labels": [], "adjudicated": False,
-                "excluded": False, "dispute_reasons": [], "agreement": None}  # fmt: skip
+                "excluded": False, "dispute_reasons": [], "agreement": None, "open_reason": None,
+                "open_classes": []}  # fmt: skip
     return {
         "status": consensus.status,
         "labels": consensus.labels,
@@ -256,7 +259,17 @@ def _consensus(consensus: Consensus | None, computed: list[int]) -> dict:
         "excluded": consensus.excluded,
         "dispute_reasons": consensus.dispute_reasons,
         "agreement": consensus.agreement,
+        "open_reason": _open_reason(consensus),
+        "open_classes": consensus.open_classes,
     }
+
+
+def _open_reason(consensus: Consensus) -> str | None:
+    """Adaptive redundancy: why the image is (still) handed out or not ("undecided after 3 answers"); None under
+    fixed redundancy."""
+    if not consensus.redundancy_state:
+        return None
+    return open_reason(consensus.redundancy_state, consensus.annotation_count, len(consensus.open_classes))
 
 
 class _Maybe(TypedDict):

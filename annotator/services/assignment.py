@@ -24,10 +24,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from annotator.core.redundancy import RedundancyRule
 from annotator.models import Dataset, Image, Lease, Skip
 from annotator.pg_prepared import execute_prepared, fetchall_named
+from annotator.services.consensus import consensus_recompute_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +142,8 @@ def image_skip(*, image_id: int, annotator: User) -> Skip:
 
 @transaction.atomic
 def dataset_overlap_raise(*, dataset: Dataset, annotations_per_image: int) -> int:
-    """Raise N for a whole dataset; every image needs N plus its own extras. Returns images updated.
+    """Raise N for a whole dataset; every image needs N plus its own extras. Returns images updated (none under
+    adaptive redundancy, where an image's need follows its answers instead).
 
     Lowering is refused: annotations and leases already handed out under the old N would exceed it.
     """
@@ -151,6 +155,8 @@ def dataset_overlap_raise(*, dataset: Dataset, annotations_per_image: int) -> in
         )
     locked.annotations_per_image = dataset.annotations_per_image = annotations_per_image
     locked.save(update_fields=["annotations_per_image"])
+    if locked.adaptive:
+        return 0
     return Image.objects.filter(dataset=locked).update(
         annotations_needed=annotations_per_image + F("extra_annotations")
     )
@@ -168,3 +174,42 @@ def image_request_more(*, image_id: int, extra: int = 1, now: datetime | None = 
     image.save(update_fields=["extra_annotations", "annotations_needed", "more_requested_at"])
     logger.info("image %s: %s more annotation(s) requested", image_id, extra)
     return image
+
+
+REDUNDANCY_KINDS = ("fixed", "adaptive")
+
+
+@transaction.atomic
+def dataset_redundancy_set(
+    *, dataset: Dataset, redundancy: str, minimum: int = 2, maximum: int = 5, confidence: float = 0.95
+) -> int:
+    """Switch a dataset between fixed and adaptive redundancy (annotator.core.redundancy), or change the adaptive
+    minimum, maximum and confidence. Returns the images whose need changed.
+
+    Every image then needs what the setting gives before any answer (N, or the minimum; plus its extras) but never
+    less than it already has answered or leased, and the consensus is recounted, which gives every undecided
+    image whose slots are all answered one more (`images_needs_raise`). Refused (AssignmentError, nothing
+    written) for an unknown kind or a rule out of range. Locking: the dataset row, then image rows.
+    """
+    if redundancy not in REDUNDANCY_KINDS:
+        raise AssignmentError(f"redundancy must be one of {', '.join(REDUNDANCY_KINDS)}, not {redundancy!r}")
+    try:
+        RedundancyRule(minimum, maximum, confidence)
+    except ValueError as exc:
+        raise AssignmentError(str(exc)) from exc
+    locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    locked.redundancy, locked.redundancy_min = redundancy, minimum
+    locked.redundancy_max, locked.redundancy_confidence = maximum, confidence
+    locked.save(update_fields=["redundancy", "redundancy_min", "redundancy_max", "redundancy_confidence"])
+    for name in ("redundancy", "redundancy_min", "redundancy_max", "redundancy_confidence"):
+        setattr(dataset, name, getattr(locked, name))
+    changed = (
+        Image.objects.filter(dataset=locked)
+        .exclude(annotations_needed=Greatest(locked.annotations_first_needed + F("extra_annotations"),
+                                             F("annotation_count") + F("lease_count")))
+        .update(annotations_needed=Greatest(locked.annotations_first_needed + F("extra_annotations"),
+                                            F("annotation_count") + F("lease_count")))
+    )  # fmt: skip
+    consensus_recompute_dataset(dataset=locked)
+    logger.info("dataset %s: redundancy %s (%d-%d, c=%s)", locked.slug, redundancy, minimum, maximum, confidence)
+    return changed

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotator.core.consensus_rules import ConsensusRow, DsParams, VoteData, consensus_compute
+from annotator.core.redundancy import OPEN
 from annotator.models import Consensus, Dataset
 from annotator.pg_copy import copy_text, pg_array
 from annotator.pg_prepared import execute_prepared
@@ -32,7 +33,8 @@ TABLE = Consensus._meta.db_table
 COLUMNS = (
     "image_id", "dataset_id", "status", "dispute_reasons", "annotation_count", "counts", "shares",
     "majority_labels", "unsure_count", "bad_image_count", "none_fits_count", "agreement", "ds_posterior",
-    "ds_labels", "ds_run_id", "labels", "adjudicated", "updated_at",
+    "ds_labels", "ds_run_id", "labels", "settled_classes", "open_classes", "redundancy_state", "adjudicated",
+    "updated_at",
 )  # fmt: skip
 _KEPT_WHEN_ADJUDICATED = ("status", "labels")
 _COMPARED = [c for c in COLUMNS if c not in ("image_id", "dataset_id", "adjudicated", "updated_at")]
@@ -50,7 +52,8 @@ _ON_CONFLICT = (
 )
 _CASTS = {
     "dispute_reasons": "::varchar(24)[]", "counts": "::jsonb", "shares": "::jsonb", "majority_labels": "::bigint[]",
-    "ds_posterior": "::jsonb", "ds_labels": "::bigint[]", "labels": "::bigint[]",
+    "ds_posterior": "::jsonb", "ds_labels": "::bigint[]", "labels": "::bigint[]", "settled_classes": "::bigint[]",
+    "open_classes": "::bigint[]",
 }  # fmt: skip
 
 
@@ -75,6 +78,10 @@ def consensus_refresh_image(*, image_id: int, inputs: ImageConsensusInputs | Non
     values = _row_values(row, inputs.dataset_id, timezone.now())
     with connection.cursor() as cursor:
         execute_prepared(cursor, _UPSERT_ONE_SQL, values)
+        if row.redundancy_state == OPEN and row.annotation_count >= inputs.data.image_needed[0]:
+            # Adaptive, undecided, every slot answered: one more. The image row is locked, and the raise is
+            # conditional on the count it saw, so two submits finishing at once raise it once.
+            execute_prepared(cursor, _RAISE_ONE_SQL, [image_id, inputs.settings.redundancy_max])
     return row
 
 
@@ -96,11 +103,36 @@ def consensus_recompute_dataset(
     rows = consensus_compute(data, consensus_settings(dataset), params)
     computed = time.perf_counter()
     changed = consensus_rows_write(rows, dataset_id=dataset.pk)
+    if dataset.adaptive:
+        changed_needs = images_needs_raise(dataset=dataset)
+        logger.info("consensus of %s: %d undecided images get one more annotation", dataset.slug, changed_needs)
     logger.info(
         "consensus of %s: %d images, %d changed; compute %.2f s, write %.2f s",
         dataset.slug, len(rows), changed, computed - started, time.perf_counter() - computed,
     )  # fmt: skip
     return changed
+
+
+# Adaptive redundancy: an undecided image whose every slot is answered gets one more (up to the maximum plus a
+# reviewer's extras). Call with the image row locked (the live path) or as a set-wise update (the bulk path).
+_RAISE_ONE_SQL = (
+    "UPDATE annotator_image SET annotations_needed = annotations_needed + 1 WHERE id = %s "
+    "AND annotation_count >= annotations_needed AND annotations_needed < %s + extra_annotations"
+)
+
+
+def images_needs_raise(*, dataset: Dataset) -> int:
+    """Give every undecided image of an adaptive dataset whose slots are all answered one more annotation (after
+    a Dawid–Skene run or a bulk recount opened it). Returns the images raised. Call inside a transaction; row
+    locks only."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE annotator_image i SET annotations_needed = i.annotation_count + 1 FROM annotator_consensus c "
+            "WHERE c.image_id = i.id AND i.dataset_id = %s AND c.redundancy_state = %s "
+            "AND i.annotation_count >= i.annotations_needed AND i.annotation_count < %s + i.extra_annotations",
+            [dataset.pk, OPEN, dataset.redundancy_max],
+        )
+        return cursor.rowcount
 
 
 def consensus_rows_write(rows: Sequence[ConsensusRow], *, dataset_id: int) -> int:
@@ -124,7 +156,8 @@ def _row_values(row: ConsensusRow, dataset_id: int, now) -> list:
     return [
         row.image_id, dataset_id, row.status, row.dispute_reasons, row.annotation_count, row.counts, row.shares,
         row.majority_labels, row.unsure_count, row.bad_image_count, row.none_fits_count, row.agreement,
-        row.ds_posterior, row.ds_labels, row.ds_run_id, row.labels, False, now,
+        row.ds_posterior, row.ds_labels, row.ds_run_id, row.labels, row.settled_classes, row.open_classes,
+        row.redundancy_state, False, now,
     ]  # fmt: skip
 
 
@@ -140,6 +173,7 @@ def _copy_line(row: ConsensusRow, dataset_id: int, now: str) -> str:
         row.image_id, dataset_id, row.status, pg_array(row.dispute_reasons), row.annotation_count, row.counts,
         row.shares, pg_array(row.majority_labels), row.unsure_count, row.bad_image_count, row.none_fits_count,
         nullable(row.agreement), nullable(row.ds_posterior), pg_array(row.ds_labels), nullable(row.ds_run_id),
-        pg_array(row.labels), "f", now,
+        pg_array(row.labels), pg_array(row.settled_classes), pg_array(row.open_classes), row.redundancy_state, "f",
+        now,
     )  # fmt: skip
     return "\t".join(map(str, fields)) + "\n"

@@ -16,7 +16,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotator.core.aggregation import dawid_skene
+from annotator.core.aggregation import answer_log_likelihood_ratios, dawid_skene
 from annotator.core.consensus_rules import prior_groups, questions_of
 from annotator.models import Annotation, Dataset, DawidSkeneRun
 from annotator.selectors.consensus import dataset_vote_data, ds_params, votes_watermark
@@ -140,9 +140,7 @@ def _annotator_parameters(confusion: np.ndarray, vote_annotator: np.ndarray, use
     vote-weighted pooled ratios used for annotators the run did not see."""
     n_votes = np.bincount(vote_annotator, minlength=len(user_ids))
     pi0, pi1 = confusion[:, 0, :], confusion[:, 1, :]  # P(answer | not valid), P(answer | valid)
-    llr = np.log(pi1) - np.log(pi0)
-    weights = n_votes / max(n_votes.sum(), 1)
-    pooled = np.log(weights @ pi1) - np.log(weights @ pi0)
+    llr, pooled = answer_log_likelihood_ratios(confusion, n_votes)
     annotators = {
         str(int(uid)): {
             "sensitivity": round(float(pi1[a, 1]), 6),

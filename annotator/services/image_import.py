@@ -119,7 +119,7 @@ def _import_batch(
                 key=spec.key,
                 position=positions[spec.key],
                 original_label_id=label_ids[spec.key],
-                annotations_needed=dataset.annotations_per_image,
+                annotations_needed=dataset.annotations_first_needed,
             )
             if result is not None and spec.path is not None:
                 _store_files(image, dataset, spec.path, result, stored)

@@ -8,4 +8,5 @@ app_name = "consensus"
 urlpatterns = [
     path("datasets/<slug:slug>/agreement/", views.agreement_dashboard, name="dashboard"),
     path("api/datasets/<slug:slug>/agreement/", api.AgreementApi.as_view(), name="api-agreement"),
+    path("api/datasets/<slug:slug>/redundancy/", api.RedundancyApi.as_view(), name="api-redundancy"),
 ]

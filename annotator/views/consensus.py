@@ -47,4 +47,12 @@ def agreement_dashboard(request: HttpRequest, dataset: Dataset) -> HttpResponse:
             highlight_from=2,
         ),
     }
+    answers = overview["answers_per_image"]
+    context["answers"] = bar_chart(
+        f"Answers per image (mean {answers['mean']:.2f})" if answers["mean"] is not None else "Answers per image",
+        list(answers["histogram"]),
+        list(answers["histogram"].values()),
+        x_label="completed annotations per image"
+        + (" (adaptive redundancy: settled images stop early)" if answers["redundancy"] == "adaptive" else ""),
+    )
     return render(request, "consensus/dashboard.html", context)

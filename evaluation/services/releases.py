@@ -101,7 +101,8 @@ def release_create(
         threshold = dataset.ds_threshold if aggregation == DAWID_SKENE else dataset.consensus_threshold
     if not 0 < threshold <= 1:
         raise ReleaseInputError("the threshold must lie in (0, 1]")
-    min_annotations = dataset.annotations_per_image if min_annotations is None else min_annotations
+    # N, or under adaptive redundancy its minimum (a settled image may stop there)
+    min_annotations = dataset.annotations_first_needed if min_annotations is None else min_annotations
     if min_annotations < 1:
         raise ReleaseInputError("minimum annotations must be at least 1")
     if unanswered_as_original is None:

@@ -26,10 +26,13 @@ FROZEN_SHA256 = {
     "relabel_annotation_write.v1.sql": "490dcbf2daf7edd48eef802125fd0b17b22251c61bdfea6b2ce2d5eeb7f6c235",
     "relabel_consensus_inputs.v1.sql": "9f4260e667ecad517850c1db424b6d6ff74d0606d925b7f137ddfa331e380981",
     "relabel_consensus_inputs.v2.sql": "4d525ce7cf347459dc7cb82506afaaa5737dc844643aad1abca4557d00d352ed",
+    "relabel_consensus_inputs.v3.sql": "74c420d41e15d2406d38bd62c45fd9fa5f39eee66a5ab36d1b9fdb273933fe2b",
     "relabel_consensus_row.v1.sql": "36cd7139289081862a495f526c36345e2a90f1ccf217b438edf7c2a6486c1bc9",
+    "relabel_consensus_row.v2.sql": "7f8d31ce61d74d9d11fd2ce4705c2b6fbe5b224af15b75a5965f3430e2cdf4d4",
     "relabel_lease_next.v1.sql": "4a77e80bc907c51729cc1e9f0aa3effae16ea33bf6d2244fc673533647322865",
     "relabel_leases_reclaim.v1.sql": "e8b9c8af1735fc570a907a9b41092fd4c8a9a8bcb69053280461601a81de6f4b",
     "relabel_shown.v1.sql": "e2790aede6126f59f6d3648a573ffb6826f9a9ab16b8f0cde61d05c9b765069a",
+    "relabel_shown.v2.sql": "5be6992db85ddd90495065ae55a1f5f4be52df48cf6528d2af49ea0665338131",
     "relabel_votes_write.v1.sql": "1e9dce504bc9e9e8627e86ba3ca2df73e1c9c059e88652a34e48bcc25670dff2",
 }
 

@@ -90,6 +90,6 @@ def test_every_label_of_the_agreement_charts_lies_inside_its_chart(signed_in, ur
         })"""
     )
     page.locator(".charts").screenshot(path=str(screenshot(page, "agreement-charts").with_name("agreement-charts.png")))
-    assert page.locator(".chart").count() == 2
+    assert page.locator(".chart").count() == 3  # agreement, label-set sizes, answers per image
     assert outside == []
     assert "mean P(two annotators agree)" in page.inner_text(".charts")
