@@ -1,12 +1,12 @@
-"""A pilot sample of a dataset and what its settled images say about the whole (pure numpy, no Django).
+"""What the settled images of a pilot sample say about the whole dataset (pure numpy, no Django).
 
-- **The sample** (`pilot_sample`): n images drawn without replacement with numpy's PCG64 seeded by `seed`, from
-  the images sorted by id, so the same (ids, n, mode, seed) always gives the same sample whatever order the ids
-  come in. *uniform*: a simple random sample. *stratified*: proportional allocation over the original classes
-  (images without an original label form one more stratum), largest remainder with a seeded tie-break for the
-  rounding, then a simple random sample inside every stratum. Proportional allocation is close to
-  self-weighting, so the estimates below treat both as a simple random sample; for proportional allocation that
-  interval is conservative (stratifying never widens it).
+- **The sample** (`annotator.core.pilot_sample`, next to the service that draws it): n images drawn without
+  replacement with numpy's PCG64 seeded by `seed`, from the images sorted by id, so the same (ids, n, mode,
+  seed) always gives the same sample whatever order the ids come in. *uniform*: a simple random sample.
+  *stratified*: proportional allocation over the original classes (images without an original label form one
+  more stratum), largest remainder with a seeded tie-break for the rounding, then a simple random sample inside
+  every stratum. Proportional allocation is close to self-weighting, so the estimates below treat both as a
+  simple random sample; for proportional allocation that interval is conservative (stratifying never widens it).
 - **The estimates** (`pilot_estimates`), from the settled pilot images alone, each with a 95 % interval:
   proportions (multi-label share, every |Y| bin of the histogram, the share of images whose original label is
   not in Y, every prediction set's top-1 / ReaL@1 / variable top-k) get Wilson intervals over their own
@@ -25,55 +25,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from annotator.core.intervals import wilson_interval
 from evaluation.core.variable_topk import DEFAULT_BINS, VARIANTS, bin_bounds, bin_name, labels_found_at_own_size
 
-SampleMode = Literal["uniform", "stratified"]
-SAMPLE_MODES: tuple[SampleMode, ...] = ("uniform", "stratified")
 DEFAULT_WIDTH = 0.05
 _MAX_IMAGES = 10**9
-
-
-def pilot_sample(
-    image_ids: Sequence[int] | np.ndarray,
-    original_labels: Sequence[int] | np.ndarray | None = None,
-    *,
-    n: int,
-    mode: SampleMode = "uniform",
-    seed: int,
-) -> np.ndarray:
-    """The ids of the pilot images, sorted; see the module docstring. `original_labels` (-1: none) is needed
-    for `stratified` only, aligned with `image_ids`."""
-    ids = np.asarray(image_ids, dtype=np.int64)
-    if ids.ndim != 1 or np.unique(ids).size != ids.size:
-        raise ValueError("image ids must be a list of distinct integers")
-    if not 1 <= n <= ids.size:
-        raise ValueError(f"the pilot size must lie in 1..{ids.size} (the dataset's images)")
-    if mode not in SAMPLE_MODES:
-        raise ValueError(f"mode must be one of {', '.join(SAMPLE_MODES)}")
-    order = np.argsort(ids, kind="stable")
-    ids = ids[order]
-    rng = np.random.default_rng(seed)
-    if mode == "uniform":
-        return np.sort(rng.choice(ids, size=n, replace=False))
-    if original_labels is None:
-        raise ValueError("a stratified sample needs the original labels")
-    strata = np.asarray(original_labels, dtype=np.int64)[order]
-    if strata.shape != ids.shape:
-        raise ValueError("one original label per image is needed")
-    classes, stratum_of, sizes = np.unique(strata, return_inverse=True, return_counts=True)
-    quota = sizes * n / ids.size
-    take = np.floor(quota).astype(np.int64)
-    short = n - int(take.sum())
-    # Largest remainder first; a seeded random key breaks ties, so no class is favoured by its index.
-    remainder_order = np.lexsort((rng.random(classes.size), -(quota - take)))
-    take[remainder_order[:short]] += 1
-    chosen = [rng.choice(ids[stratum_of == s], size=int(t), replace=False) for s, t in enumerate(take) if t]
-    return np.sort(np.concatenate(chosen))
 
 
 def z_value(confidence: float) -> float:

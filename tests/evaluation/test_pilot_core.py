@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from annotator.core.intervals import wilson_interval
+from annotator.core.pilot_sample import pilot_sample
 from evaluation.core.model_score import (
     auroc,
     calibrated_share,
@@ -23,7 +24,6 @@ from evaluation.core.pilot import (
     images_for_width,
     more_needed,
     pilot_estimates,
-    pilot_sample,
 )
 from tests.evaluation.test_real_reference_values import PREDICTIONS, reference
 
