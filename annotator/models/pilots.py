@@ -9,6 +9,9 @@ from django.db.models import Q
 from annotator.models.datasets import Dataset
 from annotator.models.images import Image
 
+# The hand-out reads every open image of the active pilot (relabel_lease_next): this bounds that cost.
+MAX_PILOT_IMAGES = 5000
+
 
 class Pilot(models.Model):
     """A seeded sample of a dataset's images (`evaluation.core.pilot.pilot_sample`); `PilotImage` rows hold it.
@@ -34,7 +37,7 @@ class Pilot(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["dataset"], condition=Q(active=True), name="pilot_one_active_per_dataset"),
-            models.CheckConstraint(condition=Q(n__gte=1), name="pilot_n_positive"),
+            models.CheckConstraint(condition=Q(n__gte=1, n__lte=MAX_PILOT_IMAGES), name="pilot_n_bounded"),
             models.CheckConstraint(condition=Q(mode__in=["uniform", "stratified"]), name="pilot_mode_known"),
             models.CheckConstraint(condition=Q(seed__gte=0), name="pilot_seed_non_negative"),
         ]

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from annotator.core.pilot_sample import SAMPLE_MODES, pilot_sample
 from annotator.models import Dataset, Image, Pilot, PilotImage
+from annotator.models.pilots import MAX_PILOT_IMAGES
 
 MAX_SEED = 2**62
 
@@ -39,8 +40,11 @@ def pilot_create(
         raise PilotInputError("seed", f"seed must lie in 0..{MAX_SEED - 1}")
     Dataset.objects.select_for_update().only("pk").get(pk=dataset.pk)
     rows = list(Image.objects.filter(dataset=dataset).values_list("id", "original_label__index"))
-    if not 1 <= n <= len(rows):
-        raise PilotInputError("n", f"the pilot size must lie in 1..{len(rows)} (the dataset's images)")
+    largest = min(len(rows), MAX_PILOT_IMAGES)
+    if not 1 <= n <= largest:
+        raise PilotInputError(
+            "n", f"the pilot size must lie in 1..{largest} (the dataset's images, at most {MAX_PILOT_IMAGES:,})"
+        )
     ids = [image_id for image_id, _ in rows]
     original = [-1 if label is None else label for _, label in rows]
     chosen = pilot_sample(ids, original, n=n, mode=mode, seed=seed)  # type: ignore[arg-type]

@@ -38,10 +38,27 @@ BEGIN
             NULL::bigint;
         RETURN;
     ELSE
+        -- While the dataset has an active pilot, its open images come first, in hand-out order, so the pilot
+        -- settles early. A pilot holds at most 5,000 images: this reads at most that many rows.
+        SELECT i.id INTO v_image
+        FROM annotator_pilot p
+        JOIN annotator_pilotimage pi ON pi.pilot_id = p.id
+        JOIN annotator_image i ON i.id = pi.image_id
+        WHERE p.dataset_id = p_dataset AND p.active
+          AND i.annotations_needed > i.annotation_count + i.lease_count
+          AND NOT EXISTS (SELECT 1 FROM annotator_annotation a WHERE a.image_id = i.id AND a.annotator_id = p_user)
+          AND NOT EXISTS (SELECT 1 FROM annotator_lease l WHERE l.image_id = i.id AND l.annotator_id = p_user)
+          AND NOT EXISTS (SELECT 1 FROM annotator_skip s WHERE s.image_id = i.id AND s.annotator_id = p_user)
+        ORDER BY i.more_requested_at ASC NULLS LAST, i.annotations_needed - i.annotation_count - i.lease_count,
+                 i.position
+        LIMIT 1
+        FOR UPDATE OF i SKIP LOCKED;
+
         -- The first image, in hand-out order, that the user has never annotated, held or skipped, looking at
         -- the first 64 open images of the queue (the head, shared by everyone at work); when the user has done
         -- all of those, the first fresh image by position; only when none is left, the whole queue. So the
         -- pick costs the same however many open images the user already annotated.
+        IF v_image IS NULL THEN  -- no pilot image for the user (not indented, to keep the diff small)
         SELECT i.id INTO v_image
         FROM (
             SELECT h.id, h.more_requested_at, h.annotations_needed - h.annotation_count - h.lease_count AS missing,
@@ -60,6 +77,7 @@ BEGIN
         ORDER BY head.more_requested_at ASC NULLS LAST, head.missing, head.position
         LIMIT 1
         FOR UPDATE OF i SKIP LOCKED;
+        END IF;
 
         IF v_image IS NULL THEN  -- nobody has annotated or holds a fresh image: only a skip can exclude it
             SELECT i.id INTO v_image FROM annotator_image i
