@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.models import Dataset, Pilot
+from annotator.models.pilots import MAX_PILOT_IMAGES
 from annotator.services.pilots import MAX_SEED, PilotInputError, pilot_create
 from config.api_errors import ApiError, validated
 from config.authenticated import AuthenticatedRequest
@@ -19,7 +20,7 @@ from evaluation.selectors.pilots import current_pilot, pilot_report
 
 
 class PilotInput(serializers.Serializer):
-    n = serializers.IntegerField(min_value=1, max_value=10_000_000)
+    n = serializers.IntegerField(min_value=1, max_value=MAX_PILOT_IMAGES)
     mode = serializers.ChoiceField(choices=Pilot.Mode.choices, default=Pilot.Mode.UNIFORM)
     seed = serializers.IntegerField(required=False, min_value=0, max_value=MAX_SEED - 1)
 
