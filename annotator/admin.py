@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -110,8 +111,9 @@ class PilotAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Pilot, form: forms.ModelForm, change: bool) -> None:
         if change:
             return
+        user = request.user if isinstance(request.user, User) else None  # the admin only lets staff in
         created = pilot_create(
-            dataset=obj.dataset, n=obj.n, mode=obj.mode, seed=form.cleaned_data.get("seed"), created_by=request.user
+            dataset=obj.dataset, n=obj.n, mode=obj.mode, seed=form.cleaned_data.get("seed"), created_by=user
         )
         obj.pk, obj.seed, obj.created_at = created.pk, created.seed, created.created_at
 

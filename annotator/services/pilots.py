@@ -47,7 +47,7 @@ def pilot_create(
         )
     ids = [image_id for image_id, _ in rows]
     original = [-1 if label is None else label for _, label in rows]
-    chosen = pilot_sample(ids, original, n=n, mode=mode, seed=seed)  # type: ignore[arg-type]
+    chosen = pilot_sample(ids, original, n=n, mode=mode, seed=seed)
     Pilot.objects.filter(dataset=dataset, active=True).update(active=False)
     pilot = Pilot.objects.create(dataset=dataset, n=n, mode=mode, seed=seed, created_by=created_by)
     PilotImage.objects.bulk_create(PilotImage(pilot=pilot, image_id=int(i)) for i in chosen)

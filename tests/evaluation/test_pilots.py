@@ -127,3 +127,18 @@ def test_concurrent_creations_leave_exactly_one_active_pilot(tmp_path) -> None:
     assert errors == []
     assert Pilot.objects.filter(dataset=dataset).count() == 6
     assert Pilot.objects.filter(dataset=dataset, active=True).count() == 1
+
+
+def test_staff_create_and_retire_a_pilot_in_the_admin(voted, admin_client) -> None:
+    add = "/admin/annotator/pilot/add/"
+    refused = admin_client.post(add, {"dataset": voted.pk, "n": 9, "mode": "uniform", "seed": ""})
+    assert refused.status_code == 200 and not Pilot.objects.exists()  # the form again, with the reason
+    assert "more images than the dataset" in refused.content.decode()
+    assert admin_client.post(add, {"dataset": voted.pk, "n": 4, "mode": "stratified", "seed": "7"}).status_code == 302
+    pilot = Pilot.objects.get()
+    assert (pilot.n, pilot.mode, pilot.seed, pilot.active, pilot.images.count()) == (4, "stratified", 7, True, 4)
+    changelist = "/admin/annotator/pilot/"
+    response = admin_client.post(changelist, {"action": "retire", "_selected_action": [pilot.pk]})
+    assert response.status_code == 302
+    pilot.refresh_from_db()
+    assert not pilot.active
