@@ -29,8 +29,10 @@ def pilot_create(
     """Draw a pilot of n images and make it the dataset's active one (the previous active pilot is retired).
 
     The dataset row is locked, so two concurrent creations for one dataset run one after the other and the
-    partial unique constraint never fires. No seed: a random one is drawn and stored, so the sample can be
-    reproduced. Bad settings raise PilotInputError before anything is written.
+    partial unique constraint never fires. The pilot's images get `in_pilot` (the previous pilot's lose it), which
+    the hand-out (`relabel_lease_next`) reads to give them first; the image rows are updated without the counters
+    changing, so hand-outs that meet a locked row skip it as always. No seed: a random one is drawn and stored,
+    so the sample can be reproduced. Bad settings raise PilotInputError before anything is written.
     """
     if mode not in SAMPLE_MODES:
         raise PilotInputError("mode", f"mode must be one of: {', '.join(SAMPLE_MODES)}")
@@ -51,11 +53,16 @@ def pilot_create(
     Pilot.objects.filter(dataset=dataset, active=True).update(active=False)
     pilot = Pilot.objects.create(dataset=dataset, n=n, mode=mode, seed=seed, created_by=created_by)
     PilotImage.objects.bulk_create(PilotImage(pilot=pilot, image_id=int(i)) for i in chosen)
+    Image.objects.filter(dataset=dataset, in_pilot=True).update(in_pilot=False)
+    Image.objects.filter(pk__in=chosen.tolist()).update(in_pilot=True)
     return pilot
 
 
 @transaction.atomic
 def pilot_deactivate(*, pilot: Pilot) -> None:
-    """The queue stops handing out this pilot's images first; its estimates stay readable."""
-    Pilot.objects.filter(pk=pilot.pk).update(active=False)
+    """The queue stops handing out this pilot's images first; its estimates stay readable. Locks the dataset
+    row, as pilot_create does, so a retirement and a creation never interleave."""
+    Dataset.objects.select_for_update().only("pk").get(pk=pilot.dataset_id)
+    if Pilot.objects.filter(pk=pilot.pk, active=True).update(active=False):
+        Image.objects.filter(dataset_id=pilot.dataset_id, in_pilot=True).update(in_pilot=False)
     pilot.active = False

@@ -38,21 +38,38 @@ BEGIN
             NULL::bigint;
         RETURN;
     ELSE
-        -- While the dataset has an active pilot, its open images come first, in hand-out order, so the pilot
-        -- settles early. A pilot holds at most 5,000 images: this reads at most that many rows.
+        -- While the dataset has an active pilot (its images carry in_pilot), its open images come first, in
+        -- hand-out order, so the pilot settles early: the first 64 open pilot images (the pilot's head), then, for
+        -- a user who has done all of those, the first fresh pilot image. Both read partial indexes in order.
         SELECT i.id INTO v_image
-        FROM annotator_pilot p
-        JOIN annotator_pilotimage pi ON pi.pilot_id = p.id
-        JOIN annotator_image i ON i.id = pi.image_id
-        WHERE p.dataset_id = p_dataset AND p.active
-          AND i.annotations_needed > i.annotation_count + i.lease_count
+        FROM (
+            SELECT h.id, h.more_requested_at, h.annotations_needed - h.annotation_count - h.lease_count AS missing,
+                   h.position
+            FROM annotator_image h
+            WHERE h.dataset_id = p_dataset AND h.in_pilot
+              AND h.annotations_needed > h.annotation_count + h.lease_count
+            ORDER BY h.more_requested_at ASC NULLS LAST, h.annotations_needed - h.annotation_count - h.lease_count,
+                     h.position
+            LIMIT 64
+        ) head
+        JOIN annotator_image i ON i.id = head.id
+        WHERE i.annotations_needed > i.annotation_count + i.lease_count  -- rechecked on the locked row
           AND NOT EXISTS (SELECT 1 FROM annotator_annotation a WHERE a.image_id = i.id AND a.annotator_id = p_user)
           AND NOT EXISTS (SELECT 1 FROM annotator_lease l WHERE l.image_id = i.id AND l.annotator_id = p_user)
           AND NOT EXISTS (SELECT 1 FROM annotator_skip s WHERE s.image_id = i.id AND s.annotator_id = p_user)
-        ORDER BY i.more_requested_at ASC NULLS LAST, i.annotations_needed - i.annotation_count - i.lease_count,
-                 i.position
+        ORDER BY head.more_requested_at ASC NULLS LAST, head.missing, head.position
         LIMIT 1
         FOR UPDATE OF i SKIP LOCKED;
+
+        IF v_image IS NULL THEN
+            SELECT i.id INTO v_image FROM annotator_image i
+            WHERE i.dataset_id = p_dataset AND i.in_pilot
+              AND i.annotation_count = 0 AND i.lease_count = 0 AND i.more_requested_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM annotator_skip s WHERE s.image_id = i.id AND s.annotator_id = p_user)
+            ORDER BY i.position
+            LIMIT 1
+            FOR UPDATE OF i SKIP LOCKED;
+        END IF;
 
         -- The first image, in hand-out order, that the user has never annotated, held or skipped, looking at
         -- the first 64 open images of the queue (the head, shared by everyone at work); when the user has done
