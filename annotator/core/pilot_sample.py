@@ -48,3 +48,10 @@ def pilot_sample(
     take[remainder_order[:short]] += 1
     chosen = [rng.choice(ids[stratum_of == s], size=int(t), replace=False) for s, t in enumerate(take) if t]
     return np.sort(np.concatenate(chosen))
+
+
+def pilot_order(n: int, seed: int) -> np.ndarray:
+    """The hand-out rank of each of the n sampled images (in the sampler's id order): a seeded permutation of
+    0..n-1, drawn from a stream of its own, so the images settled first are a random part of the pilot even
+    when positions follow classes (an ImageFolder tree), and the sample itself does not depend on it."""
+    return np.random.default_rng([seed, 1]).permutation(n)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 
-from annotator.core.pilot_sample import SAMPLE_MODES, pilot_sample
+from annotator.core.pilot_sample import SAMPLE_MODES, pilot_order, pilot_sample
 from annotator.models import Dataset, Image, Pilot, PilotImage
 from annotator.models.pilots import MAX_PILOT_IMAGES
 
@@ -29,10 +29,11 @@ def pilot_create(
     """Draw a pilot of n images and make it the dataset's active one (the previous active pilot is retired).
 
     The dataset row is locked, so two concurrent creations for one dataset run one after the other and the
-    partial unique constraint never fires. The pilot's images get `in_pilot` (the previous pilot's lose it), which
-    the hand-out (`relabel_lease_next`) reads to give them first; the image rows are updated without the counters
-    changing, so hand-outs that meet a locked row skip it as always. No seed: a random one is drawn and stored,
-    so the sample can be reproduced. Bad settings raise PilotInputError before anything is written.
+    partial unique constraint never fires. The pilot's images get a `pilot_rank` (`pilot_order`; the previous
+    pilot's lose theirs), which the hand-out (`relabel_lease_next`) reads to give them first, in that order; the
+    image rows are updated without the counters changing, so hand-outs that meet a locked row skip it as always.
+    No seed: a random one is drawn and stored, so the sample can be reproduced. Bad settings raise
+    PilotInputError before anything is written.
     """
     if mode not in SAMPLE_MODES:
         raise PilotInputError("mode", f"mode must be one of: {', '.join(SAMPLE_MODES)}")
@@ -53,8 +54,14 @@ def pilot_create(
     Pilot.objects.filter(dataset=dataset, active=True).update(active=False)
     pilot = Pilot.objects.create(dataset=dataset, n=n, mode=mode, seed=seed, created_by=created_by)
     PilotImage.objects.bulk_create(PilotImage(pilot=pilot, image_id=int(i)) for i in chosen)
-    Image.objects.filter(dataset=dataset, in_pilot=True).update(in_pilot=False)
-    Image.objects.filter(pk__in=chosen.tolist()).update(in_pilot=True)
+    Image.objects.filter(dataset=dataset, pilot_rank__isnull=False).update(pilot_rank=None)
+    ranks = pilot_order(n, seed)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Image._meta.db_table} i SET pilot_rank = r.rank "
+            "FROM unnest(%s::bigint[], %s::int[]) AS r(id, rank) WHERE i.id = r.id",
+            [chosen.tolist(), ranks.tolist()],
+        )
     return pilot
 
 
@@ -64,5 +71,5 @@ def pilot_deactivate(*, pilot: Pilot) -> None:
     row, as pilot_create does, so a retirement and a creation never interleave."""
     Dataset.objects.select_for_update().only("pk").get(pk=pilot.dataset_id)
     if Pilot.objects.filter(pk=pilot.pk, active=True).update(active=False):
-        Image.objects.filter(dataset_id=pilot.dataset_id, in_pilot=True).update(in_pilot=False)
+        Image.objects.filter(dataset_id=pilot.dataset_id, pilot_rank__isnull=False).update(pilot_rank=None)
     pilot.active = False

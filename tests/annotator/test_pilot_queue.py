@@ -8,6 +8,7 @@ import uuid
 import pytest
 from django.db.models import Count
 
+from annotator.core.pilot_sample import pilot_order
 from annotator.models import Annotation, Image, Lease, PilotImage
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import image_request_more, image_skip, lease_next
@@ -20,8 +21,12 @@ pytestmark = pytest.mark.django_db
 
 
 def _pilot_positions(pilot) -> list[int]:
-    ids = PilotImage.objects.filter(pilot=pilot).values_list("image_id", flat=True)
-    return sorted(Image.objects.filter(pk__in=ids).values_list("position", flat=True))
+    """The positions of the pilot's images in its hand-out order: the seeded permutation `pilot_order` of the
+    sample (which the sampler returns sorted by id)."""
+    ids = PilotImage.objects.filter(pilot=pilot).order_by("image_id").values_list("image_id", flat=True)
+    position_of = dict(Image.objects.filter(pk__in=ids).values_list("id", "position"))
+    ranks = pilot_order(pilot.n, pilot.seed)
+    return [position_of[image_id] for _, image_id in sorted(zip(ranks.tolist(), ids, strict=True))]
 
 
 def _take(dataset, user) -> int:
@@ -35,8 +40,8 @@ def test_an_active_pilot_is_handed_out_first_and_a_retired_one_no_longer(annotat
     dataset = workbench_dataset(images=30, annotations_per_image=1, annotators=[annotator])
     pilot = pilot_create(dataset=dataset, n=5, seed=9)
     positions = _pilot_positions(pilot)
-    assert positions != list(range(5))  # the sample is not simply the first images
-    assert [_take(dataset, annotator) for _ in range(5)] == positions  # in position order, each once
+    assert positions != sorted(positions)  # the pilot's order is not the position order
+    assert [_take(dataset, annotator) for _ in range(5)] == positions  # in the pilot's order, each once
     after = _take(dataset, annotator)  # the pilot is done: the usual queue, first by position
     assert after == min(set(range(30)) - set(positions))
     second = pilot_create(dataset=dataset, n=5, seed=10)

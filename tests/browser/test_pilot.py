@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django.core.files.base import ContentFile
 
-from annotator.core.pilot_sample import pilot_sample
-from annotator.models import Image, PilotImage
+from annotator.core.pilot_sample import pilot_order, pilot_sample
+from annotator.models import Image
 from annotator.services.pilots import pilot_create
 from evaluation.services.prediction_sets import prediction_set_create
 from tests.browser.conftest import has_horizontal_scroll, screenshot
@@ -41,14 +41,15 @@ def test_a_researcher_reads_the_pilot_estimates(signed_in, url, researcher, tmp_
 
 def test_the_workbench_opens_on_the_pilots_first_image_and_says_nothing_of_it(signed_in, url, annotator, photo_dataset):
     position_of = dict(Image.objects.filter(dataset=photo_dataset).values_list("id", "position"))
-    # a seed whose sample leaves out position 0, so the pilot's order and the usual one differ
-    seed = next(
-        s for s in range(100) if 0 not in {position_of[i] for i in pilot_sample(list(position_of), n=3, seed=s)}
-    )
-    pilot = pilot_create(dataset=photo_dataset, n=3, seed=seed)
-    ids = PilotImage.objects.filter(pilot=pilot).values_list("image_id", flat=True)
-    first = Image.objects.filter(pk__in=ids).order_by("position").first()
-    assert first.position != 0
+
+    def first_position(seed: int) -> int:  # the position of the pilot's first image in its seeded order
+        sample = pilot_sample(list(position_of), n=3, seed=seed)
+        return position_of[int(sample[int(pilot_order(3, seed).argmin())])]
+
+    seed = next(s for s in range(100) if first_position(s) != 0)  # else the usual order would show it first too
+    pilot_create(dataset=photo_dataset, n=3, seed=seed)
+    first = Image.objects.get(dataset=photo_dataset, pilot_rank=0)
+    assert first.position == first_position(seed) != 0
     page = signed_in(annotator)
     page.goto(url("/datasets/photos/annotate/"))
     page.wait_for_selector("#workbench[data-ready=true]")

@@ -225,3 +225,11 @@ def test_calibrated_share_with_one_stratum_is_the_plain_ratio_and_with_everythin
     assert (
         calibrated_share(np.zeros(2000, dtype=int), np.zeros(2000, dtype=bool), multilabel, nonempty)["value"] is None
     )
+
+
+def test_a_pilot_with_no_settled_image_yet_has_no_estimates_rather_than_an_error() -> None:
+    result = pilot_estimates(np.zeros((0, 6), dtype=bool), np.zeros(0, dtype=np.int64), {"m": np.zeros((0, 3), int)})
+    assert result["n_settled"] == 0
+    assert result["multilabel_share"] == {"value": None, "ci": None, "n": 0, "more_for_width": None}
+    assert result["prediction_sets"]["m"]["asma_strict"]["value"] is None
+    assert result["prediction_sets"]["m"]["top1"]["ci"] is None

@@ -12,7 +12,7 @@ from django.db import connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from annotator.core.pilot_sample import pilot_sample
+from annotator.core.pilot_sample import pilot_order, pilot_sample
 from annotator.models import Image, Pilot, PilotImage
 from annotator.services.pilots import PilotInputError, pilot_create, pilot_deactivate
 from evaluation.services.prediction_sets import prediction_set_create
@@ -41,11 +41,15 @@ def test_a_new_pilot_retires_the_active_one_and_a_missing_seed_is_drawn_and_stor
     assert not first.active and second.active and second.seed >= 0
     again = pilot_sample(list(Image.objects.filter(dataset=voted).values_list("id", flat=True)), n=4, seed=second.seed)
     assert sorted(second.images.values_list("image_id", flat=True)) == again.tolist()
-    # the hand-out reads `in_pilot`: exactly the active pilot's images carry it, and none once it is retired
-    in_pilot = set(Image.objects.filter(dataset=voted, in_pilot=True).values_list("id", flat=True))
-    assert in_pilot == set(again.tolist())
+    # the hand-out reads `pilot_rank`: exactly the active pilot's images carry it, as the seeded permutation of
+    # the sample, and none once the pilot is retired
+    ranked = dict(Image.objects.filter(dataset=voted, pilot_rank__isnull=False).values_list("id", "pilot_rank"))
+    assert ranked == dict(zip(again.tolist(), pilot_order(4, second.seed).tolist(), strict=True))
+    assert sorted(ranked.values()) == [0, 1, 2, 3]
     pilot_deactivate(pilot=second)
-    assert not Image.objects.filter(in_pilot=True).exists() and not Pilot.objects.filter(active=True).exists()
+    assert (
+        not Image.objects.filter(pilot_rank__isnull=False).exists() and not Pilot.objects.filter(active=True).exists()
+    )
 
 
 @pytest.mark.parametrize(("choice", "field"), [({"n": 9}, "n"), ({"n": 0}, "n"), ({"n": 2, "mode": "x"}, "mode")])
