@@ -2,8 +2,9 @@
 
 ReaL's labels play the settled label sets (images with an empty ReaL set are settled as "no valid class" and
 left out of the multi-label figures, as ReaL does), the original labels come from val_ground_truth.csv and the
-models are the three shipped top-5 files. Pure numpy, no database. Writes bench/reports/pilot-real.json and
-pilot-real.md; README's "Pilot sample" section quotes them.
+models are the three shipped top-5 files. Pure numpy, no database. Writes bench/reports/pilot-real.json,
+pilot-real.md and pilot-real.svg (the coverage chart; `--chart-only` redraws it from the JSON); README's "Pilot
+sample" section quotes them.
 
 1. Coverage: `draws` seeded pilots of n images (uniform, and stratified by original class); for each estimate,
    the share of draws whose 95 % interval holds the full-dataset value (`evaluation.core.metrics.compute_all`
@@ -252,12 +253,57 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def coverage_svg(report: dict[str, Any]) -> str:
+    """A dot per figure and sampling mode: the coverage of its 95 % interval, with the nominal 95 % marked."""
+    runs = report["coverage"]
+    keys = list(runs[0]["figures"])
+    row, left, width, low, high = 18, 190, 420, 0.85, 1.0
+    height = 40 + row * len(keys) + 30
+
+    def x(value: float) -> float:
+        return left + (min(max(value, low), high) - low) / (high - low) * width
+
+    colours = {"uniform": "#1f77b4", "stratified": "#d62728"}
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 30}" height="{height}" '
+        'font-family="sans-serif" font-size="11">',
+        f'<text x="10" y="16" font-size="13">Coverage of the 95 % intervals, {runs[0]["draws"]} pilots of '
+        f"n = {runs[0]['n']}, ImageNet val with ReaL</text>",
+    ]
+    for tick in (0.85, 0.9, 0.95, 1.0):
+        dash = "" if tick == 0.95 else ' stroke-dasharray="2,3"'
+        parts.append(
+            f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="28" y2="{height - 26}" stroke="#888"{dash}/>'
+            f'<text x="{x(tick):.1f}" y="{height - 12}" text-anchor="middle">{100 * tick:.0f} %</text>'
+        )
+    for i, key in enumerate(keys):
+        y = 40 + row * i
+        parts.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{key}</text>')
+        for run in runs:
+            value = run["figures"][key]["coverage"]
+            if value is not None:
+                colour = colours[run["mode"]]
+                parts.append(f'<circle cx="{x(value):.1f}" cy="{y}" r="4" fill="{colour}" fill-opacity="0.8"/>')
+    for j, (mode, colour) in enumerate(colours.items()):
+        parts.append(
+            f'<circle cx="{left + 10 + 110 * j}" cy="{height - 30 + 26}" r="4" fill="{colour}"/>'
+            f'<text x="{left + 18 + 110 * j}" y="{height - 30 + 30}">{mode}</text>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "reports")
+    parser.add_argument("--chart-only", action="store_true", help="Redraw the chart from the stored JSON.")
     args = parser.parse_args(argv)
+    if args.chart_only:
+        stored = json.loads((args.out / "pilot-real.json").read_text())
+        (args.out / "pilot-real.svg").write_text(coverage_svg(stored))
+        return 0
     started = time.perf_counter()
     labels, original, rankings = load()
     truth = full_values(labels, original, rankings)
@@ -270,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pilot-real.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "pilot-real.md").write_text(markdown(report))
+    (args.out / "pilot-real.svg").write_text(coverage_svg(report))
     print(markdown(report))
     return 0
 
