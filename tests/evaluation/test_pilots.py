@@ -151,3 +151,18 @@ def test_staff_create_and_retire_a_pilot_in_the_admin(voted, admin_client) -> No
     assert response.status_code == 302
     pilot.refresh_from_db()
     assert not pilot.active
+
+
+def test_the_api_reads_a_fixed_number_of_queries_plus_one_per_prediction_set(
+    voted, reviewer, django_assert_max_num_queries
+) -> None:
+    pilot_create(dataset=voted, n=8, seed=3)
+    client = APIClient()
+    client.force_login(reviewer)
+    url = reverse("pilots:api-pilot", args=[voted.slug])
+    client.get(url)  # warm the session and role caches
+    with django_assert_max_num_queries(13) as first:
+        assert client.get(url).status_code == 200
+    prediction_set_create(dataset=voted, name="second", source=ContentFile(csv_bytes(TOP3), name="s.csv"))
+    with django_assert_max_num_queries(len(first.captured_queries) + 1):
+        assert client.get(url).status_code == 200
