@@ -1,11 +1,13 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from annotator.core.redundancy import RedundancyRule
-from annotator.models import Annotation, Dataset, Image, LabelClass
+from annotator.models import Annotation, Dataset, Image, LabelClass, Pilot
 from annotator.services.assignment import dataset_overlap_raise, dataset_redundancy_set
+from annotator.services.pilots import pilot_create, pilot_deactivate
 
 REDUNDANCY_FIELDS = ("redundancy", "redundancy_min", "redundancy_max", "redundancy_confidence")
 
@@ -101,3 +103,46 @@ class AnnotationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Annotation | None = None) -> bool:
         return False
+
+
+class PilotForm(forms.ModelForm):
+    """A new pilot: dataset, n, mode and an optional seed; the service draws the images."""
+
+    seed = forms.IntegerField(required=False, min_value=0, help_text="Empty: a random seed, stored.")
+
+    class Meta:
+        model = Pilot
+        fields = ["dataset", "n", "mode", "seed"]
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        dataset, n = data.get("dataset"), data.get("n")
+        if dataset is not None and n is not None and n > Image.objects.filter(dataset=dataset).count():
+            self.add_error("n", "The pilot cannot hold more images than the dataset.")
+        return data
+
+
+@admin.register(Pilot)
+class PilotAdmin(admin.ModelAdmin):
+    form = PilotForm
+    list_display = ["pk", "dataset", "n", "mode", "seed", "active", "created_at", "created_by"]
+    list_filter = ["dataset", "active"]
+    actions = ["retire"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Pilot | None = None) -> list[str]:
+        # A pilot's sample is fixed once drawn: only retiring it (the action) changes it.
+        return ["dataset", "n", "mode", "seed", "active", "created_by", "created_at"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: Pilot, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            return
+        user = request.user if isinstance(request.user, User) else None  # the admin only lets staff in
+        created = pilot_create(
+            dataset=obj.dataset, n=obj.n, mode=obj.mode, seed=form.cleaned_data.get("seed"), created_by=user
+        )
+        obj.pk, obj.seed, obj.created_at = created.pk, created.seed, created.created_at
+
+    @admin.action(description="Retire the selected pilots (the queue stops handing their images out first)")
+    def retire(self, request: HttpRequest, queryset: QuerySet[Pilot]) -> None:
+        for pilot in queryset:
+            pilot_deactivate(pilot=pilot)

@@ -34,5 +34,6 @@ urlpatterns = [
     path("", include("evaluation.urls.prediction_sets")),
     path("", include("evaluation.urls.releases")),
     path("", include("evaluation.urls.dataset_compare")),
+    path("", include("evaluation.urls.pilots")),
     re_path(r"^media/(?P<path>.*)$", media_serve, name="media"),
 ]

@@ -37,6 +37,11 @@ def access_candidate_selection(user: User) -> bool:
     return has_role(user, RESEARCHER)
 
 
+def access_pilot_create(user: User) -> bool:
+    """A new pilot changes what the queue hands out first: researchers and staff."""
+    return has_role(user, RESEARCHER)
+
+
 def access_releases(user: User) -> bool:
     """Listing, downloading, creating and comparing releases: researchers and staff (admins). Reviewers as such
     see the live consensus already; annotators must stay blind to it."""

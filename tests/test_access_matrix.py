@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from annotator.models import Annotation, Dataset, Lease
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import lease_next
+from annotator.services.pilots import pilot_create
 from config.celery import app as celery_app
 from config.views import MEDIA_ACCESS
 from evaluation.models import PredictionSet, Release
@@ -78,6 +79,7 @@ def world(
     theirs_first = lease_next(dataset=pets, annotator=cleo)
     theirs_leased = lease_next(dataset=pets, annotator=cleo, exclude={theirs_first.image_id})
     assert theirs_leased.image_id != leased.image_id
+    pilot_create(dataset=pets, n=3, seed=1)
     celery_app.conf.task_always_eager = True
     try:
         releases = [built_release(pets, django_capture_on_commit_callbacks) for _ in range(2)]
@@ -222,6 +224,11 @@ EXPECTED: dict[str, list[Probe]] = {
     "dataset_compare:compare": [Probe("get", **PETS_WITH_ITSELF, expected=VIEWERS_PAGE)],
     "dataset_compare:compare-csv": [Probe("get", **PETS_WITH_ITSELF, expected=VIEWERS_PAGE)],
     "dataset_compare:api-compare": [Probe("get", **PETS_WITH_ITSELF, expected=VIEWERS_API)],
+    "pilots:pilot": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
+    "pilots:api-pilot": [
+        Probe("get", **PETS, expected=VIEWERS_API),
+        Probe("post", **PETS, body=lambda w: {"n": 2, "mode": "uniform"}, expected=(403, 403, 403, 403, 201, 201)),
+    ],
     "consensus:dashboard": [Probe("get", **PETS, expected=VIEWERS_PAGE)],
     "consensus:api-agreement": [
         Probe("get", **PETS, expected=VIEWERS_API),

@@ -4,6 +4,7 @@ from annotator.models.annotations import Annotation, AnnotationQuerySet, Annotat
 from annotator.models.consensus import AgreementSnapshot, Consensus, DawidSkeneRun, GoldAnswer
 from annotator.models.datasets import Dataset, LabelClass
 from annotator.models.images import Candidate, Image, ImageQuerySet, Lease, Skip
+from annotator.models.pilots import Pilot, PilotImage
 from annotator.models.review import Adjudication
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "ImageQuerySet",
     "LabelClass",
     "Lease",
+    "Pilot",
+    "PilotImage",
     "Skip",
     "Vote",
 ]

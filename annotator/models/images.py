@@ -40,6 +40,11 @@ class Image(models.Model):
     more_requested_at = models.DateTimeField(
         null=True, blank=True, help_text="When a reviewer last asked for more annotations; such images go first."
     )
+    # Set by annotator.services.pilots for the images of the dataset's active pilot, which the hand-out gives first,
+    # in this (seeded random) order, so the pilot images settled so far are a random part of the pilot.
+    pilot_rank = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Hand-out order within the dataset's active pilot; empty outside it."
+    )
     annotation_count = models.PositiveSmallIntegerField(default=0, help_text="Completed annotations.")
     lease_count = models.PositiveSmallIntegerField(default=0, help_text="Leases not yet reclaimed.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -90,6 +95,23 @@ class Image(models.Model):
                 F("position"),
                 condition=Q(annotation_count=0, lease_count=0, more_requested_at__isnull=True),
                 name="image_fresh_queue_idx",
+            ),
+            # The same two, for the images of the active pilot, which the hand-out gives first, in pilot order.
+            models.Index(
+                F("dataset"),
+                F("more_requested_at").asc(nulls_last=True),
+                F("annotations_needed") - F("annotation_count") - F("lease_count"),
+                F("pilot_rank"),
+                condition=Q(annotations_needed__gt=F("annotation_count") + F("lease_count"), pilot_rank__isnull=False),
+                name="image_pilot_open_queue_idx",
+            ),
+            models.Index(
+                F("dataset"),
+                F("pilot_rank"),
+                condition=Q(
+                    annotation_count=0, lease_count=0, more_requested_at__isnull=True, pilot_rank__isnull=False
+                ),
+                name="image_pilot_fresh_queue_idx",
             ),
         ]
 

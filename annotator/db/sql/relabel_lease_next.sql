@@ -38,10 +38,45 @@ BEGIN
             NULL::bigint;
         RETURN;
     ELSE
+        -- While the dataset has an active pilot, its open images come first (pilot_rank set), in hand-out order
+        -- with the pilot's seeded random rank in place of the position, so the pilot settles early and the part
+        -- settled so far is a random part of it: the first 64 open pilot images (the pilot's head), then, for a
+        -- user who has done all of those, the first fresh pilot image. Both read partial indexes in order.
+        SELECT i.id INTO v_image
+        FROM (
+            SELECT h.id, h.more_requested_at, h.annotations_needed - h.annotation_count - h.lease_count AS missing,
+                   h.pilot_rank
+            FROM annotator_image h
+            WHERE h.dataset_id = p_dataset AND h.pilot_rank IS NOT NULL
+              AND h.annotations_needed > h.annotation_count + h.lease_count
+            ORDER BY h.more_requested_at ASC NULLS LAST, h.annotations_needed - h.annotation_count - h.lease_count,
+                     h.pilot_rank
+            LIMIT 64
+        ) head
+        JOIN annotator_image i ON i.id = head.id
+        WHERE i.annotations_needed > i.annotation_count + i.lease_count  -- rechecked on the locked row
+          AND NOT EXISTS (SELECT 1 FROM annotator_annotation a WHERE a.image_id = i.id AND a.annotator_id = p_user)
+          AND NOT EXISTS (SELECT 1 FROM annotator_lease l WHERE l.image_id = i.id AND l.annotator_id = p_user)
+          AND NOT EXISTS (SELECT 1 FROM annotator_skip s WHERE s.image_id = i.id AND s.annotator_id = p_user)
+        ORDER BY head.more_requested_at ASC NULLS LAST, head.missing, head.pilot_rank
+        LIMIT 1
+        FOR UPDATE OF i SKIP LOCKED;
+
+        IF v_image IS NULL THEN
+            SELECT i.id INTO v_image FROM annotator_image i
+            WHERE i.dataset_id = p_dataset AND i.pilot_rank IS NOT NULL
+              AND i.annotation_count = 0 AND i.lease_count = 0 AND i.more_requested_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM annotator_skip s WHERE s.image_id = i.id AND s.annotator_id = p_user)
+            ORDER BY i.pilot_rank
+            LIMIT 1
+            FOR UPDATE OF i SKIP LOCKED;
+        END IF;
+
         -- The first image, in hand-out order, that the user has never annotated, held or skipped, looking at
         -- the first 64 open images of the queue (the head, shared by everyone at work); when the user has done
         -- all of those, the first fresh image by position; only when none is left, the whole queue. So the
         -- pick costs the same however many open images the user already annotated.
+        IF v_image IS NULL THEN  -- no pilot image for the user (not indented, to keep the diff small)
         SELECT i.id INTO v_image
         FROM (
             SELECT h.id, h.more_requested_at, h.annotations_needed - h.annotation_count - h.lease_count AS missing,
@@ -60,6 +95,7 @@ BEGIN
         ORDER BY head.more_requested_at ASC NULLS LAST, head.missing, head.position
         LIMIT 1
         FOR UPDATE OF i SKIP LOCKED;
+        END IF;
 
         IF v_image IS NULL THEN  -- nobody has annotated or holds a fresh image: only a skip can exclude it
             SELECT i.id INTO v_image FROM annotator_image i
