@@ -1,21 +1,27 @@
 """A release's Parquet files, written with pyarrow while the release streams. No Django.
 
 `images.parquet` holds what `images.jsonl` holds, one row per image in dataset order, with the classes as list
-columns; `votes.parquet` holds `votes.csv`'s rows with typed columns. Both are written in row groups of
-`ROW_GROUP` rows, so memory holds one group whatever the dataset's size.
+columns; `votes.parquet` holds `votes.csv`'s rows with typed columns. Both are written a row group at a time
+(`ROW_GROUP` images; one block of `votes.csv`), so memory holds one group whatever the dataset's size.
+
+Columns are assembled from numpy buffers (`pa.Array.from_buffers`) rather than with `pa.array` or pyarrow's
+CSV reader: either of those initialises pyarrow's compute-kernel registry and memory pools, some 30–85 MB of
+resident memory in the worker, which would break the release's 200 MB budget on its own.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from evaluation.core.release_formats import VOTES_HEADER, ImageRecord
 
 ROW_GROUP = 10_000
+VOTES_BLOCK = 1 << 20  # bytes of votes.csv per row group (some 16,000 votes)
 COMPRESSION = "zstd"
 
 IMAGES_SCHEMA = pa.schema(
@@ -46,37 +52,80 @@ VOTES_TYPES = {
 VOTES_SCHEMA = pa.schema([pa.field(name, VOTES_TYPES[name], nullable=False) for name in VOTES_HEADER])
 
 
+def _validity(valid: np.ndarray) -> pa.Buffer | None:
+    return None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
+def _numbers(values: Sequence[float | int | None], dtype: type[np.generic], arrow_type: pa.DataType) -> pa.Array:
+    valid = np.fromiter((v is not None for v in values), bool, len(values))
+    data = np.fromiter((0 if v is None else v for v in values), dtype, len(values))
+    nulls = len(values) - int(valid.sum())
+    return pa.Array.from_buffers(arrow_type, len(values), [_validity(valid), pa.py_buffer(data)], null_count=nulls)
+
+
+def _offsets(lengths: np.ndarray) -> pa.Buffer:
+    offsets = np.zeros(len(lengths) + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.py_buffer(offsets)
+
+
+def _strings(values: Sequence[str | None]) -> pa.Array:
+    encoded = [b"" if v is None else v.encode() for v in values]
+    valid = np.fromiter((v is not None for v in values), bool, len(values))
+    lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+    buffers = [_validity(valid), _offsets(lengths), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.string(), len(values), buffers, null_count=len(values) - int(valid.sum()))
+
+
+def _lists(lists: Sequence[Sequence[object]], child: pa.Array) -> pa.Array:
+    lengths = np.fromiter(map(len, lists), np.int64, len(lists))
+    return pa.Array.from_buffers(pa.list_(child.type), len(lists), [None, _offsets(lengths)], children=[child])
+
+
+def _flat(lists: Sequence[Sequence[object]]) -> list[object]:
+    return [value for values in lists for value in values]
+
+
+def _bools(values: Sequence[bool]) -> pa.Array:
+    bits = np.packbits(np.fromiter(values, bool, len(values)), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+
+
 class ImagesParquetWriter:
     """`images.parquet`, fed one ImageRecord at a time; a row group is written every ROW_GROUP records."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._writer = pq.ParquetWriter(path, IMAGES_SCHEMA, compression=COMPRESSION)
-        self._columns: dict[str, list[object]] = {name: [] for name in IMAGES_SCHEMA.names}
+        self._records: list[ImageRecord] = []
 
-    def add(self, r: ImageRecord) -> None:
-        c = self._columns
-        c["key"].append(r.key)
-        c["position"].append(r.position)
-        original = r.original or (None, None, None)
-        c["original_index"].append(original[0])
-        c["original_wnid"].append(original[1])
-        c["original_name"].append(original[2])
-        c["class_indices"].append([ref[0] for ref in r.classes])
-        c["class_wnids"].append([ref[1] for ref in r.classes])
-        c["class_names"].append([ref[2] for ref in r.classes])
-        c["support"].append(r.support)
-        c["annotators"].append(r.annotators)
-        c["agreement"].append(r.agreement)
-        c["status"].append(r.status)
-        c["adjudicated"].append(r.adjudicated)
-        if len(c["key"]) >= ROW_GROUP:
+    def add(self, record: ImageRecord) -> None:
+        self._records.append(record)
+        if len(self._records) >= ROW_GROUP:
             self._flush()
 
     def _flush(self) -> None:
-        if self._columns["key"]:
-            self._writer.write_batch(pa.RecordBatch.from_pydict(self._columns, schema=IMAGES_SCHEMA))
-            for values in self._columns.values():
-                values.clear()
+        records, self._records = self._records, []
+        if not records:
+            return
+        originals = [r.original or (None, None, None) for r in records]
+        classes = [r.classes for r in records]
+        supports = [r.support for r in records]
+        columns = [
+            _strings([r.key for r in records]),
+            _numbers([r.position for r in records], np.int64, pa.int64()),
+            _numbers([o[0] for o in originals], np.int32, pa.int32()),
+            _strings([o[1] for o in originals]),
+            _strings([o[2] for o in originals]),
+            _lists(classes, _numbers([c[0] for c in _flat(classes)], np.int32, pa.int32())),  # type: ignore[index]
+            _lists(classes, _strings([c[1] for c in _flat(classes)])),  # type: ignore[index]
+            _lists(classes, _strings([c[2] for c in _flat(classes)])),  # type: ignore[index]
+            _lists(supports, _numbers(_flat(supports), np.float64, pa.float64())),  # type: ignore[arg-type]
+            _numbers([r.annotators for r in records], np.int32, pa.int32()),
+            _numbers([r.agreement for r in records], np.float64, pa.float64()),
+            _strings([r.status for r in records]),
+            _bools([r.adjudicated for r in records]),
+        ]
+        self._writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=IMAGES_SCHEMA))
 
     def close(self) -> None:
         """Write the last group and the footer (a file with no image still gets the schema)."""
@@ -85,16 +134,99 @@ class ImagesParquetWriter:
 
 
 def votes_csv_to_parquet(csv_path: str | os.PathLike[str], parquet_path: str | os.PathLike[str]) -> int:
-    """`votes.parquet` from `votes.csv` (as `COPY … WITH (FORMAT csv, HEADER)` wrote it), read in 4 MiB blocks
-    and written a row group per block; returns the number of rows."""
-    options = pa_csv.ConvertOptions(column_types=VOTES_TYPES, strings_can_be_null=False)
-    # A key may hold anything a file name may, newlines included, quoted as COPY quotes them.
-    parse = pa_csv.ParseOptions(newlines_in_values=True)
-    read = pa_csv.ReadOptions(block_size=4 << 20)
-    reader = pa_csv.open_csv(csv_path, read_options=read, parse_options=parse, convert_options=options)
+    """`votes.parquet` from `votes.csv` as `COPY … WITH (FORMAT csv, HEADER)` wrote it; returns the row count.
+
+    COPY quotes a value only when it holds a comma, a quote or a line break. A file without any quote is
+    split with numpy, a block of lines at a time; at the first quote the file is written again with pyarrow's
+    CSV reader, which handles quoting (unusual image or class keys) and costs more memory.
+    """
+    try:
+        return _write_votes(parquet_path, _plain_csv_batches(csv_path))
+    except _Quoted:
+        return _write_votes(parquet_path, _quoted_csv_batches(csv_path))
+
+
+class _Quoted(Exception):
+    pass
+
+
+def _write_votes(parquet_path: str | os.PathLike[str], batches: Iterator[pa.RecordBatch]) -> int:
     rows = 0
     with pq.ParquetWriter(parquet_path, VOTES_SCHEMA, compression=COMPRESSION) as writer:
-        for batch in reader:
-            writer.write_batch(batch.select(VOTES_HEADER).cast(VOTES_SCHEMA))
+        for batch in batches:
+            writer.write_batch(batch)
             rows += batch.num_rows
     return rows
+
+
+def _plain_csv_batches(csv_path: str | os.PathLike[str]) -> Iterator[pa.RecordBatch]:
+    with open(csv_path, "rb") as handle:
+        handle.readline()  # the header
+        rest = b""
+        while block := handle.read(VOTES_BLOCK):
+            if b'"' in block:
+                raise _Quoted
+            block = rest + block
+            end = block.rfind(b"\n") + 1
+            rest = block[end:]
+            if end:
+                yield _plain_csv_batch(block[:end])
+        if rest:
+            yield _plain_csv_batch(rest + b"\n")
+
+
+def _plain_csv_batch(lines: bytes) -> pa.RecordBatch:
+    data = np.frombuffer(lines, np.uint8)
+    ends = np.flatnonzero((data == ord(",")) | (data == ord("\n")))  # six per line: five commas, a line break
+    width = len(VOTES_HEADER)
+    if len(ends) % width or not np.all(data[ends[width - 1 :: width]] == ord("\n")):
+        raise ValueError("votes.csv: a line without six fields")
+    n = len(ends) // width
+    stops = ends.reshape(n, width).astype(np.int32)
+    starts = np.empty_like(stops)
+    starts[:, 1:] = stops[:, :-1] + 1
+    starts[1:, 0] = stops[:-1, -1] + 1
+    starts[:1, 0] = 0
+    columns = []
+    for j, name in enumerate(VOTES_HEADER):
+        kind = VOTES_TYPES[name]
+        if kind == pa.string():
+            columns.append(_gathered_strings(data, starts[:, j], stops[:, j]))
+        else:
+            dtype = np.int64 if kind == pa.int64() else np.int32
+            values = _parsed_integers(data, starts[:, j], stops[:, j]).astype(dtype)
+            columns.append(pa.Array.from_buffers(kind, n, [None, pa.py_buffer(values)]))
+    return pa.RecordBatch.from_arrays(columns, schema=VOTES_SCHEMA)
+
+
+def _gathered_strings(data: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
+    """The string column whose values are `data[starts[i]:stops[i]]`, copied with one fancy index."""
+    lengths = stops - starts
+    offsets = np.zeros(len(lengths) + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    where = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1], dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(data[where])])
+
+
+def _parsed_integers(data: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    lengths = stops - starts
+    if len(lengths) and (lengths.min() < 1 or lengths.max() > 18):
+        raise ValueError("votes.csv: an integer field empty or too long")
+    values = np.zeros(len(lengths), np.int64)
+    for k in range(int(lengths.max(initial=0))):
+        more = lengths > k
+        digits = data[np.where(more, starts + k, 0)].astype(np.int64) - ord("0")
+        if ((digits < 0) | (digits > 9))[more].any():
+            raise ValueError("votes.csv: an integer field with a non-digit")
+        values = np.where(more, values * 10 + digits, values)
+    return values
+
+
+def _quoted_csv_batches(csv_path: str | os.PathLike[str]) -> Iterator[pa.RecordBatch]:
+    import pyarrow.csv as pa_csv
+
+    options = pa_csv.ConvertOptions(column_types=VOTES_TYPES, strings_can_be_null=False)
+    parse = pa_csv.ParseOptions(newlines_in_values=True)
+    read = pa_csv.ReadOptions(block_size=VOTES_BLOCK, use_threads=False)
+    for batch in pa_csv.open_csv(csv_path, read_options=read, parse_options=parse, convert_options=options):
+        yield batch.select(VOTES_HEADER).cast(VOTES_SCHEMA)

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from evaluation.core.release_formats import ImageRecord
-from evaluation.core.release_parquet import ROW_GROUP, ImagesParquetWriter, votes_csv_to_parquet
+from evaluation.core.release_formats import VOTES_HEADER, ImageRecord
+from evaluation.core.release_parquet import ROW_GROUP, VOTES_BLOCK, ImagesParquetWriter, votes_csv_to_parquet
 from evaluation.models import Release
 from evaluation.services.releases import release_storage
 from tests.builders.releases import EXPECTED_REAL, built_release, voted_dataset
@@ -144,3 +144,23 @@ def test_quoted_keys_with_commas_and_newlines_survive_the_votes_conversion(tmp_p
     assert pq.read_table(tmp_path / "votes.parquet").to_pylist() == [
         {"key": "a,b\nc.jpg", "position": 3, "class_index": 7, "class_wnid": "n7", "annotator": "a1", "answer": "maybe"}
     ]
+
+
+def test_the_numpy_split_of_votes_csv_gives_what_pyarrows_csv_reader_gives_over_many_blocks(tmp_path):
+    pa_csv = pytest.importorskip("pyarrow.csv")
+    lines = ["key,position,class_index,class_wnid,annotator,answer"]
+    lines += [f"img {p:07d}.jpg,{p * 13},{p % 1000},n{p % 1000:08d},a{p % 7:012x},{('yes', 'no', 'maybe')[p % 3]}"
+              for p in range(90_000)]  # fmt: skip
+    (tmp_path / "votes.csv").write_text("\n".join(lines) + "\n")
+    assert (tmp_path / "votes.csv").stat().st_size > 3 * VOTES_BLOCK
+    assert votes_csv_to_parquet(tmp_path / "votes.csv", tmp_path / "votes.parquet") == 90_000
+    parquet = pq.ParquetFile(tmp_path / "votes.parquet")
+    assert parquet.metadata.num_row_groups > 3
+    reference = pa_csv.read_csv(tmp_path / "votes.csv").select(VOTES_HEADER)
+    assert parquet.read().equals(reference.cast(parquet.schema_arrow))
+
+
+def test_a_votes_file_that_is_not_six_fields_a_line_is_refused(tmp_path):
+    (tmp_path / "votes.csv").write_text("key,position,class_index,class_wnid,annotator,answer\nk,1,2,n2,a1\n")
+    with pytest.raises(ValueError, match="six fields"):
+        votes_csv_to_parquet(tmp_path / "votes.csv", tmp_path / "votes.parquet")
