@@ -50,6 +50,14 @@ VOTES_TYPES = {
     "answer": pa.string(),
 }
 VOTES_SCHEMA = pa.schema([pa.field(name, VOTES_TYPES[name], nullable=False) for name in VOTES_HEADER])
+_CODED = pa.dictionary(pa.int32(), pa.string())
+# How the numpy split hands the votes to the writer: the same columns, three of them dictionary-encoded.
+_VOTES_CODED = pa.schema(
+    [
+        pa.field(f.name, _CODED if f.name in ("key", "class_wnid", "answer") else f.type, nullable=False)
+        for f in VOTES_SCHEMA
+    ]
+)
 
 
 def _validity(valid: np.ndarray) -> pa.Buffer | None:
@@ -57,8 +65,10 @@ def _validity(valid: np.ndarray) -> pa.Buffer | None:
 
 
 def _numbers(values: Sequence[float | int | None], dtype: type[np.generic], arrow_type: pa.DataType) -> pa.Array:
-    valid = np.fromiter((v is not None for v in values), bool, len(values))
-    data = np.fromiter((0 if v is None else v for v in values), dtype, len(values))
+    if None not in values:  # the common case, converted in one C loop
+        return pa.Array.from_buffers(arrow_type, len(values), [None, pa.py_buffer(np.array(values, dtype))])
+    valid = np.array([v is not None for v in values], bool)
+    data = np.array([0 if v is None else v for v in values], dtype)
     nulls = len(values) - int(valid.sum())
     return pa.Array.from_buffers(arrow_type, len(values), [_validity(valid), pa.py_buffer(data)], null_count=nulls)
 
@@ -70,8 +80,11 @@ def _offsets(lengths: np.ndarray) -> pa.Buffer:
 
 
 def _strings(values: Sequence[str | None]) -> pa.Array:
-    encoded = [b"" if v is None else v.encode() for v in values]
-    valid = np.fromiter((v is not None for v in values), bool, len(values))
+    if None in values:
+        valid = np.array([v is not None for v in values], bool)
+        encoded = [b"" if v is None else v.encode() for v in values]
+    else:
+        valid, encoded = np.ones(len(values), bool), [v.encode() for v in values]  # type: ignore[union-attr]
     lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
     buffers = [_validity(valid), _offsets(lengths), pa.py_buffer(b"".join(encoded))]
     return pa.Array.from_buffers(pa.string(), len(values), buffers, null_count=len(values) - int(valid.sum()))
@@ -141,18 +154,20 @@ def votes_csv_to_parquet(csv_path: str | os.PathLike[str], parquet_path: str | o
     CSV reader, which handles quoting (unusual image or class keys) and costs more memory.
     """
     try:
-        return _write_votes(parquet_path, _plain_csv_batches(csv_path))
+        return _write_votes(parquet_path, _VOTES_CODED, _plain_csv_batches(csv_path))
     except _Quoted:
-        return _write_votes(parquet_path, _quoted_csv_batches(csv_path))
+        return _write_votes(parquet_path, VOTES_SCHEMA, _quoted_csv_batches(csv_path))
 
 
 class _Quoted(Exception):
     pass
 
 
-def _write_votes(parquet_path: str | os.PathLike[str], batches: Iterator[pa.RecordBatch]) -> int:
+def _write_votes(parquet_path: str | os.PathLike[str], schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> int:
     rows = 0
-    with pq.ParquetWriter(parquet_path, VOTES_SCHEMA, compression=COMPRESSION) as writer:
+    # Without the Arrow schema in the file, dictionary-encoded columns read back as the plain strings they
+    # stand for (Parquet stores them as dictionary-encoded UTF-8 either way).
+    with pq.ParquetWriter(parquet_path, schema, compression=COMPRESSION, store_schema=False) as writer:
         for batch in batches:
             writer.write_batch(batch)
             rows += batch.num_rows
@@ -176,6 +191,9 @@ def _plain_csv_batches(csv_path: str | os.PathLike[str]) -> Iterator[pa.RecordBa
 
 
 def _plain_csv_batch(lines: bytes) -> pa.RecordBatch:
+    """One block of votes.csv lines (no quotes) as a record batch. Rows come sorted by image, so the key and
+    the class key are dictionary-encoded from the first row of each image and of each class; the answer from
+    its first letter."""
     data = np.frombuffer(lines, np.uint8)
     ends = np.flatnonzero((data == ord(",")) | (data == ord("\n")))  # six per line: five commas, a line break
     width = len(VOTES_HEADER)
@@ -187,16 +205,38 @@ def _plain_csv_batch(lines: bytes) -> pa.RecordBatch:
     starts[:, 1:] = stops[:, :-1] + 1
     starts[1:, 0] = stops[:-1, -1] + 1
     starts[:1, 0] = 0
-    columns = []
-    for j, name in enumerate(VOTES_HEADER):
-        kind = VOTES_TYPES[name]
-        if kind == pa.string():
-            columns.append(_gathered_strings(data, starts[:, j], stops[:, j]))
-        else:
-            dtype = np.int64 if kind == pa.int64() else np.int32
-            values = _parsed_integers(data, starts[:, j], stops[:, j]).astype(dtype)
-            columns.append(pa.Array.from_buffers(kind, n, [None, pa.py_buffer(values)]))
-    return pa.RecordBatch.from_arrays(columns, schema=VOTES_SCHEMA)
+    position = _parsed_integers(data, starts[:, 1], stops[:, 1])
+    class_index = _parsed_integers(data, starts[:, 2], stops[:, 2]).astype(np.int32)
+    new_image = np.r_[True, position[1:] != position[:-1]]
+    image_rows = np.flatnonzero(new_image)
+    _, class_rows, class_of_row = np.unique(class_index, return_index=True, return_inverse=True)
+    answer = np.searchsorted(_ANSWER_LETTERS, data[starts[:, 5]])
+    lengths = stops[:, 5] - starts[:, 5]
+    if not np.array_equal(_ANSWER_LENGTHS[np.minimum(answer, 2)], lengths) or answer.max(initial=0) > 2:
+        raise ValueError("votes.csv: an answer that is not yes, no or maybe")
+    columns = [
+        _dictionary(np.cumsum(new_image) - 1, _gathered_strings(data, starts[image_rows, 0], stops[image_rows, 0])),
+        pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(position)]),
+        pa.Array.from_buffers(pa.int32(), n, [None, pa.py_buffer(class_index)]),
+        _dictionary(class_of_row, _gathered_strings(data, starts[class_rows, 3], stops[class_rows, 3])),
+        _gathered_strings(data, starts[:, 4], stops[:, 4]),
+        _dictionary(answer, _answer_dictionary()),
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=_VOTES_CODED)
+
+
+# Sorted first letters of the answers, the answer's length for each, and the dictionary in that order.
+_ANSWER_LETTERS = np.array([ord("m"), ord("n"), ord("y")], np.uint8)
+_ANSWER_LENGTHS = np.array([5, 2, 3])
+
+
+def _answer_dictionary() -> pa.Array:
+    return _gathered_strings(np.frombuffer(b"maybenoyes", np.uint8), np.array([0, 5, 7]), np.array([5, 7, 10]))
+
+
+def _dictionary(indices: np.ndarray, dictionary: pa.Array) -> pa.Array:
+    codes = pa.Array.from_buffers(pa.int32(), len(indices), [None, pa.py_buffer(indices.astype(np.int32))])
+    return pa.DictionaryArray.from_arrays(codes, dictionary, safe=False)
 
 
 def _gathered_strings(data: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
