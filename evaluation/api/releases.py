@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import BinaryIO
 
 from django.contrib.auth.models import User
+from django.core.files import File
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
@@ -40,7 +40,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 class LimitedReader:
     """The next `remaining` bytes of a binary file (a bounded range `bytes=N-M`); closes the file."""
 
-    def __init__(self, handle: BinaryIO, remaining: int) -> None:
+    def __init__(self, handle: File, remaining: int) -> None:
         self.handle, self.remaining = handle, remaining
 
     def read(self, size: int = -1) -> bytes:

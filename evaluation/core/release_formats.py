@@ -289,6 +289,7 @@ class ImageFileWriters:
         status: BinarySink,
         jsonl: BinarySink,
         csv_out: BinarySink,
+        *,
         table: RecordSink | None = None,
     ) -> ImageFileWriters:
         return cls(RealJsonWriter(real), StatusJsonWriter(status), JsonlWriter(jsonl), CsvWriter(csv_out), table)
