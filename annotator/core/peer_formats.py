@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -152,7 +153,7 @@ def _label_studio_annotation(votes: _YesVotes, image: str, annotation: Any, wher
             votes.add(image, choice.strip(), LABEL_STUDIO_RATER.format(str(who).strip()), where)
 
 
-def _json_list_items(text: str) -> Any:
+def _json_list_items(text: str) -> Iterator[tuple[int, int, Any]]:
     """(number, line, item) for each item of a top-level JSON list, with the line on which it starts."""
     decoder = json.JSONDecoder()
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +21,7 @@ import pyarrow.parquet as pq
 
 from evaluation.core.release_formats import VOTES_HEADER, ImageRecord
 
+T = TypeVar("T")
 ROW_GROUP = 10_000
 VOTES_BLOCK = 1 << 20  # bytes of votes.csv per row group (some 16,000 votes)
 COMPRESSION = "zstd"
@@ -95,7 +97,7 @@ def _lists(lists: Sequence[Sequence[object]], child: pa.Array) -> pa.Array:
     return pa.Array.from_buffers(pa.list_(child.type), len(lists), [None, _offsets(lengths)], children=[child])
 
 
-def _flat(lists: Sequence[Sequence[object]]) -> list[object]:
+def _flat(lists: Sequence[Sequence[T]]) -> list[T]:
     return [value for values in lists for value in values]
 
 
@@ -129,10 +131,10 @@ class ImagesParquetWriter:
             _numbers([o[0] for o in originals], np.int32, pa.int32()),
             _strings([o[1] for o in originals]),
             _strings([o[2] for o in originals]),
-            _lists(classes, _numbers([c[0] for c in _flat(classes)], np.int32, pa.int32())),  # type: ignore[index]
-            _lists(classes, _strings([c[1] for c in _flat(classes)])),  # type: ignore[index]
-            _lists(classes, _strings([c[2] for c in _flat(classes)])),  # type: ignore[index]
-            _lists(supports, _numbers(_flat(supports), np.float64, pa.float64())),  # type: ignore[arg-type]
+            _lists(classes, _numbers([c[0] for c in _flat(classes)], np.int32, pa.int32())),
+            _lists(classes, _strings([c[1] for c in _flat(classes)])),
+            _lists(classes, _strings([c[2] for c in _flat(classes)])),
+            _lists(supports, _numbers(_flat(supports), np.float64, pa.float64())),
             _numbers([r.annotators for r in records], np.int32, pa.int32()),
             _numbers([r.agreement for r in records], np.float64, pa.float64()),
             _strings([r.status for r in records]),
