@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
@@ -189,19 +190,31 @@ def _skip_space(text: str, at: int) -> int:
 
 
 def read_cvat_votes(path: str | PathLike[str], *, annotator: str | None = None) -> VoteTable:
-    """CVAT for images 1.1 XML with tag annotations: `<image name=…><tag label=… source=…/></image>`.
+    """CVAT for images 1.1 XML with tag annotations, `<image name=…><tag label=… source=…/></image>`, alone or
+    as `annotations.xml` in the zip CVAT downloads.
 
-    The rater of a tag is, in this order: the tag's own `<attribute name="annotator">`, the assignee of the
-    exported job (`meta/job/assignee/username`: one job export per annotator), or `annotator`. Tags from a
-    model or a consensus merge (`source="auto"` or `"consensus"`) are no person's answer and are skipped.
-    Parsed with defusedxml: a DTD's entities and external references are refused. Errors name the image
-    element (1-based) and its name.
+        The rater of a tag is, in this order: the tag's own `<attribute name="annotator">`, the assignee of the
+        exported job (`meta/job/assignee/username`: one job export per annotator), or `annotator`. Tags from a
+        model or a consensus merge (`source="auto"` or `"consensus"`) are no person's answer and are skipped.
+        Parsed with defusedxml: a DTD's entities and external references are refused. Errors name the image
+        element (1-based) and its name.
     """
+    if zipfile.is_zipfile(path):  # CVAT's download: a zip with annotations.xml (and images/, not read)
+        with zipfile.ZipFile(path) as archive:
+            if "annotations.xml" not in archive.namelist():
+                raise VoteFormatError("the zip holds no annotations.xml: not a CVAT for images 1.1 export")
+            with archive.open("annotations.xml") as source:
+                return _read_cvat(source, annotator)
+    with open(path, "rb") as source:
+        return _read_cvat(source, annotator)
+
+
+def _read_cvat(source: IO[bytes], annotator: str | None) -> VoteTable:
     votes = _YesVotes()
     assignee: str | None = None
     number, path_now = 0, []
     try:
-        for event, element in iterparse(str(path), events=("start", "end"), forbid_dtd=False):
+        for event, element in iterparse(source, events=("start", "end"), forbid_dtd=False):
             if event == "start":
                 path_now.append(element.tag)
                 continue

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,18 @@ def test_a_cvat_job_export_takes_its_assignee_or_a_tags_annotator_attribute_and_
     call_command("import_votes", "tiny", str(CVAT_JOB))
     assert _imported_votes() == CVAT_VOTES
     assert Annotation.objects.count() == 3 and all(a.shown == a.classes for a in Annotation.objects.all())
+
+
+def test_cvats_zip_download_is_read_from_its_annotations_xml(tiny, tmp_path):
+    with zipfile.ZipFile(tmp_path / "job_41.zip", "w") as archive:
+        archive.write(CVAT_JOB, "annotations.xml")
+        archive.writestr("images/img_00000.JPEG", b"not read")
+    call_command("import_votes", "tiny", str(tmp_path / "job_41.zip"))
+    assert _imported_votes() == CVAT_VOTES
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as archive:
+        archive.writestr("labels.xml", "<annotations/>")
+    with pytest.raises(CommandError, match="the zip holds no annotations.xml"):
+        call_command("import_votes", "tiny", str(tmp_path / "other.zip"))
 
 
 def test_a_cvat_export_without_an_annotator_is_refused_unless_one_is_named(tiny, tmp_path):

@@ -26,7 +26,7 @@ FORMATS: dict[str, Callable[[Path], VoteTable]] = {
     "label-studio": read_label_studio_votes,
     "cvat": read_cvat_votes,
 }
-BY_SUFFIX = {".npz": "real", ".json": "label-studio", ".xml": "cvat"}
+BY_SUFFIX = {".npz": "real", ".json": "label-studio", ".xml": "cvat", ".zip": "cvat"}
 
 
 class Command(BaseCommand):
@@ -46,7 +46,7 @@ class Command(BaseCommand):
             "--format",
             choices=list(FORMATS),
             default=None,
-            help="Default: by extension (.npz: real, .json: label-studio, .xml: cvat, anything else: csv).",
+            help="Default: by extension (.npz: real, .json: label-studio, .xml or .zip: cvat, anything else: csv).",
         )
         parser.add_argument(
             "--annotator",
