@@ -127,6 +127,7 @@ REVIEWERS_WRITE = (403, 403, 403, 201, 403, 201)
 # URL name (or the route of an unnamed pattern) → every probe of it. The single source of truth.
 EXPECTED: dict[str, list[Probe]] = {
     "datasets:home": [Probe("get", expected=SIGNED_IN)],
+    "datasets:api-datasets": [Probe("get", expected=(403, 200, 200, 200, 200, 200))],
     "healthz": [Probe("get", expected=PUBLIC)],
     "ping": [Probe("get", expected=PUBLIC)],
     "login": [Probe("get", expected=PUBLIC)],

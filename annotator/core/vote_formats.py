@@ -33,6 +33,8 @@ class VoteTable:
     question: np.ndarray  # (V,) int
     rater: np.ndarray  # (V,) int
     answer: np.ndarray  # (V,) NO / YES / MAYBE
+    class_by_name: bool = False  # a class reference may also be a class's name (the peers' choice values)
+    image_fallback: np.ndarray | None = None  # (Q,) str: another key to try where the first is unknown, or ""
 
     @property
     def n_votes(self) -> int:

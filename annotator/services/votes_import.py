@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +72,14 @@ def votes_import(*, dataset: Dataset, votes: VoteTable, gold: GoldTable | None =
         # Check foreign keys row by row as the rows arrive: a deferred check of 4 keys × 925k votes queued
         # to the commit costs 30 s, the immediate one a few seconds.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    image_ids, class_ids = resolve_questions(dataset, votes.image_keys, votes.class_refs, votes.where)
+    image_ids, class_ids = resolve_questions(
+        dataset,
+        votes.image_keys,
+        votes.class_refs,
+        votes.where,
+        by_name=votes.class_by_name,
+        image_fallback=votes.image_fallback,
+    )
     _refuse_repeated_answers(votes, image_ids, class_ids)
     report = VotesImportReport(raters=len(votes.rater_ids))
     user_ids, report.accounts_created = _accounts(dataset, votes.rater_ids)
@@ -102,20 +110,40 @@ def votes_import(*, dataset: Dataset, votes: VoteTable, gold: GoldTable | None =
 
 
 def resolve_questions(
-    dataset: Dataset, image_keys: np.ndarray, class_refs: np.ndarray, where: list[str], *, max_errors: int = 5
+    dataset: Dataset,
+    image_keys: np.ndarray,
+    class_refs: np.ndarray,
+    where: list[str],
+    *,
+    max_errors: int = 5,
+    by_name: bool = False,
+    image_fallback: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(image id, class id) per question; a class reference is its key or, failing that, its index."""
+    """(image id, class id) per question. A class reference is its key or, failing that, its index, or with
+    `by_name` its name when no other class has the same one. An image key not in the dataset is tried again
+    as its `image_fallback`, where one is given."""
     known_keys, known_ids = _sorted_pairs(Image.objects.filter(dataset=dataset).values_list("key", "id"))
     image_ids = _lookup(known_keys, known_ids, image_keys)
-    classes = list(LabelClass.objects.filter(dataset=dataset).values_list("key", "index", "id"))
-    by_ref = {str(index): pk for _, index, pk in classes} | {key: pk for key, _, pk in classes}
+    if image_fallback is not None:
+        missing = (image_ids < 0) & (image_fallback != "")
+        image_ids[missing] = _lookup(known_keys, known_ids, image_fallback[missing])
+    classes = list(LabelClass.objects.filter(dataset=dataset).values_list("key", "index", "id", "name"))
+    by_ref = {str(index): pk for _, index, pk, _ in classes}
+    shared_names: set[str] = set()
+    if by_name:
+        named = Counter(name for *_, name in classes)
+        shared_names = {name for name, n in named.items() if n > 1}
+        by_ref |= {name: pk for _, _, pk, name in classes if name not in shared_names}
+    by_ref |= {key: pk for key, _, pk, _ in classes}
     ref_keys, ref_ids = _sorted_pairs(by_ref.items())
     class_ids = _lookup(ref_keys, ref_ids, class_refs)
     errors = []
     for q in np.flatnonzero((image_ids < 0) | (class_ids < 0))[:max_errors].tolist():
         what = f"image {str(image_keys[q])!r} is not in {dataset.slug}" if image_ids[q] < 0 else ""
         if class_ids[q] < 0:
-            what += ("; " if what else "") + f"class {str(class_refs[q])!r} is not in its vocabulary"
+            ref = str(class_refs[q])
+            problem = "names several classes; use its key" if ref in shared_names else "is not in its vocabulary"
+            what += ("; " if what else "") + f"class {ref!r} {problem}"
         errors.append(f"{where[q]}: {what}")
     if errors:
         raise VotesImportError("\n".join(errors))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.models import User
+from django.core.files import File
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
@@ -22,6 +25,32 @@ from evaluation.selectors.releases import ready_releases, release_compare
 from evaluation.services.releases import ReleaseInputError, release_create, release_storage
 
 MAX_COMPARE_LIMIT = 1000
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) byte of a single satisfiable range `bytes=N-` or `bytes=N-M`; None for anything else."""
+    match = re.fullmatch(r"bytes=(\d{1,19})-(\d{0,19})", (header or "").strip())
+    if match is None:
+        return None
+    first = int(match.group(1))
+    last = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
+    return (first, last) if first <= last else None
+
+
+class LimitedReader:
+    """The next `remaining` bytes of a binary file (a bounded range `bytes=N-M`); closes the file."""
+
+    def __init__(self, handle: File, remaining: int) -> None:
+        self.handle, self.remaining = handle, remaining
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.remaining if size < 0 else min(size, self.remaining)
+        data = self.handle.read(size)
+        self.remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 class ReleaseFileOutput(serializers.ModelSerializer):
@@ -117,7 +146,11 @@ class ReleaseProgressApi(APIView):
 
 
 class ReleaseFileApi(APIView):
-    """Download one file of a ready release (`zip`: all of them); the SHA-256 is in the ETag and a header."""
+    """Download one file of a ready release (`zip`: all of them); the SHA-256 is in the ETag and a header.
+
+    A single byte range (`Range: bytes=N-` or `bytes=N-M`) is answered with 206 and that part, so an
+    interrupted download resumes; with `If-Range`, only while the ETag still matches. Any other range header
+    is ignored (the whole file, 200), as HTTP allows."""
 
     permission_classes = [CanUseReleases]
 
@@ -129,14 +162,27 @@ class ReleaseFileApi(APIView):
             raise Http404
         zipped = kind == ReleaseFile.Kind.ZIP
         name = stored.filename if zipped else f"{release.dataset.slug}-v{release.version}-{stored.filename}"
+        etag = f'"{stored.sha256}"'
+        wanted = byte_range(request.headers.get("Range"), stored.size)
+        if wanted is not None and request.headers.get("If-Range", etag) != etag:
+            wanted = None
+        handle = release_storage().open(stored.storage_name, "rb")
+        start, end = wanted or (0, stored.size - 1)
+        if wanted is not None:
+            handle.seek(start)
+        body = handle if end == stored.size - 1 else LimitedReader(handle, end - start + 1)
         response = FileResponse(
-            release_storage().open(stored.storage_name, "rb"),
+            body,
             as_attachment=True,
             filename=name,
             content_type=stored.content_type,
+            status=206 if wanted is not None else 200,
         )
-        response["Content-Length"] = str(stored.size)
-        response["ETag"] = f'"{stored.sha256}"'
+        response["Content-Length"] = str(end - start + 1 if stored.size else 0)
+        if wanted is not None:
+            response["Content-Range"] = f"bytes {start}-{end}/{stored.size}"
+        response["Accept-Ranges"] = "bytes"
+        response["ETag"] = etag
         response["X-Content-SHA256"] = stored.sha256
         return response
 

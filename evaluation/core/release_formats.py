@@ -262,26 +262,47 @@ def image_record_dict(record: ImageRecord) -> dict[str, Any]:
     }
 
 
+class RecordSink(Protocol):
+    """A writer of whole records that owns its file, such as `release_parquet.ImagesParquetWriter`."""
+
+    def add(self, record: ImageRecord) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class ImageFileWriters:
-    """The four per-image files, written in one pass over the images in dataset order."""
+    """The per-image files (four text files and, when given, a record sink: the Parquet file), written in one
+    pass over the images in dataset order."""
 
     real: RealJsonWriter
     status: StatusJsonWriter
     jsonl: JsonlWriter
     csv: CsvWriter
+    table: RecordSink | None = None
     counts: ReleaseCounts = field(default_factory=ReleaseCounts)
 
     @classmethod
-    def to(cls, real: BinarySink, status: BinarySink, jsonl: BinarySink, csv_out: BinarySink) -> ImageFileWriters:
-        return cls(RealJsonWriter(real), StatusJsonWriter(status), JsonlWriter(jsonl), CsvWriter(csv_out))
+    def to(
+        cls,
+        real: BinarySink,
+        status: BinarySink,
+        jsonl: BinarySink,
+        csv_out: BinarySink,
+        *,
+        table: RecordSink | None = None,
+    ) -> ImageFileWriters:
+        return cls(RealJsonWriter(real), StatusJsonWriter(status), JsonlWriter(jsonl), CsvWriter(csv_out), table)
 
     def add_all(self, records: Iterable[ImageRecord]) -> None:
+        table = self.table
         for record in records:
             self.real.add([c[0] for c in record.classes])
             self.status.add_status(record.companion)
             self.jsonl.add(record)
             self.csv.add(record)
+            if table is not None:
+                table.add(record)
             self.counts.add(record)
 
     def close(self) -> None:
@@ -289,6 +310,8 @@ class ImageFileWriters:
         self.status.close()
         self.jsonl.flush()
         self.csv.flush()
+        if self.table is not None:
+            self.table.close()
 
 
 def write_zip(

@@ -117,6 +117,8 @@ class ReleaseFile(models.Model):
         IMAGES_JSONL = "jsonl", "Per-image records (JSONL)"
         IMAGES_CSV = "csv", "Per-image records (CSV)"
         VOTES_CSV = "votes", "Raw votes, pseudonymised annotators"
+        IMAGES_PARQUET = "parquet", "Per-image records (Parquet)"
+        VOTES_PARQUET = "votes_pq", "Raw votes (Parquet)"
         DATASHEET = "datasheet", "Datasheet (Markdown)"
         ZIP = "zip", "Everything (zip)"
 

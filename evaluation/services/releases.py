@@ -30,6 +30,7 @@ from annotator.models import Dataset, DawidSkeneRun, Image
 from annotator.selectors.consensus import latest_agreement_snapshot
 from evaluation.core.release_datasheet import DatasheetFacts, datasheet_markdown, ds_run_facts
 from evaluation.core.release_formats import HashingWriter, ImageFileWriters, ReleaseCounts, write_zip
+from evaluation.core.release_parquet import ImagesParquetWriter, votes_csv_to_parquet
 from evaluation.core.release_rules import DAWID_SKENE, MAJORITY
 from evaluation.models import Release, ReleaseFile
 from evaluation.selectors.releases import (
@@ -52,6 +53,8 @@ FILES = [
     (Kind.IMAGES_JSONL, "images.jsonl", "application/jsonl"),
     (Kind.IMAGES_CSV, "images.csv", "text/csv"),
     (Kind.VOTES_CSV, "votes.csv", "text/csv"),
+    (Kind.IMAGES_PARQUET, "images.parquet", "application/vnd.apache.parquet"),
+    (Kind.VOTES_PARQUET, "votes.parquet", "application/vnd.apache.parquet"),
     (Kind.DATASHEET, "DATASHEET.md", "text/markdown"),
 ]
 ZIP_CONTENT_TYPE = "application/zip"
@@ -179,7 +182,9 @@ def _write_files(release: Release, tmp: Path, stored: list[str], progress: Relea
         try:
             for kind, handle in zip(kinds, handles, strict=True):
                 hashes[kind] = HashingWriter(handle)
-            writers = ImageFileWriters.to(*(hashes[kind] for kind in kinds))
+            # pyarrow writes the Parquet file itself (to a path): it is hashed once closed, as votes.csv is.
+            table = ImagesParquetWriter(local[Kind.IMAGES_PARQUET])
+            writers = ImageFileWriters.to(*(hashes[kind] for kind in kinds), table=table)
             progress.update("per-image files", 0.0)
             writers.add_all(
                 image_records(
@@ -199,6 +204,10 @@ def _write_files(release: Release, tmp: Path, stored: list[str], progress: Relea
         with local[Kind.VOTES_CSV].open("wb") as handle:
             n_votes = votes_copy(dataset, pseudonyms, handle)
         hashes[Kind.VOTES_CSV] = HashingWriter.of_file(local[Kind.VOTES_CSV])
+    hashes[Kind.IMAGES_PARQUET] = HashingWriter.of_file(local[Kind.IMAGES_PARQUET])
+    progress.update("votes (Parquet)", 0.7)
+    votes_csv_to_parquet(local[Kind.VOTES_CSV], local[Kind.VOTES_PARQUET])
+    hashes[Kind.VOTES_PARQUET] = HashingWriter.of_file(local[Kind.VOTES_PARQUET])
     snapshot = latest_agreement_snapshot(dataset)
     agreement = {**snapshot.figures, "created_at": f"{snapshot.created_at:%Y-%m-%d %H:%M UTC}"} if snapshot else None
     names = {kind: name for kind, name, _ in FILES}

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from evaluation.core.release_compare import label_changes
-from evaluation.models import Release
+from evaluation.models import Release, ReleaseFile
 from evaluation.services.releases import release_create
 from tests.builders.releases import built_release, voted_dataset
 
@@ -106,7 +106,7 @@ def test_the_api_creates_a_release_and_lists_it_with_its_files_once_ready(
     with django_assert_max_num_queries(8):
         listed = signed_in.get(url).json()
     assert [r["version"] for r in listed] == [2, 1]
-    assert listed[1]["min_annotations"] == 2 and len(listed[1]["files"]) == 7
+    assert listed[1]["min_annotations"] == 2 and len(listed[1]["files"]) == len(ReleaseFile.Kind.values)
     assert listed[0]["n_labelled"] == 5 and listed[0]["files"][0]["url"].startswith(f"/api/releases/{listed[0]['id']}")
 
 
