@@ -12,7 +12,8 @@ Policies:
 - `first-two`: the issue's simple rule, a question stops after its first two answers agree (yes/yes or
   no/no), else it takes all its answers;
 - `margin`: `annotator.core.redundancy`'s rule before any Dawid–Skene run (|yes − no| ≥ margin);
-- `adaptive`: the same rule with a Dawid–Skene run's parameters (posterior outside [1 − c, c]).
+- `adaptive`: the same rule with a Dawid–Skene run's parameters (posterior odds c / (1 − c) times beyond the
+  label cut t of the rule: t = ½ is the band [1 − c, c], the product uses the dataset's DS threshold).
 
 With *question-level* stopping (the product's: a later annotation shows only the open candidates) a
 question takes answers until it is settled; with *image-level* stopping every question of an image takes
@@ -46,7 +47,9 @@ class Policy:
             return f"fixed-{self.rule.max_annotations}"
         suffix = "" if self.question_level else "-image-level"
         if self.kind == ADAPTIVE:
-            return f"adaptive-{self.rule.confidence:g}{suffix}{'-known-run' if self.known_run else ''}"
+            t = self.rule.label_threshold
+            around = "" if t == 0.5 else f"-around-{t:g}"
+            return f"adaptive-{self.rule.confidence:g}{around}{suffix}{'-known-run' if self.known_run else ''}"
         if self.kind == MARGIN:
             return f"margin-{self.rule.margin}{suffix}"
         return f"{self.kind}{suffix}"

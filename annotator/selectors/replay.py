@@ -38,29 +38,31 @@ from annotator.selectors.consensus import dataset_vote_data
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONFIDENCES = (0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
+DEFAULT_CONFIDENCES = (0.9, 0.95, 0.98, 0.99, 0.995, 0.998)
 
 
 def default_policies(
     confidences: Sequence[float] = DEFAULT_CONFIDENCES, *, rule: RedundancyRule | None = None
 ) -> list[Policy]:
     """fixed-5 (and fixed-3, fixed-2 for reference), the issue's simple first-two rule image- and question-level,
-    the majority margin alone (2 and 3), adaptive at each confidence (question-level, and image-level at 0.95), and
-    adaptive at each confidence with the full run's parameters (the ceiling of known answer weights)."""
+    the majority margin alone (2 and 3), adaptive at each confidence with `rule`'s label cut (the product's rule:
+    the dataset's DS threshold; question-level, and image-level at the rule's confidence), the same with the band
+    around ½ (the first rule, for comparison), and with the full run's parameters (the ceiling of known answer
+    weights)."""
     rule = rule or RedundancyRule()
 
     def fixed(n: int) -> Policy:
         return Policy(FIXED, RedundancyRule(min_annotations=n, max_annotations=n))
 
-    def adaptive(c: float, question_level: bool = True) -> Policy:
-        return Policy(ADAPTIVE, RedundancyRule(rule.min_annotations, rule.max_annotations, c, rule.margin),
-                      question_level)  # fmt: skip
+    def adaptive(c: float, question_level: bool = True, label_threshold: float = rule.label_threshold) -> Policy:
+        return Policy(ADAPTIVE, replace(rule, confidence=c, label_threshold=label_threshold), question_level)
 
     return [
         fixed(rule.max_annotations), fixed(3), fixed(2),
         Policy(FIRST_TWO, rule, question_level=False), Policy(FIRST_TWO, rule), Policy(MARGIN, rule),
         Policy(MARGIN, replace(rule, margin=rule.margin + 1)),
         *[adaptive(c) for c in confidences], adaptive(rule.confidence, question_level=False),
+        *([adaptive(c, label_threshold=0.5) for c in confidences] if rule.label_threshold != 0.5 else []),
         *[replace(adaptive(c), known_run=True) for c in confidences],
     ]  # fmt: skip
 
