@@ -40,6 +40,9 @@ class Policy:
     # adaptive only: stop and score with the parameters of the run on all answers (known answer weights) instead
     # of a warm-up run and a refit on the answers used
     known_run: bool = False
+    # with known_run: stop with the full run's parameters but label by a refit on the answers used, as the product
+    # publishes (what the refit costs once the stopping is ideal)
+    refit_labels: bool = False
 
     @property
     def name(self) -> str:
@@ -49,7 +52,8 @@ class Policy:
         if self.kind == ADAPTIVE:
             t = self.rule.label_threshold
             around = "" if t == 0.5 else f"-around-{t:g}"
-            return f"adaptive-{self.rule.confidence:g}{around}{suffix}{'-known-run' if self.known_run else ''}"
+            known = ("-known-stop" if self.refit_labels else "-known-run") if self.known_run else ""
+            return f"adaptive-{self.rule.confidence:g}{around}{suffix}{known}"
         if self.kind == MARGIN:
             return f"margin-{self.rule.margin}{suffix}"
         return f"{self.kind}{suffix}"
