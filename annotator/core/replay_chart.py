@@ -3,7 +3,7 @@
 Images equal (red) and questions equal (blue) per policy; the adaptive policies of one kind are joined by a line:
 solid, the product's way (a warm-up run and a refit), labelled by their confidence c; dotted, the same with the band
 around ½ (rows with `label_threshold` ½, when the product's cut is another); dashed, the full run's parameters (the
-ceiling), labelled by c; dash-dotted, stopped with the full run's parameters but labelled by a refit. Every other
+ceiling); dash-dotted, stopped with the full run's parameters but labelled by a refit. Every other
 policy is a labelled dot. The issue's target region is shaded.
 Pure Python, no library.
 """
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-WIDTH, HEIGHT = 800, 480
-LEFT, TOP, RIGHT, BOTTOM = 64, 44, 560, 430
+WIDTH, HEIGHT = 860, 660
+LEFT, TOP, RIGHT, BOTTOM = 64, 44, 580, 610
 Y_LOW = 0.6
 SERIES = (("images_equal_share", "images equal", "#c0392b"), ("questions_equal_share", "questions equal", "#2457c5"))
 
@@ -61,11 +61,11 @@ def replay_svg(rows: Sequence[dict[str, Any]], title: str, *, target_answers: fl
             key=lambda r: r["answers_used_share"],
         )  # fmt: skip
 
-    families = [family(False, False, False), family(True, False, False)]  # labelled by c
-    others = [family(False, False, True), family(True, True, False)]
+    families = [family(False, False, False), family(True, False, False), family(False, False, True),
+                family(True, True, False)]  # fmt: skip
     dashes = ("", ' stroke-dasharray="5 3"', ' stroke-dasharray="1 3"', ' stroke-dasharray="8 3 2 3"')
     for key, label, colour in SERIES:
-        for family_rows, dash in zip(families + others, dashes, strict=True):
+        for family_rows, dash in zip(families, dashes, strict=True):
             if len(family_rows) > 1:
                 points = " ".join(f"{px(r['answers_used_share'])},{py(r[key])}" for r in family_rows)
                 parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"{dash}/>')
@@ -75,12 +75,11 @@ def replay_svg(rows: Sequence[dict[str, Any]], title: str, *, target_answers: fl
                 f'<circle cx="{px(r["answers_used_share"])}" cy="{py(r[key])}" r="3.5" fill="{colour}">'
                 f"<title>{escape(tip)}</title></circle>"
             )
-    for family_rows in families:
-        for r in family_rows:
-            parts.append(
-                f'<text x="{px(r["answers_used_share"]) + 4}" y="{py(r["images_equal_share"]) - 5}" font-size="9" '
-                f'fill="#7f1d1d">c={r["confidence"]:g}</text>'
-            )
+    for r in families[0]:  # the product's curve only: the others sit too close to it to label
+        parts.append(
+            f'<text x="{px(r["answers_used_share"]) + 4}" y="{py(r["images_equal_share"]) - 5}" font-size="9" '
+            f'fill="#7f1d1d">c={r["confidence"]:g}</text>'
+        )
     for r in rows:
         if r in adaptive:
             continue
