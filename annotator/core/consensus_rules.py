@@ -57,7 +57,9 @@ class ConsensusSettings:
     def redundancy_rule(self) -> RedundancyRule | None:
         if self.redundancy != "adaptive":
             return None
-        return RedundancyRule(self.redundancy_min, self.redundancy_max, self.redundancy_confidence)
+        return RedundancyRule(
+            self.redundancy_min, self.redundancy_max, self.redundancy_confidence, label_threshold=self.ds_threshold
+        )
 
 
 @dataclass(frozen=True)

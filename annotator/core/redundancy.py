@@ -3,9 +3,13 @@
 A *question* is one (image, class shown) pair. It is **settled** once it has at least `min_annotations`
 answers and
 
-- with the parameters of a Dawid–Skene run: its posterior lies outside [1 − c, c] (c = `confidence`),
-  i.e. |log-odds| ≥ logit(c). The log-odds are the run's per-annotator answer weights summed plus the
-  prior of the question's stratum (`DsParams.log_odds`), so a new answer moves it without a refit;
+- with the parameters of a Dawid–Skene run: its label is confidently decided, i.e. its posterior odds are at
+  least c / (1 − c) times (c = `confidence`) beyond the odds of the label cut t (`label_threshold`, the
+  dataset's DS threshold): |log-odds − logit(t)| ≥ logit(c). With t = ½ that is the posterior outside
+  [1 − c, c]; with the product's t = 0.8 the band sits around the cut that decides the label (issue 21's
+  follow-up: on ReaL's answers it saves answers where the label is not in doubt and spends them near the
+  cut). The log-odds are the run's per-annotator answer weights summed plus the prior of the question's
+  stratum (`DsParams.log_odds`), so a new answer moves it without a refit;
 - before any run exists, by a majority margin: |yes − no| ≥ `margin` (a maybe counts for neither side).
   With the defaults (min 2, margin 2) that is "the first two answers agree, yes/yes or no/no"; a split
   needs two more agreeing answers than disagreeing ones (y n y y settles at 4; y n y n stays open to 5).
@@ -29,8 +33,9 @@ OPEN, SETTLED, EXHAUSTED = "open", "settled", "exhausted"
 class RedundancyRule:
     min_annotations: int = 2
     max_annotations: int = 5
-    confidence: float = 0.95  # c: settled when the posterior is outside [1 − c, c]
+    confidence: float = 0.95  # c: settled when the posterior odds are c / (1 − c) times beyond the label cut's
     margin: int = 2  # before any Dawid–Skene run: settled when |yes − no| ≥ margin
+    label_threshold: float = 0.5  # t: the posterior at which the label flips (the dataset's DS threshold)
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_annotations <= self.max_annotations:
@@ -39,11 +44,18 @@ class RedundancyRule:
             raise ValueError("the confidence must lie strictly between 0.5 and 1")
         if self.margin < 1:
             raise ValueError("the majority margin must be at least 1")
+        if not 0 < self.label_threshold < 1:
+            raise ValueError("the label threshold must lie strictly between 0 and 1")
 
     @property
     def log_odds_bound(self) -> float:
-        """|log-odds| at or beyond which a question is settled: logit(c)."""
+        """|log-odds − logit(t)| at or beyond which a question is settled: logit(c)."""
         return math.log(self.confidence / (1 - self.confidence))
+
+    @property
+    def label_log_odds(self) -> float:
+        """The centre of the band: logit(t), the log-odds at which the label flips."""
+        return math.log(self.label_threshold / (1 - self.label_threshold))
 
 
 def questions_settled(
@@ -58,8 +70,9 @@ def questions_settled(
     scored with the latest run's parameters) when a run exists, else None for the majority margin."""
     enough = np.asarray(n_answers) >= rule.min_annotations
     if log_odds is not None:
-        # a hair of tolerance, so a posterior of exactly c (e.g. 19:1 odds at c = 0.95) counts as outside
-        decided = np.abs(np.asarray(log_odds, np.float64)) >= rule.log_odds_bound - 1e-9
+        # a hair of tolerance, so odds of exactly c / (1 − c) beyond the cut (19:1 at c = 0.95, t = ½) count as outside
+        distance = np.abs(np.asarray(log_odds, np.float64) - rule.label_log_odds)
+        decided = distance >= rule.log_odds_bound - 1e-9
     else:
         decided = np.abs(np.asarray(yes, np.int64) - np.asarray(no, np.int64)) >= rule.margin
     settled: np.ndarray = enough & decided

@@ -12,7 +12,8 @@ Policies:
 - `first-two`: the issue's simple rule, a question stops after its first two answers agree (yes/yes or
   no/no), else it takes all its answers;
 - `margin`: `annotator.core.redundancy`'s rule before any Dawid–Skene run (|yes − no| ≥ margin);
-- `adaptive`: the same rule with a Dawid–Skene run's parameters (posterior outside [1 − c, c]).
+- `adaptive`: the same rule with a Dawid–Skene run's parameters (posterior odds c / (1 − c) times beyond the
+  label cut t of the rule: t = ½ is the band [1 − c, c], the product uses the dataset's DS threshold).
 
 With *question-level* stopping (the product's: a later annotation shows only the open candidates) a
 question takes answers until it is settled; with *image-level* stopping every question of an image takes
@@ -39,6 +40,9 @@ class Policy:
     # adaptive only: stop and score with the parameters of the run on all answers (known answer weights) instead
     # of a warm-up run and a refit on the answers used
     known_run: bool = False
+    # with known_run: stop with the full run's parameters but label by a refit on the answers used, as the product
+    # publishes (what the refit costs once the stopping is ideal)
+    refit_labels: bool = False
 
     @property
     def name(self) -> str:
@@ -46,7 +50,10 @@ class Policy:
             return f"fixed-{self.rule.max_annotations}"
         suffix = "" if self.question_level else "-image-level"
         if self.kind == ADAPTIVE:
-            return f"adaptive-{self.rule.confidence:g}{suffix}{'-known-run' if self.known_run else ''}"
+            t = self.rule.label_threshold
+            around = "" if t == 0.5 else f"-around-{t:g}"
+            known = ("-known-stop" if self.refit_labels else "-known-run") if self.known_run else ""
+            return f"adaptive-{self.rule.confidence:g}{around}{suffix}{known}"
         if self.kind == MARGIN:
             return f"margin-{self.rule.margin}{suffix}"
         return f"{self.kind}{suffix}"

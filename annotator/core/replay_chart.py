@@ -1,8 +1,10 @@
 """The replay's curve as a standalone SVG: answers used (x) against agreement with the full-answer result (y).
 
-Images equal (red) and questions equal (blue) per policy; the adaptive policies of one kind are joined by a line,
-labelled by their confidence c (solid: the product's way, a warm-up run and a refit; dashed: the full run's
-parameters, the ceiling); every other policy is a labelled dot. The issue's target region is shaded.
+Images equal (red) and questions equal (blue) per policy; the adaptive policies of one kind are joined by a line:
+solid, the product's way (a warm-up run and a refit), labelled by their confidence c; dotted, the same with the band
+around ½ (rows with `label_threshold` ½, when the product's cut is another); dashed, the full run's parameters (the
+ceiling); dash-dotted, stopped with the full run's parameters but labelled by a refit. Every other
+policy is a labelled dot. The issue's target region is shaded.
 Pure Python, no library.
 """
 
@@ -12,8 +14,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-WIDTH, HEIGHT = 800, 480
-LEFT, TOP, RIGHT, BOTTOM = 64, 44, 560, 430
+WIDTH, HEIGHT = 860, 660
+LEFT, TOP, RIGHT, BOTTOM = 64, 44, 580, 610
 Y_LOW = 0.6
 SERIES = (("images_equal_share", "images equal", "#c0392b"), ("questions_equal_share", "questions equal", "#2457c5"))
 
@@ -49,14 +51,23 @@ def replay_svg(rows: Sequence[dict[str, Any]], title: str, *, target_answers: fl
         "equal to the label sets from all answers</text>"
     )
     adaptive = [r for r in rows if r["policy"].startswith("adaptive") and r.get("question_level")]
-    families = [
-        sorted((r for r in adaptive if not r.get("known_run")), key=lambda r: r["answers_used_share"]),
-        sorted((r for r in adaptive if r.get("known_run")), key=lambda r: r["answers_used_share"]),
-    ]
+    cuts = {r.get("label_threshold") for r in adaptive if not r.get("known_run")}
+    half_band = len(cuts) > 1  # the ½ band is there for comparison with the product's cut
+
+    def family(known: bool, refit: bool, half: bool) -> list[dict[str, Any]]:
+        return sorted(
+            (r for r in adaptive if bool(r.get("known_run")) == known and bool(r.get("refit_labels")) == refit
+             and (half_band and r.get("label_threshold") == 0.5) == half),
+            key=lambda r: r["answers_used_share"],
+        )  # fmt: skip
+
+    families = [family(False, False, False), family(True, False, False), family(False, False, True),
+                family(True, True, False)]  # fmt: skip
+    dashes = ("", ' stroke-dasharray="5 3"', ' stroke-dasharray="1 3"', ' stroke-dasharray="8 3 2 3"')
     for key, label, colour in SERIES:
-        for family, dash in zip(families, ("", ' stroke-dasharray="5 3"'), strict=True):
-            if len(family) > 1:
-                points = " ".join(f"{px(r['answers_used_share'])},{py(r[key])}" for r in family)
+        for family_rows, dash in zip(families, dashes, strict=True):
+            if len(family_rows) > 1:
+                points = " ".join(f"{px(r['answers_used_share'])},{py(r[key])}" for r in family_rows)
                 parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"{dash}/>')
         for r in rows:
             tip = f"{r['policy']}: {r['answers_used_share']:.1%} of answers, {r[key]:.2%} {label}"
@@ -64,12 +75,11 @@ def replay_svg(rows: Sequence[dict[str, Any]], title: str, *, target_answers: fl
                 f'<circle cx="{px(r["answers_used_share"])}" cy="{py(r[key])}" r="3.5" fill="{colour}">'
                 f"<title>{escape(tip)}</title></circle>"
             )
-    for family in families:
-        for r in family:
-            parts.append(
-                f'<text x="{px(r["answers_used_share"]) + 4}" y="{py(r["images_equal_share"]) - 5}" font-size="9" '
-                f'fill="#7f1d1d">c={r["confidence"]:g}</text>'
-            )
+    for r in families[0]:  # the product's curve only: the others sit too close to it to label
+        parts.append(
+            f'<text x="{px(r["answers_used_share"]) + 4}" y="{py(r["images_equal_share"]) - 5}" font-size="9" '
+            f'fill="#7f1d1d">c={r["confidence"]:g}</text>'
+        )
     for r in rows:
         if r in adaptive:
             continue
@@ -80,13 +90,15 @@ def replay_svg(rows: Sequence[dict[str, Any]], title: str, *, target_answers: fl
     legend = [
         ("circle", "#c0392b", "images equal"), ("circle", "#2457c5", "questions equal"),
         ("solid", "#555", "adaptive: warm-up run, refit"), ("dashed", "#555", "adaptive: the full run's weights"),
+        *([("dotted", "#555", "adaptive, band around ½")] if half_band else []),
+        ("dashdot", "#555", "full run's stop, refit labels"),
     ]  # fmt: skip
     for i, (kind, colour, text) in enumerate(legend):
         y = TOP + 30 + 18 * i
         if kind == "circle":
             parts.append(f'<circle cx="{RIGHT + 24}" cy="{y}" r="4" fill="{colour}"/>')
         else:
-            dash = ' stroke-dasharray="5 3"' if kind == "dashed" else ""
+            dash = {"dashed": dashes[1], "dotted": dashes[2], "dashdot": dashes[3]}.get(kind, "")
             parts.append(f'<line x1="{RIGHT + 14}" y1="{y}" x2="{RIGHT + 34}" y2="{y}" stroke="{colour}"{dash}/>')
         parts.append(f'<text x="{RIGHT + 40}" y="{y + 4}" font-size="10">{text}</text>')
     parts.append("</svg>")

@@ -88,8 +88,8 @@ class Dataset(models.Model):
     redundancy_max = models.PositiveSmallIntegerField(default=5, help_text="Adaptive: annotations no image exceeds.")
     redundancy_confidence = models.FloatField(
         default=0.95,
-        help_text="Adaptive: a question is settled when its Dawid–Skene posterior lies outside [1 − c, c] "
-        "(before any run: when its yes and no answers differ by 2).",
+        help_text="Adaptive: a question is settled when its Dawid–Skene posterior odds are c / (1 − c) times beyond "
+        "the odds of the DS threshold, either way (before any run: when its yes and no answers differ by 2).",
     )
     annotators = models.ManyToManyField(
         settings.AUTH_USER_MODEL,

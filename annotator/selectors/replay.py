@@ -38,30 +38,33 @@ from annotator.selectors.consensus import dataset_vote_data
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONFIDENCES = (0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
+DEFAULT_CONFIDENCES = (0.9, 0.95, 0.98, 0.99, 0.995, 0.998)
 
 
 def default_policies(
     confidences: Sequence[float] = DEFAULT_CONFIDENCES, *, rule: RedundancyRule | None = None
 ) -> list[Policy]:
     """fixed-5 (and fixed-3, fixed-2 for reference), the issue's simple first-two rule image- and question-level,
-    the majority margin alone (2 and 3), adaptive at each confidence (question-level, and image-level at 0.95), and
-    adaptive at each confidence with the full run's parameters (the ceiling of known answer weights)."""
+    the majority margin alone (2 and 3), adaptive at each confidence with `rule`'s label cut (the product's rule:
+    the dataset's DS threshold; question-level, and image-level at the rule's confidence), the same with the band
+    around ½ (the first rule, for comparison), with the full run's parameters (the ceiling of known answer
+    weights), and stopped with those but labelled by a refit on the answers used (what the refit costs)."""
     rule = rule or RedundancyRule()
 
     def fixed(n: int) -> Policy:
         return Policy(FIXED, RedundancyRule(min_annotations=n, max_annotations=n))
 
-    def adaptive(c: float, question_level: bool = True) -> Policy:
-        return Policy(ADAPTIVE, RedundancyRule(rule.min_annotations, rule.max_annotations, c, rule.margin),
-                      question_level)  # fmt: skip
+    def adaptive(c: float, question_level: bool = True, label_threshold: float = rule.label_threshold) -> Policy:
+        return Policy(ADAPTIVE, replace(rule, confidence=c, label_threshold=label_threshold), question_level)
 
     return [
         fixed(rule.max_annotations), fixed(3), fixed(2),
         Policy(FIRST_TWO, rule, question_level=False), Policy(FIRST_TWO, rule), Policy(MARGIN, rule),
         Policy(MARGIN, replace(rule, margin=rule.margin + 1)),
         *[adaptive(c) for c in confidences], adaptive(rule.confidence, question_level=False),
+        *([adaptive(c, label_threshold=0.5) for c in confidences] if rule.label_threshold != 0.5 else []),
         *[replace(adaptive(c), known_run=True) for c in confidences],
+        *[replace(adaptive(c), known_run=True, refit_labels=True) for c in confidences],
     ]  # fmt: skip
 
 
@@ -95,7 +98,8 @@ def dataset_replay(options: ReplayInput, policies: Sequence[Policy]) -> list[dic
         else:
             taken = answers_taken(arrived, policy, known, groups)
         used = used_votes(arrived, taken)
-        ours, _ = label_sets(used, groups, ds_threshold=dataset.ds_threshold, weights=known)
+        ours, _ = label_sets(used, groups, ds_threshold=dataset.ds_threshold,
+                             weights=None if policy.refit_labels else known)  # fmt: skip
         questions_equal, images_equal = equal_shares(ours.ds, full.ds, arrived.image, votes.n_images)
         majority_q, majority_i = equal_shares(ours.majority, full.majority, arrived.image, votes.n_images)
         row = {
@@ -103,6 +107,8 @@ def dataset_replay(options: ReplayInput, policies: Sequence[Policy]) -> list[dic
             "confidence": policy.rule.confidence if policy.kind == ADAPTIVE else None,
             "question_level": policy.question_level if policy.kind != FIXED else None,
             "known_run": policy.known_run,
+            "refit_labels": policy.refit_labels,
+            "label_threshold": policy.rule.label_threshold if policy.kind == ADAPTIVE else None,
             "ds_parameters": _parameters_used(policy, options.warmup_share),
             "min_annotations": policy.rule.min_annotations,
             "max_annotations": policy.rule.max_annotations,
@@ -125,6 +131,8 @@ def dataset_replay(options: ReplayInput, policies: Sequence[Policy]) -> list[dic
 
 
 def _parameters_used(policy: Policy, warmup_share: float) -> str:
+    if policy.known_run and policy.refit_labels:
+        return "stopping: the run on all answers (known answer weights); labels: a run on the answers used"
     if policy.known_run:
         return "the run on all answers, for stopping and labels (known answer weights: a ceiling)"
     if policy.kind == ADAPTIVE:

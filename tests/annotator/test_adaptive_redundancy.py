@@ -5,6 +5,7 @@ once."""
 
 from __future__ import annotations
 
+import math
 import uuid
 
 import pytest
@@ -227,8 +228,9 @@ def test_staff_set_the_redundancy_through_the_api_and_bad_input_gets_a_400_with_
 
 
 @pytest.mark.django_db
-def test_with_a_run_the_stored_settled_questions_are_those_whose_posterior_leaves_the_band():
-    """Checked against the stored posteriors and counts, independently of the code that decided."""
+def test_with_a_run_the_stored_settled_questions_are_those_whose_posterior_leaves_the_band_around_the_label_cut():
+    """Checked against the stored posteriors and counts, independently of the code that decided: settled when
+    the posterior odds are at least 19 times (c = 0.95) beyond the odds of the dataset's DS threshold."""
     from annotator.services.dawid_skene import dawid_skene_run
 
     dataset, _, _ = _adaptive_dataset(images=6)
@@ -243,12 +245,16 @@ def test_with_a_run_the_stored_settled_questions_are_those_whose_posterior_leave
     assert run is not None
     rows = Consensus.objects.filter(dataset=dataset)
     assert rows.count() == 6
+    cut_odds = dataset.ds_threshold / (1 - dataset.ds_threshold)
+    assert cut_odds == pytest.approx(4.0)  # the default DS threshold 0.8
+
+    def beyond(p: float) -> bool:
+        odds = p / (1 - p) if p < 1 else math.inf
+        return odds >= 19 * cut_odds * (1 - 1e-6) or odds <= cut_odds / 19 * (1 + 1e-6)
+
     for row in rows:
         assert row.ds_run_id == run.pk
-        expected = sorted(
-            int(c) for c, p in row.ds_posterior.items()
-            if sum(row.counts[c]) >= 2 and (p >= 0.95 - 1e-6 or p <= 0.05 + 1e-6)
-        )  # fmt: skip
+        expected = sorted(int(c) for c, p in row.ds_posterior.items() if sum(row.counts[c]) >= 2 and beyond(p))
         assert sorted(row.settled_classes) == expected
         assert sorted(row.settled_classes + row.open_classes) == sorted(int(c) for c in row.counts)
         image = Image.objects.get(pk=row.image_id)

@@ -295,3 +295,24 @@ def test_an_image_without_any_vote_is_scored_by_a_dawid_skene_run_of_every_prior
     ds = DsParams(7, mode, {11: (-1.0, 2.0, 0.3)}, (-1.0, 1.0, 0.0), np.zeros(GROUPS[mode]))
     (row,) = consensus_compute(vote_data(images), ConsensusSettings(aggregation="dawid_skene"), ds)
     assert (row.ds_posterior, row.labels, row.status, row.ds_run_id) == ("{}", [], "disputed", 7)
+
+
+@pytest.mark.parametrize(("ds_threshold", "settled", "still_open"), [(0.8, [1], [0]), (0.5, [0], [1])])
+def test_adaptive_redundancy_settles_a_question_by_its_distance_from_the_datasets_ds_threshold(
+    ds_threshold, settled, still_open
+):
+    # two annotators both choose class 0 of the two shown: class 0 has two yes, class 1 two no. Each yes adds 1.6
+    # to the log-odds, each no −0.8, the prior is even: class 0's posterior is σ(3.2) = 0.961, class 1's σ(−1.6) =
+    # 0.168. At c = 0.95 a question needs odds 19 times beyond those of the DS threshold t:
+    # t = 0.8 (odds 4): 0.961 (odds 24.5) is 6.1 times above, open; 0.168 (odds 0.202) is 19.8 times below, settled;
+    # t = ½ (odds 1): 0.961 is 24.5 times above, settled; 0.168 is 4.95 times below, open.
+    both = AnswerDraw(chosen=(0,))
+    data = vote_data([ImageDraw(2, None, (0, 1), (both, both))])
+    config = ConsensusSettings(redundancy="adaptive", ds_threshold=ds_threshold, aggregation="dawid_skene")
+    (row,) = consensus_compute(data, config, DsParams(1, "single", {}, (-0.8, 1.6, 0.0), np.array([0.0])))
+    posterior = json.loads(row.ds_posterior)
+    assert posterior[str(CLASS_IDS[0])] == pytest.approx(1 / (1 + math.exp(-3.2)), abs=1e-6)  # stored to 6 places
+    assert posterior[str(CLASS_IDS[1])] == pytest.approx(1 / (1 + math.exp(1.6)), abs=1e-6)
+    assert row.settled_classes == [CLASS_IDS[c] for c in settled]
+    assert row.open_classes == [CLASS_IDS[c] for c in still_open]
+    assert row.redundancy_state == "open" and row.status == PENDING

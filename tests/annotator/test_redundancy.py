@@ -56,6 +56,35 @@ def test_with_a_run_a_question_is_settled_when_its_posterior_leaves_the_confiden
     assert settled.tolist() == [True, True, False, False, True, False]
 
 
+def test_with_a_label_cut_the_band_sits_around_the_cut_not_around_a_half():
+    # t = 0.8: the label flips at log-odds logit(0.8) = ln 4; c = 0.95 asks for odds 19 times beyond it either way
+    rule = RedundancyRule(confidence=0.95, label_threshold=0.8)
+    cut, bound = math.log(4), math.log(19)
+    log_odds = np.array([cut + bound + 0.01, cut - bound - 0.01, cut + bound - 0.01, cut - bound + 0.01, bound + 0.01,
+                         -bound - 0.01, cut + bound, cut - bound])  # fmt: skip
+    settled = questions_settled(rule, n_answers=np.full(8, 2), yes=np.zeros(8), no=np.zeros(8), log_odds=log_odds)
+    # a posterior of 0.951 (log-odds ln 19 + 0.01) was settled around ½ but is only 4.8:1 beyond the cut: open;
+    # a posterior of 0.049 is ~77:1 below the cut: settled; exactly 19:1 beyond the cut counts as outside
+    assert settled.tolist() == [True, True, False, False, False, True, True, True]
+    # the same by posteriors, independently: posterior odds / cut odds outside [1/19, 19]
+    posterior = 1 / (1 + np.exp(-log_odds))
+    ratio = (posterior / (1 - posterior)) / 4.0
+    assert settled.tolist() == ((ratio >= 19 * (1 - 1e-9)) | (ratio <= (1 + 1e-9) / 19)).tolist()
+    # without a run the margin rule is the same whatever the cut
+    yes, no = np.array([2, 0, 1]), np.array([0, 2, 1])
+    assert (
+        questions_settled(rule, n_answers=np.full(3, 2), yes=yes, no=no).tolist()
+        == questions_settled(RULE, n_answers=np.full(3, 2), yes=yes, no=no).tolist()
+        == [True, True, False]
+    )
+
+
+@pytest.mark.parametrize("t", [0.0, 1.0, -0.1, 1.5])
+def test_a_label_threshold_outside_the_open_unit_interval_is_refused(t):
+    with pytest.raises(ValueError, match="label threshold"):
+        RedundancyRule(label_threshold=t)
+
+
 def test_an_image_is_settled_when_all_its_questions_are_and_it_has_the_minimum_else_open_until_the_maximum():
     state = images_state(
         RULE, annotations=np.array([2, 3, 5, 1, 2]), question_image=np.array([0, 0, 1, 1, 2, 3]),
@@ -124,7 +153,8 @@ def _loop_adaptive(arrived, question: int, llr: np.ndarray, rule: RedundancyRule
     total = 0.0
     for k, (a, ans) in enumerate(mine, start=1):
         total += llr[a, ans]
-        if k >= rule.min_annotations and abs(total) >= math.log(rule.confidence / (1 - rule.confidence)) - 1e-9:
+        cut = math.log(rule.label_threshold / (1 - rule.label_threshold))
+        if k >= rule.min_annotations and abs(total - cut) >= math.log(rule.confidence / (1 - rule.confidence)) - 1e-9:
             return k
         if k == rule.max_annotations:
             return k
@@ -177,9 +207,9 @@ def test_the_vectorised_replay_matches_a_loop_over_each_question(seed):
         assert answers_taken(arrived, policy).tolist() == expected
     llr = np.random.default_rng(seed).normal(0, 2, (9, 3))
     weights = DsWeights(llr, np.array([0.0, 0.0]))
-    rule = RedundancyRule(confidence=0.9)
-    expected = [_loop_adaptive(arrived, q, llr, rule) for q in range(votes.n_items)]
-    assert answers_taken(arrived, Policy(ADAPTIVE, rule), weights, groups).tolist() == expected
+    for rule in (RedundancyRule(confidence=0.9), RedundancyRule(confidence=0.9, label_threshold=0.8)):
+        expected = [_loop_adaptive(arrived, q, llr, rule) for q in range(votes.n_items)]
+        assert answers_taken(arrived, Policy(ADAPTIVE, rule), weights, groups).tolist() == expected
 
 
 def _loop_margin(arrived, question: int, policy: Policy) -> int:

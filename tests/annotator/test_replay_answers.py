@@ -48,7 +48,15 @@ def test_the_replay_reports_every_policy_with_figures_checked_against_sql_and_th
     call_command("replay_answers", answered.slug, "--real", str(tmp_path / "real.json"), "--json", str(out),
                  "--svg", str(tmp_path / "replay.svg"), "--confidence", "0.9", "0.95", verbosity=0)  # fmt: skip
     rows = {row["policy"]: row for row in json.loads(out.read_text())}
-    assert {"fixed-5", "fixed-3", "fixed-2", "first-two", "margin-2", "adaptive-0.9", "adaptive-0.95"} <= set(rows)
+    product = "adaptive-0.95-around-0.8"  # the product's rule: the band around the dataset's DS threshold
+    assert answered.ds_threshold == 0.8
+    assert {"fixed-5", "fixed-3", "fixed-2", "first-two", "margin-2", "adaptive-0.9-around-0.8", product,
+            "adaptive-0.9", "adaptive-0.95", f"{product}-known-run", f"{product}-known-stop"} <= set(rows)  # fmt: skip
+    assert rows[product]["label_threshold"] == 0.8 and rows["adaptive-0.95"]["label_threshold"] == 0.5
+    # stopped alike (the full run's parameters), labelled differently (the full run / a refit on the answers used)
+    known_run, known_stop = rows[f"{product}-known-run"], rows[f"{product}-known-stop"]
+    assert known_stop["answers_used"] == known_run["answers_used"]
+    assert (known_run["refit_labels"], known_stop["refit_labels"]) == (False, True)
     for row in rows.values():
         for key in ("answers_used_share", "questions_equal_share", "images_equal_share", "images_equal_real_share"):
             assert 0 <= row[key] <= 1, (row["policy"], key)
@@ -58,8 +66,8 @@ def test_the_replay_reports_every_policy_with_figures_checked_against_sql_and_th
     assert rows["fixed-2"]["answers_used"] == 12 * 3 * 2
     # the replay's full-answer fit is the product's own run: same label sets on every image
     assert rows["fixed-5"]["images_equal_real_share"] == 1.0
-    assert rows["adaptive-0.95"]["confidence"] == 0.95 and rows["fixed-5"]["confidence"] is None
-    assert 2 / 5 <= rows["adaptive-0.95"]["answers_used_share"] <= 1
+    assert rows[product]["confidence"] == 0.95 and rows["fixed-5"]["confidence"] is None
+    assert 2 / 5 <= rows[product]["answers_used_share"] <= 1
     assert (tmp_path / "replay.svg").read_text().startswith("<svg")
 
 

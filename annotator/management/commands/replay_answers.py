@@ -53,7 +53,10 @@ class Command(BaseCommand):
         if not 0 <= options["warmup"] <= 1:
             raise CommandError("--warmup must lie in [0, 1]", returncode=2)
         try:
-            rule = RedundancyRule(options["min_annotations"], options["max_annotations"])
+            # the product's rule: the band around the dataset's DS threshold (the cut that decides a label)
+            rule = RedundancyRule(
+                options["min_annotations"], options["max_annotations"], label_threshold=dataset.ds_threshold
+            )
             policies = default_policies(options["confidence"], rule=rule)
             real = json.loads(options["real"].read_text()) if options["real"] else None
         except (ValueError, OSError) as exc:
