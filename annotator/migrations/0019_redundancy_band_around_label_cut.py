@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotator', '0016_adaptive_redundancy'),
+        ('annotator', '0018_lease_next_pilot_first'),
     ]
 
     operations = [
