@@ -146,7 +146,7 @@ def test_a_second_demo_load_writes_nothing(imagenet_val):
     before = _rows_written()
     report = demo_imagenet_val_load()
     assert _rows_written() == before
-    assert not report.wrote and report.seconds < 15
+    assert not report.wrote
 
 
 def _rows_written() -> int:
