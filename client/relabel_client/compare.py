@@ -70,7 +70,10 @@ def write_tables(body: dict, out: TextIO, table: Table) -> None:
     a, b, metric, decomposed = body["dataset_a"], body["dataset_b"], body["metric"], body["decomposed"]
     both_labelled = a["has_label_sets"] and b["has_label_sets"]
     out.write(f"{_side_line('A', a)}\n{_side_line('B', b)}\n")
-    out.write("figures in %; gaps B − A in points, with their 95 % intervals (Newcombe)\n\n")
+    out.write("figures in %; gaps B − A in points, with their 95 % intervals (Newcombe)\n")
+    if not both_labelled:
+        out.write(f"{HEADINGS[metric]}: {_without_label_sets(body)} no label sets, so it is not shown (—)\n")
+    out.write("\n")
     rows = body["rows"]
     if not rows:
         out.write("no pair of prediction sets (sets pair by name; see --pair)\n")
@@ -78,8 +81,6 @@ def write_tables(body: dict, out: TextIO, table: Table) -> None:
         header = ["model", "top-1 A → B", "gap [95% CI]", f"{HEADINGS[metric]} A → B", "gap [95% CI]"]
         table([[_model(r), *_metric_cells(r["metrics"]["top1"]), *_metric_cells(r["metrics"][metric])]
                for r in rows], header, out)  # fmt: skip
-        if not both_labelled:
-            out.write(f"{HEADINGS[metric]}: {_without_label_sets(body)} no label sets, so it is not shown\n")
         out.write(f"\ndecomposition of the {HEADINGS[decomposed]} gap by |Y| bin (binned accuracy, points):\n")
         decompositions = [(r, r["decomposition"]) for r in rows]
         if not any(d for _, d in decompositions):
@@ -99,9 +100,11 @@ def write_tables(body: dict, out: TextIO, table: Table) -> None:
         out.write("\nrank correlation of the paired models, A against B:\n")
         table([[HEADINGS[c["metric"]], c["n"], _fixed(c["spearman"]), _fixed(c["kendall_tau_b"])]
                for c in correlations], ["metric", "models", "Spearman ρ", "Kendall τ-b"], out)  # fmt: skip
+    if body["unpaired_a"] or body["unpaired_b"]:
+        out.write("\n")
     for name, key in (("A", "unpaired_a"), ("B", "unpaired_b")):
         if body[key]:
-            out.write(f"\nunpaired in {name}: " + ", ".join(f"{s['name']} (id {s['id']})" for s in body[key]) + "\n")
+            out.write(f"unpaired in {name}: " + ", ".join(f"{s['name']} (id {s['id']})" for s in body[key]) + "\n")
 
 
 def _fixed(value: float | None) -> str:
@@ -134,10 +137,7 @@ def _write_label_mix(a: dict, b: dict, out: TextIO, table: Table) -> None:
             f"({share['n_multilabel']} of {share['n_evaluated_multilabel']})"
         )
     rows.append(["multi-label (|Y| ≥ 2)", *shares])
-    table(rows, ["", "A", "B"], out)
-    for name, side in (("A", a), ("B", b)):
-        if not side["has_label_sets"]:
-            out.write(f"{name}'s label source has no label sets\n")
+    table(rows, ["", *(n if s["has_label_sets"] else f"{n}: no label sets" for n, s in (("A", a), ("B", b)))], out)
 
 
 # --- CSV ----------------------------------------------------------------------------------------------------
