@@ -54,19 +54,6 @@ examples:
   relabel releases create imagenet-val --threshold 0.6 --wait
   relabel releases download imagenet-val --version 2 --file parquet"""
 
-COMPARE_DESCRIPTION = """\
-Compare two datasets that share a vocabulary (the same class keys in the same order), model by model, as the
-server's comparison page does (GET /api/datasets/A/compare/B/). A prediction set of A pairs with B's set of
-the same name unless --pair says otherwise. Each side is read against its label source.
-
-The tables show, per model: top-1 on A → B and the gap B − A with its 95 % interval; the chosen multi-label
-metric likewise, where both sides have label sets; the decomposition of one metric's gap by |Y| bin into a
-label-mix part and a within-bin part, and B's predicted accuracy had only the label mix changed. Then each
-side's label mix (share of images per |Y|, and the multi-label share) and the rank correlations of the paired
-models. Figures are in %, gaps in points; --csv and --json give the API's proportions at full precision.
-A bad parameter, a missing dataset or two datasets with different vocabularies print the server's message
-and exit 1."""
-
 
 class Progress:
     """A one-line progress report on stderr: rewritten in place on a terminal, a line every few seconds in a log."""
@@ -329,7 +316,7 @@ def parser() -> argparse.ArgumentParser:
         "compare",
         "two datasets model by model: top-1 and a multi-label metric on A and B, the gap and its decomposition",
         cmd_compare,
-        COMPARE_DESCRIPTION,
+        compare.DESCRIPTION,
     )
     comparison.add_argument("dataset_a", metavar="A", help="slug of dataset A (e.g. imagenet-val)")
     comparison.add_argument("dataset_b", metavar="B", help="slug of dataset B (e.g. imagenetv2); may be A itself")

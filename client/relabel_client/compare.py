@@ -10,6 +10,19 @@ import csv
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+DESCRIPTION = """\
+Compare two datasets that share a vocabulary (the same class keys in the same order), model by model, as the
+server's comparison page does (GET /api/datasets/A/compare/B/). A prediction set of A pairs with B's set of
+the same name unless --pair says otherwise. Each side is read against its label source.
+
+The tables show, per model: top-1 on A → B and the gap B − A with its 95 % interval; the chosen multi-label
+metric likewise, where both sides have label sets; the decomposition of one metric's gap by |Y| bin into a
+label-mix part and a within-bin part, and B's predicted accuracy had only the label mix changed. Then each
+side's label mix (share of images per |Y|, and the multi-label share) and the rank correlations of the paired
+models. Figures are in %, gaps in points; --csv and --json give the API's proportions at full precision.
+A bad parameter, a missing dataset or two datasets with different vocabularies print the server's message
+and exit 1."""
+
 # The compared metrics in the API's order, with the table's headings.
 HEADINGS = {
     "top1": "top-1",
