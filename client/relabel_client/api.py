@@ -76,6 +76,10 @@ class Client:
         params = {"labels": source} if source else {}
         return dict(self.request("GET", f"/api/datasets/{dataset}/leaderboard/", params=params))
 
+    def compare(self, dataset_a: str, dataset_b: str, params: dict[str, Any]) -> dict:
+        """The dataset comparison (`params`: labels_a, labels_b, metric, decompose, pair as a list)."""
+        return dict(self.request("GET", f"/api/datasets/{dataset_a}/compare/{dataset_b}/", params=params))
+
     def releases(self, dataset: str) -> list[dict]:
         return list(self.request("GET", f"/api/datasets/{dataset}/releases/"))
 

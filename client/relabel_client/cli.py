@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from relabel_client import __version__, config
+from relabel_client import __version__, compare, config
 from relabel_client.api import ApiError, Client
 
 # The figures `predictions upload --wait` and `leaderboard` show, in this order (all in the snapshot summary).
@@ -39,7 +39,8 @@ DESCRIPTION = """\
 A command-line client for a ReLabel server's REST API.
 
 Log in once (the token is kept in your config folder, readable only by you), then list datasets, register
-prediction sets and read their metrics, read leaderboards, and build, list and download releases.
+prediction sets and read their metrics, read leaderboards, compare two datasets model by model, and build,
+list and download releases.
 $RELABEL_URL and $RELABEL_TOKEN, when both set, take the place of the saved login.
 Errors print the server's message and exit with status 1 (2 for a wrong command line)."""
 
@@ -49,6 +50,7 @@ examples:
   relabel datasets
   relabel predictions upload imagenet-val resnet50_top5.csv --name resnet50 --wait
   relabel leaderboard imagenet-val --source consensus --csv > board.csv
+  relabel compare imagenet-val-real imagenetv2-matched-frequency --metric vtk_strict --csv > gap.csv
   relabel releases create imagenet-val --threshold 0.6 --wait
   relabel releases download imagenet-val --version 2 --file parquet"""
 
@@ -177,6 +179,20 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
     _table(rows, header, sys.stdout)
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    params: dict[str, Any] = {"pair": args.pair or []}
+    for name in ("labels_a", "labels_b", "metric", "decompose"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    body = _client(args).compare(args.dataset_a, args.dataset_b, params)
+    if args.json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    elif args.csv:
+        compare.write_csv(body, sys.stdout)
+    else:
+        compare.write_tables(body, sys.stdout, _table)
+
+
 def cmd_releases_list(args: argparse.Namespace) -> None:
     releases = _client(args).releases(args.dataset)
     if args.json:
@@ -247,8 +263,10 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
-def _sub(parent: Any, name: str, help_text: str, handler: Callable[[argparse.Namespace], None]) -> Any:
-    parser = parent.add_parser(name, help=help_text, description=help_text, formatter_class=_formatter)
+def _sub(
+    parent: Any, name: str, help_text: str, handler: Callable[[argparse.Namespace], None], description: str = ""
+) -> Any:
+    parser = parent.add_parser(name, help=help_text, description=description or help_text, formatter_class=_formatter)
     parser.set_defaults(handler=handler)
     return parser
 
@@ -292,6 +310,33 @@ def parser() -> argparse.ArgumentParser:
         "--source", help="label source: 'consensus' or 'reference-<id>' (default: the one that covers the most images)"
     )
     board.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+
+    comparison = _sub(
+        commands,
+        "compare",
+        "two datasets model by model: top-1 and a multi-label metric on A and B, the gap and its decomposition",
+        cmd_compare,
+        compare.DESCRIPTION,
+    )
+    comparison.add_argument("dataset_a", metavar="A", help="slug of dataset A (e.g. imagenet-val)")
+    comparison.add_argument("dataset_b", metavar="B", help="slug of dataset B (e.g. imagenetv2); may be A itself")
+    comparison.add_argument("--labels-a", metavar="S", help="A's label source: 'consensus' or 'reference-<id>' "
+                            "(default: the one that covers the most images)")  # fmt: skip
+    comparison.add_argument("--labels-b", metavar="S", help="B's label source (likewise)")
+    comparison.add_argument("--metric", metavar="M", help="the multi-label metric shown: "
+                            f"{', '.join(compare.MULTILABEL)} (default real_at_1)")  # fmt: skip
+    comparison.add_argument("--decompose", metavar="M", help="the metric whose gap is decomposed by |Y| bin: "
+                            f"{', '.join(compare.DECOMPOSABLE)} (default top1)")  # fmt: skip
+    comparison.add_argument(
+        "--pair",
+        metavar="A_ID:B_ID",
+        action="append",
+        help="pair prediction set A_ID of A with B_ID of B instead of by name ('A_ID:' leaves it unpaired); repeatable",
+    )
+    output = comparison.add_mutually_exclusive_group()
+    output.add_argument("--csv", action="store_true", help="print CSV (every metric, proportions at full precision, "
+                        "the columns of the comparison page's CSV) instead of tables")  # fmt: skip
+    output.add_argument("--json", action="store_true", help="print the API's JSON")
 
     releases = commands.add_parser("releases", help="versioned snapshots of a dataset's labels",
                                    formatter_class=_formatter)  # fmt: skip

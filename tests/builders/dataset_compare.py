@@ -14,6 +14,7 @@ from annotator.models import Dataset
 from evaluation.models import PredictionSet, ReferenceLabelSet
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
+from evaluation.services.snapshots import metric_snapshots_refresh
 from tests.builders.prediction_sets import build_dataset, csv_bytes
 
 N_CLASSES = 12
@@ -68,3 +69,12 @@ def build_side(slug: str, *, seed: int, n: int, size_weights: list[float], with_
             dataset=dataset, name=model, source=ContentFile(csv_bytes(top5[model].tolist()), name=f"{model}.csv")
         )
     return Side(dataset, original, label_sets, top5, reference, sets)
+
+
+def build_sides() -> tuple[Side, Side]:
+    """A (mostly single-label) and B (more multi-label images, the models a little weaker), both with reference
+    labels and the same three models, their metric snapshots computed."""
+    a = build_side("val", seed=1, n=60, size_weights=[0.8, 0.1, 0.05, 0.05])
+    b = build_side("v2", seed=2, n=50, size_weights=[0.5, 0.25, 0.15, 0.1], skill_shift=-0.05)
+    metric_snapshots_refresh()
+    return a, b

@@ -18,7 +18,6 @@ import sys
 
 import httpx
 import pytest
-from relabel_client.cli import main
 from rest_framework.authtoken.models import Token
 
 from config.celery import app as celery_app
@@ -27,33 +26,11 @@ from evaluation.services.releases import release_create, release_storage
 from tests.builders import REPO
 from tests.builders.prediction_sets import ORIGINAL, TOP3, csv_bytes
 from tests.builders.releases import EXPECTED_REAL, voted_dataset
-from tests.builders.users import PASSWORD, user_with_roles
+from tests.builders.users import user_with_roles
 from tests.celery.conftest import celery_worker_process, wait_for  # noqa: F401 - the worker fixture
+from tests.client.conftest import login, run
 
 pytestmark = [pytest.mark.celery, pytest.mark.timeout(300), pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    folder = tmp_path / "config"
-    monkeypatch.setenv("RELABEL_CONFIG_DIR", str(folder))
-    monkeypatch.delenv("RELABEL_URL", raising=False)
-    monkeypatch.delenv("RELABEL_TOKEN", raising=False)
-    return folder
-
-
-def run(capsys, *argv: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:  # noqa: ANN001
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def login(capsys, monkeypatch, live_server, username: str) -> None:  # noqa: ANN001
-    code, out, err = run(capsys, "login", "--url", live_server.url, "--username", username, "--password-stdin",
-                         stdin=PASSWORD + "\n", monkeypatch=monkeypatch)  # fmt: skip
-    assert code == 0, err
 
 
 def test_login_keeps_the_token_readable_by_its_owner_only_and_a_wrong_password_shows_the_servers_words(
@@ -192,10 +169,13 @@ def test_the_help_names_every_command_and_the_console_script_entry_point_runs():
     env = {**os.environ, "PYTHONPATH": str(REPO / "client")}
     result = subprocess.run([sys.executable, "-m", "relabel_client.cli", "--help"], capture_output=True, text=True,
                             env=env, check=True)  # fmt: skip
-    for command in ("login", "datasets", "predictions", "leaderboard", "releases"):
+    for command in ("login", "datasets", "predictions", "leaderboard", "compare", "releases"):
         assert command in result.stdout
-    for argv in (["releases", "download", "--help"], ["predictions", "upload", "--help"]):
+    for argv, option, words in (
+        (["releases", "download", "--help"], "--version", "verify its SHA-256"),
+        (["predictions", "upload", "--help"], "--wait", "wait for its metrics"),
+        (["compare", "--help"], "--decompose", "label-mix part and a within-bin part"),
+    ):
         help_text = subprocess.run([sys.executable, "-m", "relabel_client.cli", *argv], capture_output=True,
                                    text=True, env=env, check=True).stdout  # fmt: skip
-        assert "--version" in help_text or "--wait" in help_text
-        assert "verify its SHA-256" in help_text or "wait for its metrics" in help_text
+        assert option in help_text and words in help_text

@@ -14,7 +14,7 @@ from django.urls import reverse
 from scipy import stats
 
 from evaluation.services.snapshots import metric_snapshots_refresh
-from tests.builders.dataset_compare import MODELS, build_side
+from tests.builders.dataset_compare import MODELS, build_side, build_sides
 from tests.builders.prediction_sets import build_dataset
 from tests.error_contract import assert_error_body
 
@@ -23,10 +23,7 @@ BINS = ("1", "2", "3", "4+")
 
 @pytest.fixture
 def sides(db):
-    a = build_side("val", seed=1, n=60, size_weights=[0.8, 0.1, 0.05, 0.05])
-    b = build_side("v2", seed=2, n=50, size_weights=[0.5, 0.25, 0.15, 0.1], skill_shift=-0.05)
-    metric_snapshots_refresh()
-    return a, b
+    return build_sides()
 
 
 def _api(client, a, b, **params):
