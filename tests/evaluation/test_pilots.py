@@ -113,6 +113,17 @@ def test_the_page_shows_the_estimates_and_labels_the_model_only_figure(voted, re
     assert "40.00" in html  # the multi-label share, 2 of 5
     assert "Model-only estimate" in html and "not from people" in html
     assert "<strong>6</strong> of its images are settled" in html
+    assert 'id="pilot-partial"' in html and "Only 6 of the pilot's 8 images are settled" in html
+
+
+def test_the_page_warns_about_a_partly_settled_pilot_only_while_it_is_one(voted, reviewer, client) -> None:
+    client.force_login(reviewer)
+    url = reverse("pilots:pilot", args=[voted.slug])
+    pilot = pilot_create(dataset=voted, n=8, seed=3)
+    # Positions 6 (pending) and 7 (no votes) are the unsettled ones: without them the pilot is all settled.
+    PilotImage.objects.filter(pilot=pilot, image__position__in=[6, 7]).delete()
+    html = client.get(url).content.decode()
+    assert "<strong>6</strong> of its images are settled" in html and 'id="pilot-partial"' not in html
 
 
 @pytest.mark.django_db(transaction=True)
