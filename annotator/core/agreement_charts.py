@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -71,3 +71,17 @@ def bar_chart(
     values = [0, peak // 2, peak] if peak % 2 == 0 and peak >= 2 else [0, peak]
     ticks = [(round(bottom - (bottom - top) * v / peak, 1), f"{v:,}") for v in values]
     return BarChart(title, width, height, bottom, left, right, bars, x_label, ticks)
+
+
+def capped_bins(histogram: Mapping[str, int], *, last: int) -> tuple[list[str], list[int]]:
+    """Bars for the counts below `last`, then one "last+" bar holding the rest (only when some item has that many):
+    imported answer sets (ReaL's raters answered per question) spread a few images over dozens of counts, each
+    too small to read."""
+    counts = {int(k): n for k, n in histogram.items()}
+    shown = sorted(k for k in counts if k < last)
+    labels, values = [str(k) for k in shown], [counts[k] for k in shown]
+    tail = sum(n for k, n in counts.items() if k >= last)
+    if tail:
+        labels.append(f"{last}+")
+        values.append(tail)
+    return labels, values

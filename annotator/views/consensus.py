@@ -5,11 +5,14 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from annotator.core.agreement_charts import bar_chart
+from annotator.core.agreement_charts import bar_chart, capped_bins
 from annotator.core.label_sets import label_count_summary
 from annotator.models import Dataset
 from annotator.permissions import access_consensus, require_dataset
 from annotator.selectors.consensus import CLASS_SORTS, agreement_overview, sorted_classes
+
+# Bars 0 … 9 and "10+" on the dashboard's answers-per-image chart (the API keeps every count).
+ANSWER_BINS_SHOWN = 10
 
 
 @require_dataset(access_consensus)
@@ -50,8 +53,7 @@ def agreement_dashboard(request: HttpRequest, dataset: Dataset) -> HttpResponse:
     answers = overview["answers_per_image"]
     context["answers"] = bar_chart(
         f"Answers per image (mean {answers['mean']:.2f})" if answers["mean"] is not None else "Answers per image",
-        list(answers["histogram"]),
-        list(answers["histogram"].values()),
+        *capped_bins(answers["histogram"], last=ANSWER_BINS_SHOWN),
         x_label="completed annotations per image"
         + (" (adaptive redundancy: settled images stop early)" if answers["redundancy"] == "adaptive" else ""),
     )
