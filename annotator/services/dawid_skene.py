@@ -98,8 +98,9 @@ def _fit(
     reading_from = timezone.now()
     watermark = votes_watermark(dataset)
     latest = DawidSkeneRun.objects.filter(dataset=dataset).order_by("-created_at", "-id").first()
-    finished = latest is not None and "write" in latest.seconds
-    if only_if_changed and finished and latest.votes_watermark == watermark:
+    # A run whose worker died before its last chunk lacks its write timing: it is redone.
+    unchanged = latest is not None and "write" in latest.seconds and latest.votes_watermark == watermark
+    if only_if_changed and unchanged:
         return None
     started = time.perf_counter()
     data = dataset_vote_data(dataset)
