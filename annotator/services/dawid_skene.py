@@ -82,7 +82,8 @@ def _dataset_lock(dataset: Dataset) -> Iterator[bool]:
     try:
         yield held
     finally:
-        if held:
+        # A lost connection has freed the lock with its session; its error is the one worth raising.
+        if held and connection.is_usable():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_LOCK_CLASS, dataset.pk])
 
