@@ -45,10 +45,17 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """gunicorn on 127.0.0.1 with config.settings.production and the bench database."""
+    """gunicorn on 127.0.0.1 with config.settings.production and the bench database (or `database_url`: any
+    server, a connection pooler in front of it for instance)."""
 
     def __init__(
-        self, database_name: str, workers: int = 4, threads: int = 4, log: Path | None = None, port: int | None = None
+        self,
+        database_name: str,
+        workers: int = 4,
+        threads: int = 4,
+        log: Path | None = None,
+        port: int | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -61,6 +68,8 @@ class Gunicorn:
             "RELABEL_DATABASE_NAME": database_name,
             "DJANGO_LOG_LEVEL": "WARNING",
         }
+        if database_url:
+            env["DATABASE_URL"] = database_url
         self.log_path = log or (REPO / "var" / "bench-gunicorn.log")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("w")

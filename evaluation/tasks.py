@@ -9,7 +9,7 @@ from config.celery import TimeLimits
 from evaluation.services.candidates import candidates_recompute
 from evaluation.services.release_claims import STALE_CLAIM, release_build_held_elsewhere, releases_needing_a_build
 from evaluation.services.releases import release_build
-from evaluation.services.snapshots import metric_snapshots_refresh
+from evaluation.services.snapshots import metric_snapshots_due, metric_snapshots_refresh
 
 # Evaluating one set takes well under a minute even with a 50k × 1000 score matrix; a refresh of
 # every set of every dataset runs in bounded per-set transactions.
@@ -22,7 +22,8 @@ REFRESH_LIMITS: TimeLimits = {"soft_time_limit": 25 * 60, "time_limit": 30 * 60}
 
 @shared_task(name="evaluation.evaluate_prediction_set", acks_late=True, ignore_result=True, **EVALUATE_LIMITS)
 def prediction_set_evaluate_task(prediction_set_id: int) -> int:
-    """First evaluation right after upload; a set deleted meanwhile is simply not found."""
+    """First evaluation right after upload, and each set's share of the periodic refresh; a set deleted
+    meanwhile is simply not found."""
     return len(metric_snapshots_refresh(prediction_set_ids=[prediction_set_id]))
 
 
@@ -33,8 +34,13 @@ def dataset_metrics_refresh_task(dataset_id: int) -> int:
 
 @shared_task(name="evaluation.refresh_all_metrics", acks_late=True, ignore_result=True, **REFRESH_LIMITS)
 def metrics_refresh_task() -> int:
-    """Periodic (CELERY_BEAT_SCHEDULE): evaluate every set whose label pool changed since its last snapshot."""
-    return len(metric_snapshots_refresh())
+    """Periodic (CELERY_BEAT_SCHEDULE): enqueue the evaluation of every set whose label pool changed since its
+    last snapshot, one task per set, so every worker on the queue takes a share. A set enqueued twice (a
+    second sweep before the first finished) is evaluated once: the second task finds the set locked or done."""
+    due = metric_snapshots_due()
+    for prediction_set_id in due:
+        prediction_set_evaluate_task.delay(prediction_set_id)
+    return len(due)
 
 
 @shared_task(name="evaluation.recompute_candidates", acks_late=True, ignore_result=True, **EVALUATE_LIMITS)

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -85,30 +86,42 @@ def consensus_refresh_image(*, image_id: int, inputs: ImageConsensusInputs | Non
     return row
 
 
-@transaction.atomic
 def consensus_recompute_dataset(
-    *, dataset: Dataset, data: VoteData | None = None, ds: DsParams | None | bool = True
+    *, dataset: Dataset, data: VoteData | None = None, ds: DsParams | None | bool = True, chunk: int | None = None
 ) -> int:
     """Recompute every image's consensus from all of the dataset's votes; returns the rows changed.
 
-    Vectorised: three COPY reads, one numpy pass, one COPY into a temporary table and one upsert (only
-    changed rows are written). `ds=True` scores with the latest Dawid–Skene run, if any; the DS service
-    passes its fresh parameters and the data it already loaded. Used after bulk imports and by DS runs.
-    Locking: none beyond the upsert's row locks; a submit committing meanwhile is recounted by its own
-    live update, which waits for this transaction's lock on its row and so runs after it.
+    Vectorised: three COPY reads, one numpy pass, then the rows are written in image-id order in chunks of
+    `chunk` rows (default `RELABEL_CONSENSUS_WRITE_CHUNK`, 20,000), each chunk its own transaction: one COPY
+    into a temporary table and one upsert (only changed rows are written), so no transaction rewrites a whole
+    large dataset. Called inside an outer transaction, the chunks are savepoints of it. `ds=True` scores with
+    the latest Dawid–Skene run, if any; the DS service passes its fresh parameters and the data it already
+    loaded. Used after bulk imports and by DS runs.
+
+    What a reader sees meanwhile: each chunk appears whole at its commit, so until the last one commits the
+    dataset holds recomputed rows (chunks written) and earlier ones (chunks to come), never a half-written
+    row. Locking: none beyond each upsert's row locks. A submit committing before a chunk's upsert reaches its
+    image (including one during the read) is overwritten by the row computed from the votes read, as with a
+    single transaction, but the window is longer for later chunks; the image's next submit or the next
+    recompute corrects it. A submit arriving during a chunk's upsert waits for its row lock and runs after it.
     """
     started = time.perf_counter()
     data = dataset_vote_data(dataset) if data is None else data
     params = ds_params_of_run(dataset.ds_run) if ds is True else ds or None
     rows = consensus_compute(data, consensus_settings(dataset), params)
     computed = time.perf_counter()
-    changed = consensus_rows_write(rows, dataset_id=dataset.pk)
+    size = chunk or settings.RELABEL_CONSENSUS_WRITE_CHUNK
+    changed = 0
+    for first in range(0, len(rows), size):
+        with transaction.atomic():
+            changed += consensus_rows_write(rows[first : first + size], dataset_id=dataset.pk)
     if dataset.adaptive:
-        changed_needs = images_needs_raise(dataset=dataset)
+        with transaction.atomic():
+            changed_needs = images_needs_raise(dataset=dataset)
         logger.info("consensus of %s: %d undecided images get one more annotation", dataset.slug, changed_needs)
     logger.info(
-        "consensus of %s: %d images, %d changed; compute %.2f s, write %.2f s",
-        dataset.slug, len(rows), changed, computed - started, time.perf_counter() - computed,
+        "consensus of %s: %d images, %d changed in %d chunks; compute %.2f s, write %.2f s",
+        dataset.slug, len(rows), changed, -(-len(rows) // size), computed - started, time.perf_counter() - computed,
     )  # fmt: skip
     return changed
 

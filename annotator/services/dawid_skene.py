@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -17,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotator.core.aggregation import answer_log_likelihood_ratios, dawid_skene
-from annotator.core.consensus_rules import prior_groups, questions_of
+from annotator.core.consensus_rules import VoteData, prior_groups, questions_of
 from annotator.models import Annotation, Dataset, DawidSkeneRun
 from annotator.selectors.consensus import dataset_vote_data, ds_params, votes_watermark
 from annotator.services.consensus import consensus_recompute_dataset
@@ -29,30 +31,77 @@ ADVISORY_LOCK_CLASS = 4_004
 PRIOR_GROUP_COUNT = {"single": 1, "original": 2, "imagenet_real": 3}
 
 
-@transaction.atomic
 def dawid_skene_run(
-    *, dataset: Dataset, only_if_changed: bool = False, only_if_requested: bool = False
+    *, dataset: Dataset, only_if_changed: bool = False, only_if_requested: bool = False, chunk: int | None = None
 ) -> DawidSkeneRun | None:
     """Fit Dawid–Skene to every vote of the dataset, store the run and the consensus it gives.
 
-    Returns None without writing when another transaction is running it for this dataset, when there is
-    no vote, with `only_if_changed` when the votes are those of the latest run, or with `only_if_requested`
+    Returns None without writing when another session is running it for this dataset, when there is no vote,
+    with `only_if_changed` when the votes are those of the latest finished run, or with `only_if_requested`
     when no request is pending (`dawid_skene_request`). A run that finishes answers every request made
-    before it read the votes. Safe to run twice at once: locking is a transaction-level advisory lock per
-    dataset, tried, not waited for; the checks happen after taking it, so a second worker never refits
-    what the first just did.
+    before it read the votes. Safe to run twice at once: locking is a session-level advisory lock per
+    dataset, tried, not waited for, and held until the last consensus chunk is written (a killed worker's
+    session ends and frees it); the checks happen after taking it, so a second worker never refits what the
+    first just did.
+
+    Transactions: the fit's run row and the dataset's pointer to it commit first; then the consensus is
+    rewritten in chunks of `chunk` rows (`consensus_recompute_dataset`), each its own transaction; then the
+    run records its timings (which mark it finished) and answers the requests. Until then a reader sees
+    the dataset on the new run and each image's consensus row with the `ds_run_id` of the run that scored it,
+    new for chunks written, earlier for the rest. A run whose worker died mid-write is left unfinished: the
+    periodic refresh and the pending request run it again.
     """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, dataset.pk])
-        if not cursor.fetchone()[0]:
+    with _dataset_lock(dataset) as held:
+        if not held:
             return None
+        with transaction.atomic():
+            fitted = _fit(dataset, only_if_changed=only_if_changed, only_if_requested=only_if_requested)
+        if fitted is None:
+            return None
+        run, data, reading_from, started = fitted
+        consensus_recompute_dataset(dataset=dataset, data=data, ds=ds_params(run), chunk=chunk)
+        written = time.perf_counter()
+        with transaction.atomic():
+            run.seconds["write"] = written - started - sum(run.seconds.values())
+            run.save(update_fields=["seconds"])
+            _requests_answered(dataset, reading_from)
+    logger.info(
+        "Dawid-Skene on %s: %d votes, %d iterations, load %.2f s, fit %.2f s, write %.2f s",
+        dataset.slug, run.n_votes, run.iterations, *run.seconds.values(),
+    )  # fmt: skip
+    return run
+
+
+@contextmanager
+def _dataset_lock(dataset: Dataset) -> Iterator[bool]:
+    """A session-level advisory lock on the dataset's Dawid–Skene runs, tried, not waited for (also excludes
+    a transaction holding it with `pg_advisory_xact_lock`); released on leaving or when the session ends."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ADVISORY_LOCK_CLASS, dataset.pk])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        # A lost connection has freed the lock with its session; its error is the one worth raising.
+        if held and connection.is_usable():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_LOCK_CLASS, dataset.pk])
+
+
+def _fit(
+    dataset: Dataset, *, only_if_changed: bool, only_if_requested: bool
+) -> tuple[DawidSkeneRun, VoteData, datetime, float] | None:
+    """Check, read the votes, fit and store the run (load and fit timings) and point the dataset at it. Call in
+    a transaction, holding the dataset's lock."""
     dataset.refresh_from_db()
     if only_if_requested and dataset.ds_requested_at is None:
         return None
     reading_from = timezone.now()
     watermark = votes_watermark(dataset)
     latest = DawidSkeneRun.objects.filter(dataset=dataset).order_by("-created_at", "-id").first()
-    if only_if_changed and latest is not None and latest.votes_watermark == watermark:
+    # A run whose worker died before its last chunk lacks its write timing: it is redone.
+    unchanged = latest is not None and "write" in latest.seconds and latest.votes_watermark == watermark
+    if only_if_changed and unchanged:
         return None
     started = time.perf_counter()
     data = dataset_vote_data(dataset)
@@ -76,20 +125,12 @@ def dawid_skene_run(
         log_likelihood=None if np.isnan(result.log_likelihood) else result.log_likelihood,
         prior=result.prior,
         group_prior=_padded_group_prior(result.group_prior, dataset.ds_prior, result.prior),
+        seconds={"load": loaded - started, "fit": fitted - loaded},
         **_annotator_parameters(result.confusion, questions.votes.annotator, questions.annotator_ids),
     )
     Dataset.objects.filter(pk=dataset.pk).update(ds_run=run)
     dataset.ds_run = run
-    _requests_answered(dataset, reading_from)
-    consensus_recompute_dataset(dataset=dataset, data=data, ds=ds_params(run))
-    written = time.perf_counter()
-    run.seconds = {"load": loaded - started, "fit": fitted - loaded, "write": written - fitted}
-    run.save(update_fields=["seconds"])
-    logger.info(
-        "Dawid-Skene on %s: %d votes, %d iterations, load %.2f s, fit %.2f s, write %.2f s",
-        dataset.slug, run.n_votes, run.iterations, *run.seconds.values(),
-    )  # fmt: skip
-    return run
+    return run, data, reading_from, started
 
 
 def dawid_skene_request(*, dataset: Dataset) -> None:

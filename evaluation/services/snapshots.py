@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 from django.db import connection, transaction
@@ -88,6 +88,30 @@ def metric_snapshots_refresh(
     already evaluated is skipped, and the advisory lock keeps two workers off the same set.
     Dataset images and label pools are read once per dataset.
     """
+    created: list[MetricSnapshot] = []
+    for dataset, todo in _pending(datasets=datasets, prediction_set_ids=prediction_set_ids):
+        order = dataset_order(dataset)
+        for prediction_set, pool in todo:
+            snapshot = metric_snapshot_compute(prediction_set=prediction_set, label_pool=pool, order=order)
+            if snapshot is not None:
+                created.append(snapshot)
+    return created
+
+
+def metric_snapshots_due(*, datasets: Iterable[Dataset] | None = None) -> list[int]:
+    """The prediction sets (ids, in order) with a label-pool state not yet evaluated under the current metric
+    definitions: what `metric_snapshots_refresh` would evaluate now. The periodic task hands each to its own
+    task, so several workers share one refresh; it reads the label pools of each dataset once."""
+    due: list[int] = []
+    for _, todo in _pending(datasets=datasets):
+        due.extend(dict.fromkeys(prediction_set.pk for prediction_set, _ in todo))
+    return due
+
+
+def _pending(
+    *, datasets: Iterable[Dataset] | None = None, prediction_set_ids: Iterable[int] | None = None
+) -> Iterator[tuple[Dataset, list[tuple[PredictionSet, LabelPool]]]]:
+    """Per dataset with work to do: the (prediction set, label pool) pairs not evaluated yet."""
     sets = PredictionSet.objects.select_related("dataset").order_by("dataset_id", "pk")
     if datasets is not None:
         sets = sets.filter(dataset__in=list(datasets))
@@ -96,21 +120,13 @@ def metric_snapshots_refresh(
     by_dataset: dict[int, list[PredictionSet]] = {}
     for prediction_set in sets:
         by_dataset.setdefault(prediction_set.dataset_id, []).append(prediction_set)
-    created: list[MetricSnapshot] = []
     for members in by_dataset.values():
-        dataset = members[0].dataset
-        pools = label_pools_for(dataset)
+        pools = label_pools_for(members[0].dataset)
         current = MetricSnapshot.objects.filter(prediction_set__in=members, metrics_version=METRICS_VERSION)
         evaluated = set(current.values_list("prediction_set_id", "watermark"))
         todo = [(s, pool) for s in members for pool in pools if (s.pk, pool.watermark) not in evaluated]
-        if not todo:
-            continue
-        order = dataset_order(dataset)
-        for prediction_set, pool in todo:
-            snapshot = metric_snapshot_compute(prediction_set=prediction_set, label_pool=pool, order=order)
-            if snapshot is not None:
-                created.append(snapshot)
-    return created
+        if todo:
+            yield members[0].dataset, todo
 
 
 def _valid_error_examples(

@@ -9,6 +9,7 @@ worker at a known point of a task (waiting on a table lock) and SIGKILLs it.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,12 +44,15 @@ class CeleryProcesses:
         self.media_root, self.log_dir, self.started = media_root, log_dir, []
         self.env = {**_worker_environment(media_root), "RELABEL_CELERY_QUEUE": self.queue, **env}
 
-    def worker(self, *, pool: tuple[str, ...] = ("--pool", "solo"), **env: str) -> subprocess.Popen:
+    def worker(
+        self, *, pool: tuple[str, ...] = ("--pool", "solo"), name: str | None = None, **env: str
+    ) -> subprocess.Popen:
+        """A worker named `name@%h` (`-n w1@%h`, as on a host of its own), or after the queue by default."""
         number = sum(1 for path in self.log_dir.glob("worker-*.log"))
         return self._start(
             f"worker-{number}",
             ["worker", *pool, "--queues", self.queue, "--without-mingle", "--without-gossip",
-             "--hostname", f"{self.queue}-{number}@%h"],
+             "--hostname", f"{name or f'{self.queue}-{number}'}@%h"],
             " ready.",
             env,
         )  # fmt: skip
@@ -70,6 +74,11 @@ class CeleryProcesses:
 
     def log(self, name: str) -> str:
         return (self.log_dir / f"{name}.log").read_text()
+
+    def results(self, task_name: str) -> dict[str, list[str]]:
+        """Per worker log ("worker-0", …): the return value of each `task_name` it finished, as logged."""
+        pattern = re.compile(rf"Task {re.escape(task_name)}\[[^\]]+\] succeeded in [^:]+: (.*)$", re.MULTILINE)
+        return {path.stem: pattern.findall(path.read_text()) for path in sorted(self.log_dir.glob("worker-*.log"))}
 
     def received(self, task_name: str) -> int:
         """How many of the workers logged receiving `task_name`."""
@@ -104,15 +113,19 @@ def _connect(autocommit: bool):  # noqa: ANN202
     return side
 
 
-def _backend_waiting_on(watcher, table: str) -> int | None:  # noqa: ANN001
+def _backends_waiting_on(watcher, table: str) -> list[int]:  # noqa: ANN001
     with watcher.cursor() as cursor:
         cursor.execute(
             "SELECT pid FROM pg_stat_activity"
-            " WHERE wait_event_type = 'Lock' AND query LIKE %s AND pid <> pg_backend_pid()",
+            " WHERE wait_event_type = 'Lock' AND query LIKE %s AND pid <> pg_backend_pid() ORDER BY pid",
             [f"%{table}%"],
         )
-        row = cursor.fetchone()
-    return row[0] if row else None
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _backend_waiting_on(watcher, table: str) -> int | None:  # noqa: ANN001
+    waiting = _backends_waiting_on(watcher, table)
+    return waiting[0] if waiting else None
 
 
 def _backend_alive(watcher, pid: int) -> bool:  # noqa: ANN001
@@ -122,16 +135,20 @@ def _backend_alive(watcher, pid: int) -> bool:  # noqa: ANN001
 
 
 @contextmanager
-def blocked_at(table: str, enqueue: Callable[[], T], mode: str = "EXCLUSIVE") -> Iterator[T]:
+def blocked_at(table: str, enqueue: Callable[[], T], mode: str = "EXCLUSIVE", waiters: int = 1) -> Iterator[T]:
     """Hold a lock on `table` from a second connection (EXCLUSIVE: writes wait; ACCESS EXCLUSIVE: reads too),
-    run `enqueue`, and yield its result once a worker's statement on `table` waits on the lock; the lock is
+    run `enqueue`, and yield its result once `waiters` workers' statements on `table` wait on the lock (a solo
+    worker has one database session, so two waiting sessions are two workers busy at once); the lock is
     dropped on leaving."""
     side, watcher = _connect(autocommit=False), _connect(autocommit=True)
     try:
         with side.cursor() as cursor:
             cursor.execute(f'LOCK TABLE "{table}" IN {mode} MODE')
         result = enqueue()
-        wait_for(lambda: _backend_waiting_on(watcher, table), what=f"the worker's statement on {table}")
+        wait_for(
+            lambda: len(_backends_waiting_on(watcher, table)) >= waiters,
+            what=f"{waiters} workers' statements on {table}",
+        )
         yield result
     finally:
         side.rollback()

@@ -19,7 +19,7 @@ import psutil
 import pytest
 from rest_framework.test import APIClient
 
-from annotator.models import DawidSkeneRun, Vote
+from annotator.models import Consensus, DawidSkeneRun, Vote
 from evaluation.models import Release
 from evaluation.selectors.releases import ready_releases
 from evaluation.services.release_claims import HEARTBEAT, STALE_CLAIM, release_build_held_elsewhere
@@ -91,6 +91,37 @@ def test_a_dawid_skene_run_asked_for_through_the_api_survives_its_worker_being_k
         print(f"\nDawid–Skene run done {seconds:.1f} s after its worker was killed (sweep every {SWEEP_SECONDS} s)")
     dataset.refresh_from_db()
     assert dataset.ds_run_id == run.pk and dataset.ds_requested_at is None
+
+
+def test_a_dawid_skene_run_killed_after_storing_its_run_before_its_consensus_chunks_is_fitted_again(
+    processes, tmp_path, researcher
+):
+    """The run row and the dataset's pointer commit before the consensus chunks (RELABEL_CONSENSUS_WRITE_CHUNK):
+    a worker killed there leaves an unfinished run (no write timing) and the request pending; the next worker
+    fits again, and every consensus row ends up scored by the finished run."""
+    dataset = voted_dataset(tmp_path, slug="recovered-chunks")
+    api = APIClient()
+    api.force_authenticate(researcher)
+    kill_when_blocked(  # killed while its first consensus chunk waits to be written
+        processes.worker(RELABEL_CONSENSUS_WRITE_CHUNK="3"),
+        Consensus._meta.db_table,
+        lambda: api.post(f"/api/datasets/{dataset.slug}/agreement/"),
+    )
+    [unfinished] = DawidSkeneRun.objects.filter(dataset=dataset)
+    dataset.refresh_from_db()
+    assert "write" not in unfinished.seconds and dataset.ds_run_id == unfinished.pk
+    assert dataset.ds_requested_at is not None, "the request waits for a finished run"
+    processes.worker(RELABEL_CONSENSUS_WRITE_CHUNK="3")
+    processes.beat()
+    finished = wait_for(
+        lambda: DawidSkeneRun.objects.filter(dataset=dataset, seconds__has_key="write").first(),
+        timeout=90,
+        what="a finished run",
+    )
+    dataset.refresh_from_db()
+    assert finished.pk != unfinished.pk and dataset.ds_run_id == finished.pk and dataset.ds_requested_at is None
+    rows = Consensus.objects.filter(dataset=dataset)
+    assert rows.count() > 3 and set(rows.values_list("ds_run_id", flat=True)) == {finished.pk}
 
 
 def test_a_killed_pool_process_s_task_is_redelivered_at_once_by_the_broker(processes, tmp_path, researcher):
