@@ -51,3 +51,11 @@ def copy_text(table: str, columns: Sequence[str], lines: Iterable[str]) -> None:
 
 def pg_array(values: Iterable[int | str]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
+
+
+_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_escape(value: str) -> str:
+    """A string as one field of COPY's text format (backslash, tab, newline and carriage return escaped)."""
+    return value.translate(_TEXT_ESCAPES)
