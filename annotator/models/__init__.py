@@ -1,7 +1,7 @@
 """The annotator app's models, one module per concern; import them from here."""
 
 from annotator.models.annotations import Annotation, AnnotationQuerySet, AnnotationRevision, Vote
-from annotator.models.consensus import AgreementSnapshot, Consensus, DawidSkeneRun, GoldAnswer
+from annotator.models.consensus import IN_REVIEW, QUEUE_FLAGS, AgreementSnapshot, Consensus, DawidSkeneRun, GoldAnswer
 from annotator.models.datasets import Dataset, LabelClass
 from annotator.models.images import Candidate, Image, ImageQuerySet, Lease, Skip
 from annotator.models.review import Adjudication
@@ -14,6 +14,8 @@ __all__ = [
     "AnnotationRevision",
     "Candidate",
     "Consensus",
+    "IN_REVIEW",
+    "QUEUE_FLAGS",
     "Dataset",
     "DawidSkeneRun",
     "GoldAnswer",

@@ -276,7 +276,11 @@ def test_a_file_less_re_run_adds_only_the_new_names_and_keeps_every_position(dat
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("x" * 256 + ".JPEG", "an image name of 261 characters"), ("nul\x00.JPEG", "a NUL character"), ("", "empty")],
+    [
+        ("x" * 256 + ".JPEG", "an image name of 261 characters"),
+        ("nul\x00.JPEG", "a NUL character"),
+        ("", "an empty image name"),
+    ],
 )
 @pytest.mark.parametrize("with_files", [False, True])
 def test_a_name_the_database_cannot_hold_names_file_and_line_and_writes_nothing(
