@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import F, Q
 
@@ -125,6 +126,9 @@ class Consensus(models.Model):
                 condition=IN_REVIEW,
                 name="consensus_review_count_idx",
             ),
+            # … and its class filter (`counts ? class` or `labels @> {class}`: a class id belongs to one dataset).
+            GinIndex(fields=["counts"], condition=IN_REVIEW, name="consensus_review_counts_gin"),
+            GinIndex(fields=["labels"], condition=IN_REVIEW, name="consensus_review_labels_gin"),
         ]
 
     def __str__(self) -> str:
