@@ -11,8 +11,8 @@ from bench.compute import bench_consensus, bench_dawid_skene, bench_metrics
 from bench.compute_workload import ANNOTATIONS_PER_IMAGE, N_PREDICTION_SETS, compute_dataset
 from bench.growth import growth_rows
 from bench.pages import bench_pages
-from bench.review_queue import queue_urls
 from bench.report import Figure, Report
+from bench.review_queue import queue_urls
 from evaluation.models import MetricSnapshot, PredictionSet
 
 N = 150
