@@ -18,7 +18,7 @@ from django.db.models import Max
 from annotator.core.image_files import ImageFileError, ProcessedImage, process_image_bytes
 from annotator.core.import_sources import ImageSpec, ImportSourceError
 from annotator.models import Dataset, Image, LabelClass
-from annotator.pg_copy import copy_escape, copy_text
+from annotator.pg_copy import ReferencedRowMissingError, copy_escape, copy_text, foreign_keys_checked_in_bulk
 
 logger = logging.getLogger(__name__)
 
@@ -158,8 +158,13 @@ def _records_copy(
     suffix = "\t".join(map(_copy_field, values)) + "\n"
     columns = [Image._meta.get_field(name).column for name in _VARYING] + [f.column for f in constant]
     lines = (f"{copy_escape(s.key)}\t{positions[s.key]}\t{_copy_field(label_ids[s.key])}\t{suffix}" for s in specs)
-    with transaction.atomic():
-        copy_text(Image._meta.db_table, columns, lines)
+    classes = sorted({label for s in specs if (label := label_ids[s.key]) is not None})
+    try:
+        with transaction.atomic(), foreign_keys_checked_in_bulk(((Dataset, [dataset.pk]), (LabelClass, classes))):
+            copy_text(Image._meta.db_table, columns, lines)
+    except ReferencedRowMissingError as error:
+        missing = f"{error}: a class or the dataset was deleted during the import; nothing was imported"
+        raise UnknownClassError(missing) from None
     return len(specs)
 
 
