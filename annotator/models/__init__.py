@@ -2,7 +2,7 @@
 
 from annotator.models.annotations import Annotation, AnnotationQuerySet, AnnotationRevision, Vote
 from annotator.models.consensus import IN_REVIEW, QUEUE_FLAGS, AgreementSnapshot, Consensus, DawidSkeneRun, GoldAnswer
-from annotator.models.datasets import Dataset, LabelClass
+from annotator.models.datasets import Dataset, DatasetCounts, LabelClass
 from annotator.models.images import Candidate, Image, ImageQuerySet, Lease, Skip
 from annotator.models.review import Adjudication
 
@@ -17,6 +17,7 @@ __all__ = [
     "IN_REVIEW",
     "QUEUE_FLAGS",
     "Dataset",
+    "DatasetCounts",
     "DawidSkeneRun",
     "GoldAnswer",
     "Image",
