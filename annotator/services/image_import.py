@@ -153,10 +153,11 @@ def _records_copy(
     constant columns (defaults, counters, `created_at`) come from one model instance prepared by Django's own
     fields, so they are what `bulk_create` would write."""
     template = Image(dataset=dataset, key="", position=0, annotations_needed=dataset.annotations_per_image)
-    constant = [f for f in Image._meta.concrete_fields if not f.primary_key and f.name not in _VARYING]
+    fields = {f.name: f for f in Image._meta.concrete_fields if not f.primary_key}
+    constant = [f for name, f in fields.items() if name not in _VARYING]
     values = [f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in constant]
     suffix = "\t".join(map(_copy_field, values)) + "\n"
-    columns = [Image._meta.get_field(name).column for name in _VARYING] + [f.column for f in constant]
+    columns = [str(fields[name].column) for name in _VARYING] + [str(f.column) for f in constant]
     lines = (f"{copy_escape(s.key)}\t{positions[s.key]}\t{_copy_field(label_ids[s.key])}\t{suffix}" for s in specs)
     classes = sorted({label for s in specs if (label := label_ids[s.key]) is not None})
     try:
