@@ -130,3 +130,17 @@ def test_the_row_stays_exact_under_concurrent_submits_and_decisions():
     # The images asked more of go back to annotators: submit them at once too.
     run_at_once(annotate, [(user, 100 + i) for i, user in enumerate(users)])
     assert kept(dataset) == counted(dataset) and kept(dataset)["pending"] == 0
+
+
+def test_the_migration_fills_the_rows_of_datasets_that_already_exist(team, reviewer):
+    import importlib
+
+    fill = importlib.import_module("annotator.migrations.0017_dataset_counts").FILL
+    pets = review_dataset(team)
+    adjudication_set(image_id=image_at(pets, 0).pk, reviewer=reviewer, labels=[class_at(pets, 1).pk])
+    quiet = workbench_dataset(slug="quiet", images=3, annotators=team)
+    expected = {d.pk: counted(d) for d in (pets, quiet)}
+    DatasetCounts.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(fill)
+    assert {d.pk: kept(d) for d in (pets, quiet)} == expected
