@@ -1,4 +1,5 @@
-"""Page renders on the computation workload: the agreement dashboard and the evaluation leaderboard.
+"""Page renders on the computation workload: the agreement dashboard, the evaluation leaderboard and the review
+queue (its API and page, p95 per filter: bench.review_queue).
 
 Rendered through Django's test Client (the whole middleware stack and template rendering, no socket) by a
 signed-in staff user; the median of several renders after one warm-up, with the query count of one
@@ -20,6 +21,7 @@ from annotator.models import Dataset
 from annotator.selectors.consensus import latest_agreement_snapshot
 from annotator.services.agreement_figures import agreement_compute
 from bench.report import Figure, Report
+from bench.review_queue import bench_review_queue
 
 RENDERS = 7
 
@@ -79,3 +81,4 @@ def bench_pages(report: Report, dataset: Dataset) -> None:
             passed=(median <= target_ms) if target_ms and at_50k else None,
             note=f"{n_queries} queries",
         ))  # fmt: skip
+    bench_review_queue(report, dataset, client)

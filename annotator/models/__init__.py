@@ -1,8 +1,8 @@
 """The annotator app's models, one module per concern; import them from here."""
 
 from annotator.models.annotations import Annotation, AnnotationQuerySet, AnnotationRevision, Vote
-from annotator.models.consensus import AgreementSnapshot, Consensus, DawidSkeneRun, GoldAnswer
-from annotator.models.datasets import Dataset, LabelClass
+from annotator.models.consensus import IN_REVIEW, QUEUE_FLAGS, AgreementSnapshot, Consensus, DawidSkeneRun, GoldAnswer
+from annotator.models.datasets import Dataset, DatasetCounts, LabelClass
 from annotator.models.images import Candidate, Image, ImageQuerySet, Lease, Skip
 from annotator.models.pilots import Pilot, PilotImage
 from annotator.models.review import Adjudication
@@ -15,7 +15,10 @@ __all__ = [
     "AnnotationRevision",
     "Candidate",
     "Consensus",
+    "IN_REVIEW",
+    "QUEUE_FLAGS",
     "Dataset",
+    "DatasetCounts",
     "DawidSkeneRun",
     "GoldAnswer",
     "Image",

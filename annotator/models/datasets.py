@@ -162,3 +162,26 @@ class LabelClass(models.Model):
 
     def __str__(self) -> str:
         return f"{self.index} {self.name} ({self.key})"
+
+
+class DatasetCounts(models.Model):
+    """A dataset's live counts, for the dashboard without a scan of its images or consensus rows.
+
+    Kept by the database itself, in the transaction of every write whatever writes it (the submit's upsert, the
+    bulk consensus and Dawid–Skene writes, COPY imports, deletions): statement-level triggers over the changed
+    rows (annotator/db/sql/relabel_counts_*.sql, migration 0017) add each statement's net change, and take the
+    row's lock only when a count actually changes (most submits change no status). Never written by Django."""
+
+    dataset = models.OneToOneField(Dataset, on_delete=models.CASCADE, primary_key=True, related_name="live_counts")
+    images = models.BigIntegerField(default=0)
+    # Consensus rows per status; images without a consensus row yet are pending too (`images` minus all rows).
+    pending = models.BigIntegerField(default=0)
+    agreed = models.BigIntegerField(default=0)
+    disputed = models.BigIntegerField(default=0)
+    adjudicated = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "dataset counts"
+
+    def __str__(self) -> str:
+        return f"counts of {self.dataset_id}"

@@ -28,9 +28,9 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from annotator.core.redundancy import RedundancyRule
-from annotator.models import Dataset, Image, Lease, Skip
+from annotator.models import Consensus, Dataset, Image, Lease, Skip
 from annotator.pg_prepared import execute_prepared, fetchall_named
-from annotator.services.consensus import consensus_recompute_dataset
+from annotator.services.consensus import consensus_recompute_dataset, consensus_refresh_image
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,8 @@ def dataset_overlap_raise(*, dataset: Dataset, annotations_per_image: int) -> in
 
 @transaction.atomic
 def image_request_more(*, image_id: int, extra: int = 1, now: datetime | None = None) -> Image:
-    """A reviewer asks for `extra` more annotations of one image; such images are handed out first."""
+    """A reviewer asks for `extra` more annotations of one image; such images are handed out first, and the
+    image stays in the review queue."""
     if extra < 1:
         raise AssignmentError("ask for at least one more annotation")
     image = Image.objects.select_for_update().get(pk=image_id)
@@ -172,6 +173,11 @@ def image_request_more(*, image_id: int, extra: int = 1, now: datetime | None = 
     image.annotations_needed += extra
     image.more_requested_at = _now(now)
     image.save(update_fields=["extra_annotations", "annotations_needed", "more_requested_at"])
+    # The review queue reads the request from the consensus row (Consensus.more_requested), made here if the
+    # image has none yet (the image row is locked, as consensus_refresh_image requires).
+    if not Consensus.objects.filter(image_id=image_id).update(more_requested=True):
+        consensus_refresh_image(image_id=image_id)
+        Consensus.objects.filter(image_id=image_id).update(more_requested=True)
     logger.info("image %s: %s more annotation(s) requested", image_id, extra)
     return image
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from django.core.files.base import ContentFile
@@ -15,8 +16,9 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from annotator.core.image_files import ImageFileError, ProcessedImage, process_image_bytes
-from annotator.core.import_sources import ImageSpec
+from annotator.core.import_sources import ImageSpec, ImportSourceError
 from annotator.models import Dataset, Image, LabelClass
+from annotator.pg_copy import ReferencedRowMissingError, copy_escape, copy_text, foreign_keys_checked_in_bulk
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +53,13 @@ def images_import(
 ) -> ImportReport:
     """Import images; safe to re-run (images already present are skipped).
 
-    Every label is resolved before anything is written: one unknown class refuses the whole
-    import. Unreadable files are reported and skipped. Each batch is written in its own
-    transaction, so an interrupted import keeps whole batches and a re-run completes it.
+    Every image name and label is checked before anything is written: one unknown class or unusable name
+    refuses the whole import, naming its file and line. Unreadable files are reported and skipped. With
+    files, each batch is written in its own transaction, so an interrupted import keeps whole batches and a
+    re-run completes it; file-less records are written by one COPY in one transaction (all or nothing).
     """
     started = time.monotonic()
+    _check_keys(specs)
     label_ids = _resolve_labels(dataset, specs)
     report = ImportReport()
     existing = set(Image.objects.filter(dataset=dataset).values_list("key", flat=True))
@@ -64,6 +68,11 @@ def images_import(
     report.skipped_existing = len(specs) - len(todo)
     if progress and report.skipped_existing:
         progress(report.skipped_existing)
+    if not with_files:
+        report.created = _records_copy(dataset, todo, positions, label_ids)
+        if progress:
+            progress(report.created)
+        todo = []
     pool = ProcessPoolExecutor(max_workers=workers) if with_files and workers > 1 else None
     try:
         for batch in _batches(todo, batch_size):
@@ -131,6 +140,63 @@ def _import_batch(
             default_storage.delete(name)
         raise
     report.created += len(rows)
+
+
+# The record columns that differ between images; every other column is the same for all of them.
+_VARYING = ("key", "position", "original_label")
+
+
+def _records_copy(
+    dataset: Dataset, specs: list[ImageSpec], positions: dict[str, int], label_ids: dict[str, int | None]
+) -> int:
+    """File-less records by one COPY in one transaction. Python-side per-row work is a string format: the
+    constant columns (defaults, counters, `created_at`) come from one model instance prepared by Django's own
+    fields, so they are what `bulk_create` would write."""
+    template = Image(dataset=dataset, key="", position=0, annotations_needed=dataset.annotations_per_image)
+    fields = {f.name: f for f in Image._meta.concrete_fields if not f.primary_key}
+    constant = [f for name, f in fields.items() if name not in _VARYING]
+    values = [f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in constant]
+    suffix = "\t".join(map(_copy_field, values)) + "\n"
+    columns = [str(fields[name].column) for name in _VARYING] + [str(f.column) for f in constant]
+    lines = (f"{copy_escape(s.key)}\t{positions[s.key]}\t{_copy_field(label_ids[s.key])}\t{suffix}" for s in specs)
+    classes = sorted({label for s in specs if (label := label_ids[s.key]) is not None})
+    try:
+        with transaction.atomic(), foreign_keys_checked_in_bulk(((Dataset, [dataset.pk]), (LabelClass, classes))):
+            copy_text(Image._meta.db_table, columns, lines)
+    except ReferencedRowMissingError as error:
+        missing = f"{error}: a class or the dataset was deleted during the import; nothing was imported"
+        raise UnknownClassError(missing) from None
+    return len(specs)
+
+
+def _copy_field(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return copy_escape(str(value))
+
+
+KEY_MAX_LENGTH = Image._meta.get_field("key").max_length or 255
+
+
+def _check_keys(specs: list[ImageSpec]) -> None:
+    """Image names the database can hold; the first that it cannot refuses the import, named by file and line."""
+    for spec in specs:
+        if problem := _key_problem(spec.key):
+            raise ImportSourceError(f"{spec.source}: {problem}; nothing was imported")
+
+
+def _key_problem(key: str) -> str | None:
+    if not key:
+        return "an empty image name"
+    if len(key) > KEY_MAX_LENGTH:
+        return f"an image name of {len(key):,} characters (at most {KEY_MAX_LENGTH})"
+    if "\x00" in key:
+        return "a NUL character in the image name"
+    return None
 
 
 def _resolve_labels(dataset: Dataset, specs: list[ImageSpec]) -> dict[str, int | None]:

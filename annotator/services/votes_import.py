@@ -23,7 +23,7 @@ from django.utils import timezone
 from annotator.core.aggregation import NO, YES
 from annotator.core.vote_formats import GoldTable, VoteTable
 from annotator.models import Annotation, AnnotationRevision, Dataset, GoldAnswer, Image, LabelClass, Vote
-from annotator.pg_copy import copy_text, pg_array
+from annotator.pg_copy import ReferencedRowMissingError, copy_text, foreign_keys_checked_in_bulk, pg_array
 from annotator.roles import ANNOTATOR, role_groups
 from annotator.services.consensus import consensus_recompute_dataset
 
@@ -267,25 +267,27 @@ def _write(dataset, votes: VoteTable, order, starts, image_of_vote, user_of_vote
     )
     annotation_of_vote = np.repeat(annotation_ids, np.diff(bounds))
     names = np.array([_ANSWER_NAMES[NO], _ANSWER_NAMES[YES], _ANSWER_NAMES[2]])[answers]
-    bulk_checked = _keys_locked_in_bulk(np.unique(images), np.unique(classes), np.unique(users))
-    copy_text(
-        Vote._meta.db_table,
-        ("image_id", "label_class_id", "annotator_id", "annotation_id", "answer"),
-        (
-            f"{i}\t{c}\t{u}\t{a}\t{w}\n"
-            for i, c, u, a, w in zip(
-                image_of_vote[order].tolist(),
-                classes.tolist(),
-                user_of_vote[order].tolist(),
-                annotation_of_vote.tolist(),
-                names.tolist(),
-                strict=True,
+    references = ((Image, np.unique(images).tolist()), (LabelClass, np.unique(classes).tolist()),
+                  (get_user_model(), np.unique(users).tolist()))  # fmt: skip
+    try:
+        with foreign_keys_checked_in_bulk(references):
+            copy_text(
+                Vote._meta.db_table,
+                ("image_id", "label_class_id", "annotator_id", "annotation_id", "answer"),
+                (
+                    f"{i}\t{c}\t{u}\t{a}\t{w}\n"
+                    for i, c, u, a, w in zip(
+                        image_of_vote[order].tolist(),
+                        classes.tolist(),
+                        user_of_vote[order].tolist(),
+                        annotation_of_vote.tolist(),
+                        names.tolist(),
+                        strict=True,
+                    )
+                ),
             )
-        ),
-    )
-    if bulk_checked:
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+    except ReferencedRowMissingError as error:
+        raise VotesImportError(f"{error}: rows referenced by the votes disappeared during the import") from None
     added_images, added = np.unique(images, return_counts=True)
     with connection.cursor() as cursor:
         # Raise `annotations_needed` where the import brings more annotations than the image needed.
@@ -295,32 +297,6 @@ def _write(dataset, votes: VoteTable, order, starts, image_of_vote, user_of_vote
             "FROM unnest(%s::bigint[], %s::int[]) AS n(id, k) WHERE i.id = n.id",
             [added_images.tolist(), added.tolist()],
         )
-
-
-def _keys_locked_in_bulk(image_ids: np.ndarray, class_ids: np.ndarray, user_ids: np.ndarray) -> bool:
-    """Do in three statements what the votes' foreign-key triggers would do per row, when allowed.
-
-    Every vote's image, class and annotator was resolved in this transaction; locking those rows FOR KEY
-    SHARE keeps them from being deleted until commit, exactly what each trigger's check does (the votes'
-    annotations were inserted by this transaction). 925k votes × 4 trigger checks cost ~15 s of a ~40 s
-    import; the bulk locks cost well under a second. Skipping the per-row triggers needs a role allowed to
-    set session_replication_role (a superuser: the embedded and docker-compose servers); otherwise the
-    triggers run as usual and this returns False.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        if not cursor.fetchone()[0]:
-            return False
-        for model, ids in ((Image, image_ids), (LabelClass, class_ids), (get_user_model(), user_ids)):
-            table = model._meta.db_table
-            cursor.execute(
-                f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE id = ANY(%s) FOR KEY SHARE) AS locked",
-                [ids.tolist()],
-            )
-            if cursor.fetchone()[0] != len(ids):
-                raise VotesImportError(f"{table}: rows referenced by the votes disappeared during the import")
-        cursor.execute("SET LOCAL session_replication_role = replica")
-    return True
 
 
 def _gold_write(dataset: Dataset, gold: GoldTable) -> int:

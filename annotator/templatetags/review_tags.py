@@ -1,4 +1,8 @@
+from collections.abc import Iterable
+from html import escape
+
 from django import template
+from django.utils.safestring import SafeString, mark_safe
 
 from annotator.permissions import User, access_review
 
@@ -31,3 +35,15 @@ def reason_label(code: str) -> str:
 def reason_help(code: str) -> str:
     """What a dispute reason means, for a tooltip."""
     return REASON_WORDS.get(code, ("", ""))[1]
+
+
+@register.simple_tag
+def select_options(choices: Iterable[tuple[int, str]], selected: int | None) -> SafeString:
+    """`<option>`s of (id, label) pairs, `selected` marked, in one pass: the template loop (and even
+    format_html_join) took most of the review queue page's time with a vocabulary of 1,000 classes."""
+    return mark_safe(  # noqa: S308 — ids are ints, labels are escaped right here
+        "".join(
+            f'<option value="{int(pk)}"{" selected" if pk == selected else ""}>{escape(label)}</option>'
+            for pk, label in choices
+        )
+    )

@@ -22,6 +22,9 @@ _CREATES = re.compile(r"^CREATE (OR REPLACE FUNCTION|TYPE) (\w+)", re.MULTILINE)
 
 # Frozen versions are never edited: a migration that ran already loaded them. Add a line with each new version.
 FROZEN_SHA256 = {
+    "relabel_counts_consensus.v1.sql": "c5274a83ea3dd4c4d047e92943dee2a2ba03badc51e8f0530d1a44aae90a0493",
+    "relabel_counts_datasets.v1.sql": "0b80abef01e3a5c48194e558192f7f7c8e322eb0b90d868b17e4168ec5560487",
+    "relabel_counts_images.v1.sql": "de8e3ab917093161870dfcf09a248d87d0549d5b236c889083458da0e7dc2570",
     "relabel_annotation_submit.v1.sql": "79bf6f290f66750199b2eef8a88fef9fd572648e0d6cbd8079c0fe694171a74a",
     "relabel_annotation_write.v1.sql": "490dcbf2daf7edd48eef802125fd0b17b22251c61bdfea6b2ce2d5eeb7f6c235",
     "relabel_consensus_inputs.v1.sql": "9f4260e667ecad517850c1db424b6d6ff74d0606d925b7f137ddfa331e380981",

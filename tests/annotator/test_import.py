@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
-from annotator.core.import_sources import ImportSourceError, discover
+from annotator.core.import_sources import ImageSpec, ImportSourceError, discover
 from annotator.core.vocabulary import ClassSpec
 from annotator.models import Dataset, Image, LabelClass
 from annotator.services.datasets import dataset_create, vocabulary_import
@@ -238,3 +239,80 @@ def test_the_command_imports_imagenetv2_matched_frequency_without_files(capsys, 
     assert stored == {image: int(image.split("/")[0]) for image, _ in rows}
     assert not Image.objects.filter(dataset=dataset).exclude(original="").exists()
     assert "10000 imported" in capsys.readouterr().out
+
+
+# --- file-less records by COPY -------------------------------------------------------------------------------
+
+
+def _record(image: Image) -> dict:
+    """Every column but the id, the dataset and the creation time."""
+    skip = {"id", "dataset", "created_at"}
+    return {f.name: getattr(image, f.attname) for f in Image._meta.concrete_fields if f.name not in skip}
+
+
+def test_file_less_records_hold_exactly_what_the_orm_writes(dataset):
+    specs = [ImageSpec(key=f"k{i}.JPEG", path=None, label=label, source=f"gt.csv:{i + 2}")
+             for i, label in enumerate(["n0002", "2", None, "n0001"])]  # fmt: skip
+    before = timezone.now()
+    report = images_import(dataset=dataset, specs=specs, with_files=False)
+    assert report.created == 4
+    other = dataset_create(slug="reference", name="Reference", annotations_per_image=dataset.annotations_per_image)
+    vocabulary_import(dataset=other, classes=CLASSES)
+    for image in Image.objects.filter(dataset=dataset).order_by("position"):
+        label = image.original_label and LabelClass.objects.get(dataset=other, key=image.original_label.key)
+        reference = Image.objects.create(
+            dataset=other, key=image.key, position=image.position, original_label=label,
+            annotations_needed=other.annotations_per_image,
+        )  # fmt: skip
+        reference.refresh_from_db()
+        expected = {**_record(reference), "original_label": label and image.original_label_id}
+        assert _record(image) == expected
+        assert before <= image.created_at <= timezone.now()
+    keys = dict(Image.objects.filter(dataset=dataset).values_list("key", "original_label__key"))
+    assert keys == {"k0.JPEG": "n0002", "k1.JPEG": "n0003", "k2.JPEG": None, "k3.JPEG": "n0001"}
+
+
+def test_names_with_tabs_backslashes_newlines_and_accents_are_stored_as_given(dataset):
+    names = ["tab\there.jpg", "back\\slash\\N.jpg", "new\nline\r.jpg", "ünïcødé 猫.jpg", "\\N"]
+    specs = [ImageSpec(key=name, path=None, label="n0001", source=f"list:{i}") for i, name in enumerate(names)]
+    images_import(dataset=dataset, specs=specs, with_files=False)
+    stored = list(Image.objects.filter(dataset=dataset).order_by("position").values_list("key", flat=True))
+    assert stored == sorted(names)
+
+
+def test_a_file_less_re_run_adds_only_the_new_names_and_keeps_every_position(dataset, tmp_path):
+    first = _write_csv(tmp_path / "a.csv", ["image", "wnid"], [["b.JPEG", "n0001"], ["d.JPEG", "n0002"]])
+    images_import(dataset=dataset, specs=discover("flat", labels_csv=first), with_files=False)
+    rows = [["a.JPEG", "n0003"], ["b.JPEG", "n0001"], ["d.JPEG", "n0002"], ["e.JPEG", "n0003"]]
+    second = _write_csv(tmp_path / "b.csv", ["image", "wnid"], rows)
+    report = images_import(dataset=dataset, specs=discover("flat", labels_csv=second), with_files=False)
+    assert (report.created, report.skipped_existing) == (2, 2)
+    assert dict(Image.objects.values_list("key", "position")) == {"b.JPEG": 0, "d.JPEG": 1, "a.JPEG": 2, "e.JPEG": 3}
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("x" * 256 + ".JPEG", "an image name of 261 characters"),
+        ("nul\x00.JPEG", "a NUL character"),
+        ("", "an empty image name"),
+    ],
+)
+@pytest.mark.parametrize("with_files", [False, True])
+def test_a_name_the_database_cannot_hold_names_file_and_line_and_writes_nothing(
+    dataset, tmp_path, name, message, with_files
+):
+    rows = [["ok.JPEG", "n0001"], [name, "n0002"], ["fine.JPEG", "n0001"]]
+    labels = _write_csv(tmp_path / "gt.csv", ["image", "wnid"], rows)
+    specs = discover("flat", labels_csv=labels)
+    with pytest.raises(ImportSourceError, match=rf"gt.csv:3: {message}.*nothing was imported"):
+        images_import(dataset=dataset, specs=specs, with_files=with_files)
+    assert not Image.objects.exists()
+
+
+def test_the_command_refuses_an_overlong_name_with_status_2_and_its_line(tmp_path):
+    gt = _write_csv(tmp_path / "gt.csv", ["image", "wnid"], [["a.JPEG", "n01440764"], ["y" * 300, "n01440764"]])
+    with pytest.raises(CommandError) as info:
+        call_command("import_dataset", "val", "--labels", str(gt), "--no-files")
+    assert info.value.returncode == 2 and "gt.csv:3: an image name of 300 characters" in str(info.value)
+    assert not Image.objects.exists()

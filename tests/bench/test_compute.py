@@ -12,6 +12,7 @@ from bench.compute_workload import ANNOTATIONS_PER_IMAGE, N_PREDICTION_SETS, com
 from bench.growth import growth_rows
 from bench.pages import bench_pages
 from bench.report import Figure, Report
+from bench.review_queue import queue_urls
 from evaluation.models import MetricSnapshot, PredictionSet
 
 N = 150
@@ -42,7 +43,7 @@ def test_every_compute_figure_is_measured_beside_a_positive_floor(workload):
     for section in (bench_consensus, bench_dawid_skene, bench_metrics, bench_pages):
         section(report, workload)
     names = [f"{f.section}: {f.name}" for f in report.figures]
-    assert len(names) == 7, names
+    assert len(names) == 7 + len(queue_urls(workload)), names  # + the review queue's URLs
     assert all(f.value > 0 and f.floor is not None and f.floor > 0 for f in report.figures)
     assert Consensus.objects.filter(dataset=workload).count() == N
     assert DawidSkeneRun.objects.filter(dataset=workload).count() == 1
