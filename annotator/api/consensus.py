@@ -23,8 +23,9 @@ class AgreementOutput(serializers.Serializer):
     figures = serializers.DictField(allow_null=True, help_text="The latest agreement snapshot (see README).")
     dawid_skene = serializers.DictField(allow_null=True, help_text="The latest Dawid–Skene run.")
     answers_per_image = serializers.DictField(
-        help_text="Completed annotations per image: `histogram` {count: images}, `mean` over started images, "
-        "`n_images`, `redundancy` (fixed or adaptive)."
+        allow_null=True,
+        help_text="Completed annotations per image as of the latest agreement snapshot (null before one): "
+        "`histogram` {count: images}, `mean` over started images, `n_images`, `redundancy` (fixed or adaptive).",
     )
 
 

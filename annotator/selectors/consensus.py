@@ -280,14 +280,22 @@ def live_status_counts(dataset: Dataset) -> dict[str, int]:
     return result
 
 
+def _snapshot_answers(snapshot: AgreementSnapshot | None, dataset: Dataset) -> dict | None:
+    """Answers per image as of the latest agreement snapshot (None before one that holds them), with the
+    dataset's current redundancy setting."""
+    answers = snapshot.figures.get("answers_per_image") if snapshot else None
+    return None if answers is None else {**answers, "redundancy": dataset.redundancy}
+
+
 def agreement_overview(dataset: Dataset) -> dict:
-    """Latest snapshot, latest Dawid–Skene run and the live status counts (three queries; none counts rows)."""
+    """Latest snapshot (with the answers per image), latest Dawid–Skene run and the live status counts (three
+    queries; none counts rows)."""
     snapshot = latest_agreement_snapshot(dataset)
     run = DawidSkeneRun.objects.filter(dataset=dataset).order_by("-created_at", "-id").defer("annotators").first()
     return {
         "dataset": dataset.slug,
         "status": live_status_counts(dataset),
-        "answers_per_image": answers_per_image(dataset),
+        "answers_per_image": _snapshot_answers(snapshot, dataset),
         "snapshot_created_at": snapshot.created_at if snapshot else None,
         "figures": snapshot.figures if snapshot else None,
         "dawid_skene": None if run is None else {

@@ -26,7 +26,7 @@ from annotator.core.agreement import (
 )
 from annotator.core.consensus_rules import questions_of
 from annotator.models import AgreementSnapshot, Consensus, Dataset, GoldAnswer, LabelClass
-from annotator.selectors.consensus import consensus_status_counts, dataset_vote_data
+from annotator.selectors.consensus import answers_per_image, consensus_status_counts, dataset_vote_data
 
 TOP_PAIRS = 20
 
@@ -74,6 +74,8 @@ def agreement_compute(*, dataset: Dataset) -> AgreementSnapshot:
         "classes": _per_class(votes, q, valid, settled_q, classes, n_classes),
         "pairs": _pairs(valid & settled_q, q, classes),
         "annotators": _per_annotator(dataset, data, q),
+        # One GROUP BY over the images, here rather than on every dashboard view (issue 23: pages never scan).
+        "answers_per_image": answers_per_image(dataset),
     }
     return AgreementSnapshot.objects.create(
         dataset=dataset, n_votes=votes.n_votes, figures=figures, seconds=time.perf_counter() - started

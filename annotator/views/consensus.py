@@ -51,7 +51,7 @@ def agreement_dashboard(request: HttpRequest, dataset: Dataset) -> HttpResponse:
         ),
     }
     answers = overview["answers_per_image"]
-    context["answers"] = bar_chart(
+    context["answers"] = answers and bar_chart(
         f"Answers per image (mean {answers['mean']:.2f})" if answers["mean"] is not None else "Answers per image",
         *capped_bins(answers["histogram"], last=ANSWER_BINS_SHOWN),
         x_label="completed annotations per image"

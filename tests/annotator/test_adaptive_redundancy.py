@@ -12,6 +12,7 @@ import pytest
 
 from annotator.core.redundancy import EXHAUSTED, OPEN, SETTLED, open_reason
 from annotator.models import Consensus, Dataset, Image, LabelClass
+from annotator.services.agreement_figures import agreement_compute
 from annotator.services.annotations import Answer, annotation_revise, annotation_submit
 from annotator.services.assignment import AssignmentError, dataset_redundancy_set, lease_next
 from tests.builders.annotations import workbench_dataset
@@ -189,6 +190,10 @@ def test_the_review_queue_says_why_an_image_is_open_and_the_dashboard_shows_answ
     detail = client.get(f"/api/images/{clear.pk}/review/").json()
     assert detail["consensus"]["open_reason"] == "settled after 2 answers"
 
+    # The answers per image come with the agreement snapshot (the periodic job), not from a scan on every view.
+    assert client.get(f"/api/datasets/{dataset.slug}/agreement/").json()["answers_per_image"] is None
+    assert 'id="answers-per-image"' not in client.get(f"/datasets/{dataset.slug}/agreement/").content.decode()
+    agreement_compute(dataset=dataset)
     agreement = client.get(f"/api/datasets/{dataset.slug}/agreement/").json()
     assert agreement["answers_per_image"] == {
         "redundancy": "adaptive", "n_images": 2, "mean": 2.5, "histogram": {"2": 1, "3": 1}

@@ -152,6 +152,7 @@ def test_a_page_row_holds_what_the_image_and_its_consensus_hold(mixed):
         "agreement": consensus.agreement,
         "annotation_count": consensus.annotation_count,
         "annotations_needed": image.annotations_needed,
+        "open_reason": None,  # fixed redundancy (tests/annotator/test_adaptive_redundancy.py has the adaptive one)
         "flags": {
             "bad_image": consensus.bad_image_count,
             "none_fits": consensus.none_fits_count,
