@@ -39,6 +39,7 @@ def main() -> None:
 
     from annotator.db.functions import current_sql, versioned_sql
     from annotator.models import Dataset, Image
+    from annotator.services.assignment import dataset_queue_order_set
     from annotator.services.candidates import model_scores_replace
 
     print(f"load average before: {os.getloadavg()}")
@@ -58,8 +59,7 @@ def main() -> None:
         changed = model_scores_replace(dataset=dataset, image_ids=ids, scores=scores)
         print(f"scores, {label}: {changed} rows changed in {time.perf_counter() - started:.2f} s")
     timed_handouts(dataset, users, "position order, scores stored")
-    dataset.queue_order = "model_guided"
-    dataset.save(update_fields=["queue_order"])
+    dataset_queue_order_set(dataset=dataset, queue_order="model_guided")
     timed_handouts(dataset, users, "model-guided order")
     begun = ids[rng.choice(ids.size, 2000, replace=False)]
     Image.objects.filter(pk__in=begun.tolist()).update(annotation_count=1)

@@ -12,14 +12,15 @@ import pytest
 from django.db.models import Count
 from rest_framework.test import APIClient
 
-from annotator.models import Annotation, Image, Lease, PilotImage
+from annotator.models import Annotation, Dataset, Image, Lease, PilotImage
 from annotator.services.annotations import Answer, annotation_submit
-from annotator.services.assignment import image_request_more, image_skip, lease_next
+from annotator.services.assignment import dataset_queue_order_set, image_request_more, image_skip, lease_next
 from annotator.services.candidates import model_scores_replace
 from annotator.services.pilots import pilot_create
 from tests.builders.annotations import take_and_answer, workbench_dataset
 from tests.builders.users import UserFactory
 from tests.concurrency import run_at_once
+from tests.error_contract import assert_error_body
 
 pytestmark = pytest.mark.django_db
 
@@ -33,8 +34,7 @@ def _guided(dataset, scores: list[float | None]):
     ids = np.array(list(Image.objects.filter(dataset=dataset).order_by("position").values_list("pk", flat=True)))
     values = np.array([np.nan if s is None else s for s in scores], dtype=float)
     model_scores_replace(dataset=dataset, image_ids=ids, scores=values)
-    dataset.queue_order = "model_guided"
-    dataset.save(update_fields=["queue_order"])
+    dataset_queue_order_set(dataset=dataset, queue_order="model_guided")
     return dataset
 
 
@@ -46,8 +46,7 @@ def test_fresh_images_go_highest_score_first_ties_and_unscored_by_position(annot
 
 def test_the_same_scores_under_the_position_order_change_nothing(annotator):
     dataset = _guided(workbench_dataset(images=8, annotations_per_image=1, annotators=[annotator]), SCORES)
-    dataset.queue_order = "position"
-    dataset.save(update_fields=["queue_order"])
+    dataset_queue_order_set(dataset=dataset, queue_order="position")
     assert [take_and_answer(dataset, annotator) for _ in range(8)] == list(range(8))
 
 
@@ -135,3 +134,26 @@ def test_twenty_annotators_at_once_fill_the_best_images_and_never_push_one_past_
     best = sorted(counts, key=lambda pk: -score_of[pk])[:8]
     assert all(counts[pk] == n for pk in best)
     assert not Lease.objects.exists()
+
+
+def test_staff_set_the_queue_order_through_the_api_and_bad_input_gets_a_400_with_nothing_written(
+    staff, reviewer, annotator
+):
+    dataset = _guided(workbench_dataset(slug="api", images=8, annotators=[annotator]), SCORES)
+    dataset_queue_order_set(dataset=dataset, queue_order="position")
+    client = APIClient()
+    client.force_login(staff)
+    url = "/api/datasets/api/queue-order/"
+    assert client.get(url).json() == {"queue_order": "position", "images_with_score": 6}
+    for body in ({"queue_order": "by score"}, {"queue_order": ""}, {}, {"queue_order": ["model_guided"]}):
+        response = client.put(url, body, format="json")
+        assert response.status_code == 400, body
+        assert_error_body(response)
+    assert Dataset.objects.get(pk=dataset.pk).queue_order == "position"
+    assert client.put(url, {"queue_order": "model_guided"}, format="json").json()["queue_order"] == "model_guided"
+    assert take_and_answer(dataset, annotator) == BY_HAND[0]
+    client.force_login(reviewer)
+    assert client.put(url, {"queue_order": "position"}, format="json").status_code == 403
+    assert client.get(url).json()["queue_order"] == "model_guided"
+    client.force_login(annotator)  # the setting is not the annotators' business
+    assert client.get(url).status_code == 403

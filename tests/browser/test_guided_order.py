@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from annotator.models import Image
+from annotator.services.assignment import dataset_queue_order_set
 from annotator.services.candidates import model_scores_replace
 from tests.browser.conftest import screenshot
 
@@ -19,8 +20,7 @@ def test_the_workbench_opens_on_the_highest_score_fresh_image(signed_in, url, an
     model_scores_replace(dataset=photo_dataset, image_ids=np.array([i.pk for i in images]), scores=scores)
     best = images[int(np.argmax(scores))]
     assert best.position != 0  # else the position order would show it first too
-    photo_dataset.queue_order = "model_guided"
-    photo_dataset.save(update_fields=["queue_order"])
+    dataset_queue_order_set(dataset=photo_dataset, queue_order="model_guided")
     page = signed_in(annotator)
     page.goto(url("/datasets/photos/annotate/"))
     page.wait_for_selector("#workbench[data-ready=true]")
