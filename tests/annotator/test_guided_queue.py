@@ -9,6 +9,7 @@ import uuid
 
 import numpy as np
 import pytest
+from django.db import connection
 from django.db.models import Count
 from rest_framework.test import APIClient
 
@@ -157,3 +158,27 @@ def test_staff_set_the_queue_order_through_the_api_and_bad_input_gets_a_400_with
     assert client.get(url).json()["queue_order"] == "model_guided"
     client.force_login(annotator)  # the setting is not the annotators' business
     assert client.get(url).status_code == 403
+
+
+def test_both_guided_reads_are_ordered_reads_of_their_partial_indexes(annotator):
+    """The plans PostgreSQL runs inside relabel_lease_next (auto_explain): with sequential scans and sorts priced
+    out, a partial index whose condition or order did not match the query would show as a Sort or another scan."""
+    dataset = _guided(workbench_dataset(images=8, annotations_per_image=1, annotators=[annotator]), SCORES)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE annotator_image")
+        cursor.execute("LOAD 'auto_explain'")
+        for setting in (
+            "auto_explain.log_min_duration = 0", "auto_explain.log_nested_statements = on",
+            "auto_explain.log_level = notice", "enable_seqscan = off", "enable_bitmapscan = off", "enable_sort = off",
+        ):  # fmt: skip
+            cursor.execute(f"SET LOCAL {setting}")
+        del connection.connection.notices[:]
+        assert lease_next(dataset=dataset, annotator=annotator) is not None
+        plans = list(connection.connection.notices)
+    head = [p for p in plans if "h.more_requested_at IS NOT NULL" in p and "Query Text: SELECT i.id" in p]
+    fresh = [p for p in plans if "ORDER BY i.model_score DESC NULLS LAST" in p]
+    assert len(head) == 1 and len(fresh) == 1, plans
+    # (the query texts hold no "Sort" or "Seq Scan": these words can only come from the plans)
+    assert "Index Scan using image_begun_queue_idx" in head[0] and "Sort" not in head[0]
+    assert "Index Scan using image_guided_fresh_queue_idx" in fresh[0] and "Sort" not in fresh[0]
+    assert "Seq Scan on annotator_image" not in head[0] + fresh[0]
