@@ -35,7 +35,8 @@ class DatasetForm(forms.ModelForm):
 class DatasetAdmin(admin.ModelAdmin):
     form = DatasetForm
     list_display = [
-        "name", "slug", "annotations_per_image", "redundancy", "consensus_threshold", "candidate_count", "created_at",
+        "name", "slug", "annotations_per_image", "redundancy", "queue_order", "consensus_threshold", "candidate_count",
+        "created_at",
     ]  # fmt: skip
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name", "slug"]

@@ -7,6 +7,7 @@ from celery import Task, shared_task
 from annotator.models import Dataset
 from config.celery import TimeLimits
 from evaluation.services.candidates import candidates_recompute
+from evaluation.services.model_scores import model_scores_recompute
 from evaluation.services.release_claims import STALE_CLAIM, release_build_held_elsewhere, releases_needing_a_build
 from evaluation.services.releases import release_build
 from evaluation.services.snapshots import metric_snapshots_due, metric_snapshots_refresh
@@ -45,10 +46,13 @@ def metrics_refresh_task() -> int:
 
 @shared_task(name="evaluation.recompute_candidates", acks_late=True, ignore_result=True, **EVALUATE_LIMITS)
 def candidates_recompute_task(dataset_id: int) -> int:
+    """Candidates, then the model scores (both follow the selected prediction sets); each safe to run twice."""
     dataset = Dataset.objects.filter(pk=dataset_id).first()
     if dataset is None:
         return 0
-    return candidates_recompute(dataset=dataset).candidates
+    candidates = candidates_recompute(dataset=dataset).candidates
+    model_scores_recompute(dataset=dataset)
+    return candidates
 
 
 @shared_task(

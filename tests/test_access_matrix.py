@@ -239,6 +239,10 @@ EXPECTED: dict[str, list[Probe]] = {
         Probe("get", **PETS, expected=VIEWERS_API),
         Probe("put", **PETS, body=lambda w: {"redundancy": "adaptive"}, expected=(403, 403, 403, 403, 403, 200)),
     ],
+    "consensus:api-queue-order": [
+        Probe("get", **PETS, expected=VIEWERS_API),
+        Probe("put", **PETS, body=lambda w: {"queue_order": "model_guided"}, expected=(403, 403, 403, 403, 403, 200)),
+    ],
     # Review: reviewers and staff only; pages redirect anonymous users to the login.
     "review:index": [Probe("get", expected=REVIEWERS_PAGE)],
     "review:queue": [Probe("get", **PETS, expected=REVIEWERS_PAGE)],

@@ -1,5 +1,5 @@
-"""API of consensus and agreement figures and the redundancy setting: reviewers, researchers and staff only
-(annotators get 403); changing the setting: staff."""
+"""API of consensus and agreement figures and the redundancy and queue-order settings: reviewers, researchers and
+staff only (annotators get 403); changing a setting: staff."""
 
 from __future__ import annotations
 
@@ -9,9 +9,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.models import Dataset, Image
 from annotator.permissions import CanViewConsensus, access_consensus, access_dataset_settings, dataset_or_403
 from annotator.selectors.consensus import agreement_overview
-from annotator.services.assignment import REDUNDANCY_KINDS, AssignmentError, dataset_redundancy_set
+from annotator.services.assignment import (
+    QUEUE_ORDERS,
+    REDUNDANCY_KINDS,
+    AssignmentError,
+    dataset_queue_order_set,
+    dataset_redundancy_set,
+)
 from annotator.services.dawid_skene import dawid_skene_request
 from config.api_errors import refused, validated
 
@@ -80,3 +87,37 @@ class RedundancyApi(APIView):
         with refused(AssignmentError):
             dataset_redundancy_set(dataset=dataset, **data)
         return Response(RedundancyOutput(dataset).data)
+
+
+class QueueOrderInput(serializers.Serializer):
+    queue_order = serializers.ChoiceField(choices=list(QUEUE_ORDERS))
+
+
+class QueueOrderOutput(serializers.Serializer):
+    queue_order = serializers.CharField()
+    images_with_score = serializers.IntegerField(help_text="Images with a model score (from the selected sets).")
+
+
+class QueueOrderApi(APIView):
+    """GET the order of the dataset's fresh images in the hand-out (`position` or `model_guided`) and how many
+    images have a model score; PUT `{"queue_order": …}` to change it (staff). See README, "Model-guided order"."""
+
+    permission_classes = [CanViewConsensus]
+
+    @staticmethod
+    def _output(dataset: Dataset) -> dict:
+        scored = Image.objects.filter(dataset=dataset, model_score__isnull=False).count()
+        return QueueOrderOutput({"queue_order": dataset.queue_order, "images_with_score": scored}).data
+
+    @extend_schema(responses=QueueOrderOutput)
+    def get(self, request: Request, slug: str) -> Response:
+        dataset = dataset_or_403(request.user, slug, access_consensus)
+        return Response(self._output(dataset))
+
+    @extend_schema(request=QueueOrderInput, responses=QueueOrderOutput)
+    def put(self, request: Request, slug: str) -> Response:
+        dataset = dataset_or_403(request.user, slug, access_dataset_settings)
+        data = validated(QueueOrderInput(data=request.data))
+        with refused(AssignmentError):
+            dataset_queue_order_set(dataset=dataset, queue_order=data["queue_order"])
+        return Response(self._output(dataset))

@@ -91,6 +91,19 @@ class Dataset(models.Model):
         help_text="Adaptive: a question is settled when its Dawid–Skene posterior odds are c / (1 − c) times beyond "
         "the odds of the DS threshold, either way (before any run: when its yes and no answers differ by 2).",
     )
+    # Model-guided order (issue 22): fresh images by `Image.model_score`, highest first (annotator/db/sql/
+    # relabel_lease_next.sql); reviewer requests, nearly-complete images and the pilot still go before them.
+    queue_order = models.CharField(
+        max_length=16,
+        choices=[
+            ("position", "Position: fresh images in dataset order"),
+            ("model_guided", "Model-guided: fresh images by model score, highest first"),
+        ],
+        default="position",
+        help_text="The order of fresh images (no annotation yet) in the hand-out. Model-guided: highest model "
+        "score first (how far down the selected prediction sets rank the original label), ties and images "
+        "without a score by position. Reviewer requests, nearly-complete images and the pilot go first either way.",
+    )
     annotators = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -123,6 +136,9 @@ class Dataset(models.Model):
                 name="dataset_redundancy_confidence_range",
             ),
             models.CheckConstraint(condition=Q(redundancy__in=["fixed", "adaptive"]), name="dataset_redundancy_kind"),
+            models.CheckConstraint(
+                condition=Q(queue_order__in=["position", "model_guided"]), name="dataset_queue_order_known"
+            ),
             no_bidi_controls_constraint("name", "dataset_name_no_bidi"),
             length_constraint("description", DESCRIPTION_MAX_LENGTH, "dataset_description_length"),
         ]

@@ -45,6 +45,14 @@ class Image(models.Model):
     pilot_rank = models.PositiveIntegerField(
         null=True, blank=True, help_text="Hand-out order within the dataset's active pilot; empty outside it."
     )
+    # Set by evaluation.services.model_scores from the candidate prediction sets (evaluation.core.model_score);
+    # a dataset with the model-guided queue order hands out its fresh images by it, highest first.
+    model_score = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="How likely the label set differs from the original label, from the models (0 … 1); empty "
+        "without a selected prediction set covering the image. Never shown to annotators.",
+    )
     annotation_count = models.PositiveSmallIntegerField(default=0, help_text="Completed annotations.")
     lease_count = models.PositiveSmallIntegerField(default=0, help_text="Leases not yet reclaimed.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -95,6 +103,24 @@ class Image(models.Model):
                 F("position"),
                 condition=Q(annotation_count=0, lease_count=0, more_requested_at__isnull=True),
                 name="image_fresh_queue_idx",
+            ),
+            # Model-guided order (Dataset.queue_order): the open images someone has begun or a reviewer asked
+            # for, in hand-out order, then the fresh images by model score, highest first, then by position.
+            models.Index(
+                F("dataset"),
+                F("more_requested_at").asc(nulls_last=True),
+                F("annotations_needed") - F("annotation_count") - F("lease_count"),
+                F("position"),
+                condition=Q(annotations_needed__gt=F("annotation_count") + F("lease_count"))
+                & (Q(annotation_count__gt=0) | Q(lease_count__gt=0) | Q(more_requested_at__isnull=False)),
+                name="image_begun_queue_idx",
+            ),
+            models.Index(
+                F("dataset"),
+                F("model_score").desc(nulls_last=True),
+                F("position"),
+                condition=Q(annotation_count=0, lease_count=0, more_requested_at__isnull=True),
+                name="image_guided_fresh_queue_idx",
             ),
             # The same two, for the images of the active pilot, which the hand-out gives first, in pilot order.
             models.Index(

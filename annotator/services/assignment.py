@@ -219,3 +219,24 @@ def dataset_redundancy_set(
     consensus_recompute_dataset(dataset=locked)
     logger.info("dataset %s: redundancy %s (%d-%d, c=%s)", locked.slug, redundancy, minimum, maximum, confidence)
     return changed
+
+
+QUEUE_ORDERS = ("position", "model_guided")
+
+
+@transaction.atomic
+def dataset_queue_order_set(*, dataset: Dataset, queue_order: str) -> bool:
+    """Choose the order of the dataset's fresh images in the hand-out: `position`, or `model_guided` (highest
+    `Image.model_score` first; see README, "Model-guided order"). Returns whether it changed; refused
+    (AssignmentError, nothing written) for an unknown order. The next hand-out follows it; nothing else moves.
+    Locking: the dataset row."""
+    if queue_order not in QUEUE_ORDERS:
+        raise AssignmentError(f"queue order must be one of {', '.join(QUEUE_ORDERS)}, not {queue_order!r}")
+    locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    changed = locked.queue_order != queue_order
+    if changed:
+        locked.queue_order = queue_order
+        locked.save(update_fields=["queue_order"])
+        logger.info("dataset %s: queue order %s", locked.slug, queue_order)
+    dataset.queue_order = queue_order
+    return changed

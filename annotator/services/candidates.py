@@ -83,3 +83,28 @@ def candidates_replace(
                 SELECT n.image_id, n.label_class_id, n.source, n.score, now() FROM candidate_new n
                 ON CONFLICT (image_id, label_class_id) DO NOTHING"""
         )
+
+
+MODEL_SCORE_BATCH = 5_000
+
+
+def model_scores_replace(*, dataset: Dataset, image_ids: np.ndarray, scores: np.ndarray) -> int:
+    """Make these images' `model_score` equal `scores` (NaN: no score); returns how many rows changed.
+
+    Not atomic on purpose: one short transaction per batch of 5,000 images, each updating only the rows whose
+    score differs, so the hand-out (which skips locked rows) never waits behind, nor skips, the whole dataset.
+    Running it again with the same scores changes nothing. Images of other datasets are left alone.
+    """
+    changed = 0
+    for start in range(0, image_ids.size, MODEL_SCORE_BATCH):
+        ids = image_ids[start : start + MODEL_SCORE_BATCH]
+        values = scores[start : start + MODEL_SCORE_BATCH]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Image._meta.db_table} i SET model_score = v.score "
+                "FROM unnest(%s::bigint[], %s::float8[]) AS v(id, score) "
+                "WHERE i.id = v.id AND i.dataset_id = %s AND i.model_score IS DISTINCT FROM v.score",
+                [ids.tolist(), [None if np.isnan(v) else float(v) for v in values.tolist()], dataset.pk],
+            )
+            changed += cursor.rowcount
+    return changed

@@ -9,4 +9,5 @@ urlpatterns = [
     path("datasets/<slug:slug>/agreement/", views.agreement_dashboard, name="dashboard"),
     path("api/datasets/<slug:slug>/agreement/", api.AgreementApi.as_view(), name="api-agreement"),
     path("api/datasets/<slug:slug>/redundancy/", api.RedundancyApi.as_view(), name="api-redundancy"),
+    path("api/datasets/<slug:slug>/queue-order/", api.QueueOrderApi.as_view(), name="api-queue-order"),
 ]

@@ -34,6 +34,7 @@ FROZEN_SHA256 = {
     "relabel_consensus_row.v2.sql": "7f8d31ce61d74d9d11fd2ce4705c2b6fbe5b224af15b75a5965f3430e2cdf4d4",
     "relabel_lease_next.v1.sql": "4a77e80bc907c51729cc1e9f0aa3effae16ea33bf6d2244fc673533647322865",
     "relabel_lease_next.v2.sql": "951d5d47fe0541375698c12ee51315c58b84354b112f25cd857f5b36d8da38a8",
+    "relabel_lease_next.v3.sql": "6e3ec870a9344ffd4281e578edd6545205572898f2a6344f17eb423931e90a33",
     "relabel_leases_reclaim.v1.sql": "e8b9c8af1735fc570a907a9b41092fd4c8a9a8bcb69053280461601a81de6f4b",
     "relabel_shown.v1.sql": "e2790aede6126f59f6d3648a573ffb6826f9a9ab16b8f0cde61d05c9b765069a",
     "relabel_shown.v2.sql": "5be6992db85ddd90495065ae55a1f5f4be52df48cf6528d2af49ea0665338131",

@@ -13,7 +13,7 @@ from annotator.models import Annotation, Image, Lease, PilotImage
 from annotator.services.annotations import Answer, annotation_submit
 from annotator.services.assignment import image_request_more, image_skip, lease_next
 from annotator.services.pilots import pilot_create, pilot_deactivate
-from tests.builders.annotations import workbench_dataset
+from tests.builders.annotations import take_and_answer, workbench_dataset
 from tests.builders.users import UserFactory
 from tests.concurrency import run_at_once
 
@@ -29,38 +29,31 @@ def _pilot_positions(pilot) -> list[int]:
     return [position_of[image_id] for _, image_id in sorted(zip(ranks.tolist(), ids, strict=True))]
 
 
-def _take(dataset, user) -> int:
-    lease = lease_next(dataset=dataset, annotator=user)
-    assert lease is not None
-    annotation_submit(annotator=user, image_id=lease.image_id, answer=Answer(unsure=True), client_uuid=uuid.uuid4())
-    return Image.objects.get(pk=lease.image_id).position
-
-
 def test_an_active_pilot_is_handed_out_first_and_a_retired_one_no_longer(annotator):
     dataset = workbench_dataset(images=30, annotations_per_image=1, annotators=[annotator])
     pilot = pilot_create(dataset=dataset, n=5, seed=9)
     positions = _pilot_positions(pilot)
     assert positions != sorted(positions)  # the pilot's order is not the position order
-    assert [_take(dataset, annotator) for _ in range(5)] == positions  # in the pilot's order, each once
-    after = _take(dataset, annotator)  # the pilot is done: the usual queue, first by position
+    assert [take_and_answer(dataset, annotator) for _ in range(5)] == positions  # in the pilot's order, each once
+    after = take_and_answer(dataset, annotator)  # the pilot is done: the usual queue, first by position
     assert after == min(set(range(30)) - set(positions))
     second = pilot_create(dataset=dataset, n=5, seed=10)
     usual = min(set(range(30)) - set(positions) - {after})
     assert usual not in _pilot_positions(second)  # so the next pick tells the two orders apart
     pilot_deactivate(pilot=second)
-    assert _take(dataset, annotator) == usual
+    assert take_and_answer(dataset, annotator) == usual
 
 
 def test_within_the_pilot_the_queue_order_holds_requested_then_closest_to_done(annotator, second_annotator):
     dataset = workbench_dataset(images=30, annotations_per_image=2, annotators=[annotator, second_annotator])
     pilot = pilot_create(dataset=dataset, n=6, seed=3)
     positions = _pilot_positions(pilot)
-    first = _take(dataset, annotator)  # the first pilot image, now one annotation short
+    first = take_and_answer(dataset, annotator)  # the first pilot image, now one annotation short
     assert first == positions[0]
     requested = Image.objects.get(dataset=dataset, position=positions[3])
     image_request_more(image_id=requested.pk, extra=1)
-    assert _take(dataset, second_annotator) == positions[3]  # a reviewer's request goes first
-    assert _take(dataset, second_annotator) == positions[0]  # then the image closest to done
+    assert take_and_answer(dataset, second_annotator) == positions[3]  # a reviewer's request goes first
+    assert take_and_answer(dataset, second_annotator) == positions[0]  # then the image closest to done
 
 
 def test_a_skipped_or_answered_pilot_image_is_never_handed_to_the_same_annotator(annotator):
@@ -70,9 +63,9 @@ def test_a_skipped_or_answered_pilot_image_is_never_handed_to_the_same_annotator
     lease = lease_next(dataset=dataset, annotator=annotator)
     assert Image.objects.get(pk=lease.image_id).position == positions[0]
     image_skip(annotator=annotator, image_id=lease.image_id)
-    assert _take(dataset, annotator) == positions[1]
+    assert take_and_answer(dataset, annotator) == positions[1]
     # both pilot images are done for this annotator (skipped, answered): the usual queue
-    assert _take(dataset, annotator) == min(set(range(10)) - set(positions))
+    assert take_and_answer(dataset, annotator) == min(set(range(10)) - set(positions))
 
 
 @pytest.mark.django_db(transaction=True)

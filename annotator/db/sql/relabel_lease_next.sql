@@ -14,6 +14,7 @@ DECLARE
     v_row record;
     v_image bigint;
     v_original bigint;
+    v_guided boolean;
 BEGIN
     IF EXISTS (SELECT 1 FROM annotator_lease l WHERE l.dataset_id = p_dataset AND l.expires_at <= p_now) THEN
         PERFORM relabel_leases_reclaim(p_dataset, p_now);
@@ -72,11 +73,50 @@ BEGIN
             FOR UPDATE OF i SKIP LOCKED;
         END IF;
 
+        -- Model-guided order (the dataset's queue_order): the head holds only the open images someone has begun
+        -- (or a reviewer asked for), in the same order; when the user has done all of those, the first fresh
+        -- image by model score, highest first, then by position (images without a score last). Both read
+        -- partial indexes in order (image_begun_queue_idx, image_guided_fresh_queue_idx).
+        IF v_image IS NULL THEN
+            SELECT d.queue_order = 'model_guided' INTO v_guided FROM annotator_dataset d WHERE d.id = p_dataset;
+        END IF;
+        IF v_image IS NULL AND v_guided THEN
+            SELECT i.id INTO v_image
+            FROM (
+                SELECT h.id, h.more_requested_at,
+                       h.annotations_needed - h.annotation_count - h.lease_count AS missing, h.position
+                FROM annotator_image h
+                WHERE h.dataset_id = p_dataset AND h.annotations_needed > h.annotation_count + h.lease_count
+                  AND (h.annotation_count > 0 OR h.lease_count > 0 OR h.more_requested_at IS NOT NULL)
+                ORDER BY h.more_requested_at ASC NULLS LAST,
+                         h.annotations_needed - h.annotation_count - h.lease_count, h.position
+                LIMIT 64
+            ) head
+            JOIN annotator_image i ON i.id = head.id
+            WHERE i.annotations_needed > i.annotation_count + i.lease_count  -- rechecked on the locked row
+              AND NOT EXISTS (SELECT 1 FROM annotator_annotation a WHERE a.image_id = i.id AND a.annotator_id = p_user)
+              AND NOT EXISTS (SELECT 1 FROM annotator_lease l WHERE l.image_id = i.id AND l.annotator_id = p_user)
+              AND NOT EXISTS (SELECT 1 FROM annotator_skip s WHERE s.image_id = i.id AND s.annotator_id = p_user)
+            ORDER BY head.more_requested_at ASC NULLS LAST, head.missing, head.position
+            LIMIT 1
+            FOR UPDATE OF i SKIP LOCKED;
+
+            IF v_image IS NULL THEN
+                SELECT i.id INTO v_image FROM annotator_image i
+                WHERE i.dataset_id = p_dataset AND i.annotation_count = 0 AND i.lease_count = 0
+                  AND i.more_requested_at IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM annotator_skip s WHERE s.image_id = i.id AND s.annotator_id = p_user)
+                ORDER BY i.model_score DESC NULLS LAST, i.position
+                LIMIT 1
+                FOR UPDATE OF i SKIP LOCKED;
+            END IF;
+        END IF;
+
         -- The first image, in hand-out order, that the user has never annotated, held or skipped, looking at
         -- the first 64 open images of the queue (the head, shared by everyone at work); when the user has done
         -- all of those, the first fresh image by position; only when none is left, the whole queue. So the
         -- pick costs the same however many open images the user already annotated.
-        IF v_image IS NULL THEN  -- no pilot image for the user (not indented, to keep the diff small)
+        IF v_image IS NULL AND NOT v_guided THEN  -- position order (not indented, to keep the diff small)
         SELECT i.id INTO v_image
         FROM (
             SELECT h.id, h.more_requested_at, h.annotations_needed - h.annotation_count - h.lease_count AS missing,
@@ -97,7 +137,7 @@ BEGIN
         FOR UPDATE OF i SKIP LOCKED;
         END IF;
 
-        IF v_image IS NULL THEN  -- nobody has annotated or holds a fresh image: only a skip can exclude it
+        IF v_image IS NULL AND NOT v_guided THEN  -- nobody has annotated or holds a fresh image: only a skip
             SELECT i.id INTO v_image FROM annotator_image i
             WHERE i.dataset_id = p_dataset AND i.annotation_count = 0 AND i.lease_count = 0
               AND i.more_requested_at IS NULL
