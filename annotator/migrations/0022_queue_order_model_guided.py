@@ -13,7 +13,7 @@ from annotator.db.functions import versioned_sql
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotator', '0019_redundancy_band_around_label_cut'),
+        ('annotator', '0021_dataset_counts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
