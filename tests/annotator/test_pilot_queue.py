@@ -93,8 +93,18 @@ def test_twenty_annotators_at_once_take_the_pilot_first_and_never_push_an_image_
     assert max(counts.values()) <= n
     per_image = Annotation.objects.values("image").annotate(total=Count("id"))
     assert {row["image"]: row["total"] for row in per_image} == {k: v for k, v in counts.items() if v}
-    # 60 hand-outs over 120 open slots: the pilot's 24 are all filled because its images go first. (A pilot
-    # image whose row another hand-out holds locked at that instant is skipped, as every queue row is, so the
-    # exact order of the first 24 leases under contention is not asserted.)
-    assert all(counts[image_id] == n for image_id in pilot_ids)
     assert len(taken) == 60 and not Lease.objects.exists()
+    # 60 hand-outs over 120 open slots: the pilot's 24 go first, but a pilot image whose row another hand-out or
+    # submit holds locked at that instant is skipped, as every queue row is (SKIP LOCKED), so under contention a
+    # pilot slot can be left for later (seen once in many runs). What must hold: once nothing contends, every
+    # hand-out goes to a pilot image while any pilot slot is open.
+    filled = sum(counts[image_id] for image_id in pilot_ids)
+    assert filled >= len(pilot_ids) * n - 4
+    for i in range(len(pilot_ids) * n - filled):
+        late = UserFactory(username=f"late{i}")
+        dataset.annotators.add(late)
+        lease = lease_next(dataset=dataset, annotator=late)
+        assert lease is not None and lease.image_id in pilot_ids
+        annotation_submit(annotator=late, image_id=lease.image_id, answer=Answer(unsure=True), client_uuid=uuid.uuid4())
+    counts = dict(Image.objects.filter(dataset=dataset).values_list("pk", "annotation_count"))
+    assert all(counts[image_id] == n for image_id in pilot_ids)
