@@ -399,8 +399,8 @@ def _score_rows(
     so the process's resident memory does not grow with the file.
     """
     mapped = scores if isinstance(scores, np.ndarray) else np.load(scores, mmap_mode="r", allow_pickle=False)
-    if mapped.shape != shape or mapped.dtype.kind != "f":
-        raise ValueError(f"scores must be finite floats, with shape {shape}")
+    if mapped.shape != shape:
+        raise ValueError(f"scores must be finite, with shape {shape}")
     block = np.array(mapped[start:stop, columns])
     del mapped
     if not np.isfinite(block).all():
