@@ -34,10 +34,10 @@ from annotator.services.agreement_figures import agreement_compute
 from annotator.services.consensus import consensus_recompute_dataset
 from annotator.services.dawid_skene import dawid_skene_run
 from bench.report import Figure, Report
-from evaluation.core.metrics import compute_all
+from evaluation.core.metrics import compute_all_streaming
 from evaluation.models import MetricSnapshot, PredictionSet
 from evaluation.selectors.label_pools import consensus_label_pool, dataset_order
-from evaluation.selectors.prediction_sets import prediction_scores, prediction_topk
+from evaluation.selectors.prediction_sets import prediction_scores_path, prediction_topk
 from evaluation.services.snapshots import metric_snapshots_refresh
 
 # The rows each service reads, as the services read them (binary COPY of the same columns).
@@ -167,19 +167,28 @@ def bench_metrics(report: Report, dataset: Dataset) -> None:
     copy_seconds = copy_out_seconds(_METRIC_ROWS, dataset)
     order = dataset_order(dataset)
     pool = consensus_label_pool(dataset)
-    labels = pool.matrix(order.num_classes, len(order))
-    inputs = [(prediction_topk(s), prediction_scores(s)) for s in sets]
+    labels = pool.csr(len(order))
     numpy_seconds = 0.0
     scored_seconds = 0.0
-    for topk, scores in inputs:
-        spent, _ = timed(partial(compute_all, topk, order.original, labels, scores), best=True)
+    with_scores = 0
+    for prediction_set in sets:
+        with prediction_scores_path(prediction_set) as scores:
+            evaluate = partial(
+                compute_all_streaming,
+                prediction_topk(prediction_set),
+                order.original,
+                labels,
+                order.num_classes,
+                scores,
+            )
+            spent, _ = timed(evaluate, best=True)
         numpy_seconds += spent
         scored_seconds += spent if scores is not None else 0.0
-    with_scores = sum(scores is not None for _, scores in inputs)
+        with_scores += scores is not None
     report.add(Figure(
         "metrics", f"metrics for {len(sets)} prediction sets (read, compute, {len(snapshots)} snapshots written)",
         seconds, "s", floor=copy_seconds + numpy_seconds,
-        floor_note=f"COPY out {copy_seconds:.2f} s + evaluation.core.metrics.compute_all in memory "
+        floor_note=f"COPY out {copy_seconds:.2f} s + evaluation.core.metrics.compute_all_streaming "
         f"{numpy_seconds:.2f} s "
         f"(of which {scored_seconds:.2f} s for {with_scores} set(s) with full scores: mAP, LRAP)",
         target="≤ 5 s for 10 sets at 50,000 images",

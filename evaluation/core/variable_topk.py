@@ -101,14 +101,21 @@ def variable_topk_measures(
     scores: np.ndarray | None = None,
     bins: Sequence[int] = DEFAULT_BINS,
     confidence: float = 0.95,
+    found_scored: tuple[np.ndarray, np.ndarray] | None = None,
+    full_ranking: bool | None = None,
 ) -> dict[str, Any]:
     """Variable top-k (strict, fractional), the subgroups by |Y| and ASMA, as a JSON-serialisable dict.
 
     `top1_correct` says per image whether the first prediction is the original label, `has_original` which
     images have one; `hits` column 0 is ReaL@1's outcome. See the module docstring for the definitions.
+    `found_scored` is `labels_found_at_own_size`'s result when the caller computed it already (block by block,
+    without N×C matrices); `full_ranking` then says whether a full score matrix ranked on past k.
     """
     bounds = bin_bounds(bins)
-    found, scored = labels_found_at_own_size(hits, sizes, evaluated, labels=labels, scores=scores)
+    if found_scored is None:
+        found_scored = labels_found_at_own_size(hits, sizes, evaluated, labels=labels, scores=scores)
+    found, scored = found_scored
+    full = scores is not None if full_ranking is None else full_ranking
     n_scored = int(scored.sum())
     strict = scored & (found == sizes)
     fraction = np.divide(found, sizes, out=np.zeros(sizes.size), where=scored)
@@ -116,7 +123,7 @@ def variable_topk_measures(
     result: dict[str, Any] = {
         "vtk_scored": n_scored,
         "vtk_left_out": int(evaluated.sum()) - n_scored,
-        "vtk_ranking_limit": None if scores is not None else int(hits.shape[1]),
+        "vtk_ranking_limit": None if full else int(hits.shape[1]),
         "vtk_strict": ratio(strict_sum, n_scored),
         "vtk_strict_ci": interval(strict_sum, n_scored, confidence),
         "vtk_frac": ratio(fraction_sum, n_scored),

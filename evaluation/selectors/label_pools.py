@@ -67,11 +67,15 @@ class LabelPool:
         n = self.indptr.size - 1 if n_images is None else n_images
         key = (num_classes, n)
         if key not in self._matrices:
-            indptr = self.indptr[: n + 1]
-            if indptr.size < n + 1:  # images added after the labels were: they hold no label yet
-                indptr = np.concatenate([indptr, np.full(n + 1 - indptr.size, indptr[-1], dtype=indptr.dtype)])
-            self._matrices[key] = label_matrix((indptr, self.indices[: indptr[-1]]), num_classes)
+            self._matrices[key] = label_matrix(self.csr(n), num_classes)
         return self._matrices[key]
+
+    def csr(self, n_images: int) -> tuple[np.ndarray, np.ndarray]:
+        """(indptr, indices) of the first `n_images` images; images added after the labels were hold none."""
+        indptr = self.indptr[: n_images + 1]
+        if indptr.size < n_images + 1:
+            indptr = np.concatenate([indptr, np.full(n_images + 1 - indptr.size, indptr[-1], dtype=indptr.dtype)])
+        return indptr, self.indices[: indptr[-1]]
 
 
 def label_pool_for(dataset: Dataset, *, reference_set: ReferenceLabelSet | None = None) -> LabelPool:

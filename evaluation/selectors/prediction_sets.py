@@ -3,7 +3,11 @@ snapshots (for the leaderboard, its history charts and the model page)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -28,6 +32,28 @@ def prediction_scores(prediction_set: PredictionSet) -> np.ndarray | None:
         return None
     with default_storage.open(prediction_set.scores_file.name, "rb") as stored:
         return np.load(stored, allow_pickle=False)
+
+
+@contextmanager
+def prediction_scores_path(prediction_set: PredictionSet) -> Iterator[str | None]:
+    """A local path of the stored N×C .npy scores (None without scores), for reading memory-mapped block by
+    block (`evaluation.core.metrics.compute_all_streaming`) instead of loading the matrix. A storage without
+    local files (S3) is copied to a temporary file first, in chunks, removed on exit."""
+    if not prediction_set.has_scores or not prediction_set.scores_file.name:
+        yield None
+        return
+    name = prediction_set.scores_file.name
+    try:
+        local_path = default_storage.path(name)
+    except NotImplementedError:
+        local_path = ""
+    if local_path and os.path.isfile(local_path):  # an in-memory storage names a path that is not on disk
+        yield local_path
+        return
+    with tempfile.NamedTemporaryFile(suffix=".npy") as local, default_storage.open(name, "rb") as stored:
+        shutil.copyfileobj(stored, local, length=1 << 22)
+        local.flush()
+        yield local.name
 
 
 def candidate_prediction_sets(dataset: Dataset) -> QuerySet[PredictionSet]:

@@ -14,10 +14,10 @@ import numpy as np
 from django.db import connection, transaction
 
 from annotator.models import Dataset
-from evaluation.core.metrics import METRICS_VERSION, compute_all
+from evaluation.core.metrics import METRICS_VERSION, compute_all_streaming
 from evaluation.models import MetricSnapshot, PredictionSet
 from evaluation.selectors.label_pools import DatasetOrder, LabelPool, dataset_order, label_pools_for
-from evaluation.selectors.prediction_sets import prediction_scores, prediction_topk
+from evaluation.selectors.prediction_sets import prediction_scores_path, prediction_topk
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +55,12 @@ def metric_snapshot_compute(
         logger.warning("dataset lost images since prediction set %s was uploaded; not evaluated", prediction_set.pk)
         return None
     topk = prediction_topk(prediction_set)
-    labels = label_pool.matrix(order.num_classes, n)
+    labels = label_pool.csr(n)
     # Images imported after the upload are appended to dataset order, so the first n rows still line up.
     original = order.original[:n]
-    values = compute_all(topk, original, labels, prediction_scores(prediction_set))
+    # By image blocks, the scores memory-mapped: no N×C matrix, so memory stays flat as datasets grow.
+    with prediction_scores_path(prediction_set) as scores:
+        values = compute_all_streaming(topk, original, labels, order.num_classes, scores)
     examples = _valid_error_examples(topk[:, 0], original, labels, values["valid_error_pairs"], order.image_ids[:n])
     snapshot = MetricSnapshot.objects.create(
         prediction_set=prediction_set,
@@ -130,13 +132,20 @@ def _pending(
 
 
 def _valid_error_examples(
-    top1: np.ndarray, original: np.ndarray, labels: np.ndarray, pairs: list[dict], image_ids: np.ndarray
+    top1: np.ndarray,
+    original: np.ndarray,
+    labels: tuple[np.ndarray, np.ndarray],
+    pairs: list[dict],
+    image_ids: np.ndarray,
 ) -> dict[str, list[int]]:
-    """A few image ids for each frequent (original, predicted) pair whose prediction is a valid label."""
+    """A few image ids for each frequent (original, predicted) pair whose prediction is a valid label;
+    `labels` is the pool's CSR (indptr, indices)."""
     if not pairs:
         return {}
-    rows = np.arange(top1.size)
-    valid_error = (original >= 0) & (top1 != original) & labels[rows, np.maximum(top1, 0)] & (top1 >= 0)
+    indptr, indices = labels
+    entry_rows = np.repeat(np.arange(top1.size), np.diff(indptr))
+    top1_in_set = np.bincount(entry_rows[indices == top1[entry_rows]], minlength=top1.size) > 0
+    valid_error = (original >= 0) & (top1 != original) & top1_in_set & (top1 >= 0)
     examples: dict[str, list[int]] = {}
     for pair in pairs:
         match = valid_error & (original == pair["original"]) & (top1 == pair["predicted"])

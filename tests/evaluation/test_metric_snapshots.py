@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.db.utils import InternalError
 
+from evaluation.core.metrics import compute_all, label_matrix, topk_from_scores
 from evaluation.models import MetricSnapshot
 from evaluation.selectors.label_pools import label_pool_for
+from evaluation.selectors.prediction_sets import prediction_scores_path
 from evaluation.services.prediction_sets import prediction_set_create
 from evaluation.services.reference_labels import reference_label_set_create
 from evaluation.services.snapshots import metric_snapshot_compute, metric_snapshots_refresh
 from evaluation.tasks import metrics_refresh_task
-from tests.builders.prediction_sets import REFERENCE, TOP3, build_dataset, csv_bytes
+from tests.builders.prediction_sets import N_CLASSES, ORIGINAL, REFERENCE, TOP3, build_dataset, csv_bytes, npy_bytes
 
 
 def _upload(dataset, name: str = "model"):
@@ -134,3 +138,41 @@ def test_two_workers_refreshing_at_once_append_each_snapshot_exactly_once(media_
     metric_snapshots_refresh()  # whatever a skipped (locked) set missed is caught up by the next run
     watermarks = list(MetricSnapshot.objects.values_list("prediction_set_id", "watermark"))
     assert len(watermarks) == len(set(watermarks)) == len(sets) * 2
+
+
+def test_a_snapshot_with_full_scores_is_computed_streaming_and_equals_the_dense_metrics(tiny, tiny_reference):
+    """The service reads the labels as CSR and the scores memory-mapped; its figures equal compute_all's."""
+    rng = np.random.default_rng(11)
+    scores = rng.standard_normal((len(ORIGINAL), N_CLASSES)).astype(np.float32)
+    prediction_set = prediction_set_create(
+        dataset=tiny, name="logits", source=ContentFile(npy_bytes(scores), name="logits.npy")
+    )
+    pool = label_pool_for(tiny, reference_set=tiny_reference)
+    snapshot = metric_snapshot_compute(prediction_set=prediction_set, label_pool=pool)
+    labels = label_matrix(REFERENCE, N_CLASSES)
+    dense = compute_all(topk_from_scores(scores, N_CLASSES), np.array(ORIGINAL), labels, scores)
+    assert snapshot.values["mean_average_precision"] is not None and snapshot.values["score_transform"] == "softmax"
+    assert snapshot.values == json.loads(json.dumps(dense))
+
+
+def test_scores_in_a_storage_without_local_paths_are_copied_to_a_temporary_file_and_removed(
+    tiny, tiny_reference, settings
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},  # no local paths, as S3
+    }
+    scores = np.random.default_rng(12).random((len(ORIGINAL), N_CLASSES)).astype(np.float32)
+    prediction_set = prediction_set_create(
+        dataset=tiny, name="remote", source=ContentFile(npy_bytes(scores), name="scores.npy")
+    )
+    with prediction_scores_path(prediction_set) as path:
+        assert path is not None and not path.startswith(str(settings.MEDIA_ROOT))
+        np.testing.assert_array_equal(np.load(path, mmap_mode="r"), scores)
+    assert not Path(path).exists()
+    pool = label_pool_for(tiny, reference_set=tiny_reference)
+    snapshot = metric_snapshot_compute(prediction_set=prediction_set, label_pool=pool)
+    dense = compute_all(
+        topk_from_scores(scores, N_CLASSES), np.array(ORIGINAL), label_matrix(REFERENCE, N_CLASSES), scores
+    )
+    assert snapshot.values["score_transform"] == "none" and snapshot.values == json.loads(json.dumps(dense))
