@@ -12,9 +12,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # Sections measured on the computation workload (bench.compute_workload), in this order; --growth runs them
 # at each size. Each is `function(report, dataset)`; see `_workload_sections`.
-WORKLOAD_SECTIONS = ("consensus", "dawid_skene", "metrics", "pages", "release")
+# "jobs" runs each dataset-wide job once in a child process for its peak RSS (bench.scale), "database" sizes the
+# tables on disk.
+WORKLOAD_SECTIONS = ("consensus", "dawid_skene", "metrics", "pages", "release", "jobs", "database")
 # "compare" builds its own two datasets (70 models each, bench.compare), so it runs outside the workload.
 ALL_SECTIONS = ("import", "api", "compare", *WORKLOAD_SECTIONS)
+# What `--growth` measures at each size unless --sections says otherwise (issue 23's growth run).
+GROWTH_SECTIONS = ("import", "api", "jobs", "pages", "database")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,14 +28,18 @@ def main(argv: list[str] | None = None) -> int:
         "--file-images", type=int, default=1000, help="Images with real files for the file-import figure."
     )
     parser.add_argument(
-        "--sections", default=",".join(ALL_SECTIONS), help=f"Comma-separated, of: {', '.join(ALL_SECTIONS)}."
+        "--sections",
+        default="",
+        help=f"Comma-separated, of: {', '.join(ALL_SECTIONS)}. Default: all; with --growth: "
+        f"{', '.join(GROWTH_SECTIONS)}.",
     )
     parser.add_argument("--api-seconds", type=float, default=20.0, help="Duration of each load level.")
     parser.add_argument("--growth", default="", help="Sizes, e.g. 10000,50000,200000: the workload sections at each.")
     parser.add_argument("--repeat", type=int, default=3, help="Runs per computation figure (the median is reported).")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "reports")
     args = parser.parse_args(argv)
-    sections = [s for s in args.sections.split(",") if s]
+    default = GROWTH_SECTIONS if args.growth else ALL_SECTIONS
+    sections = [s for s in args.sections.split(",") if s] or list(default)
     unknown = set(sections) - set(ALL_SECTIONS)
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
@@ -53,11 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.growth:
         from bench.growth import write_growth
 
-        reports = [
-            _run_workload_sections(Report(scale=int(n)), int(n), sections, args.repeat) for n in args.growth.split(",")
-        ]
-        for report in reports:
-            report.write(args.out)
+        reports = []
+        for n in map(int, args.growth.split(",")):
+            report = Report(scale=n)
+            if "import" in sections:
+                from bench.imports import bench_metadata_import
+
+                bench_metadata_import(report, n)
+            if "api" in sections:
+                _api(report, args, n, paced_only=True)
+            _run_workload_sections(report, n, sections, args.repeat, full_scores=False)
+            report.write(args.out)  # each size as soon as it is measured: the largest takes long
+            reports.append(report)
         paths = write_growth(reports, args.out)
     else:
         report = Report(scale=args.images)
@@ -67,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_metadata_import(report, args.images)
             bench_file_import(report, min(args.file_images, args.images))
         if "api" in sections:
-            _api(report, args)
+            _api(report, args, args.images)
         if "compare" in sections:
             from bench.compare import bench_compare
 
@@ -87,12 +102,15 @@ def main(argv: list[str] | None = None) -> int:
 def _workload_sections() -> dict[str, Callable]:
     from bench.compute import bench_consensus, bench_dawid_skene, bench_metrics
     from bench.pages import bench_pages
+    from bench.scale import bench_database_size, bench_jobs
 
     registry: dict[str, Callable] = {
         "consensus": bench_consensus,
         "dawid_skene": bench_dawid_skene,
         "metrics": bench_metrics,
         "pages": bench_pages,
+        "jobs": bench_jobs,
+        "database": bench_database_size,
     }
     try:  # the release section, when present
         from bench.releases import bench_release
@@ -103,16 +121,19 @@ def _workload_sections() -> dict[str, Callable]:
     return registry
 
 
-def _run_workload_sections(report, n_images: int, sections: list[str], repeat: int):
+def _run_workload_sections(report, n_images: int, sections: list[str], repeat: int, *, full_scores: bool = True):
     chosen = [s for s in WORKLOAD_SECTIONS if s in sections]
     if not chosen:
         return report
     import bench.compute
     from bench.compute_workload import compute_dataset
+    from bench.scale import bench_votes_import
 
     bench.compute.REPEAT = repeat
     registry = _workload_sections()
-    dataset = compute_dataset(n_images)
+    dataset = compute_dataset(n_images, full_scores=full_scores)
+    if "import" in sections:
+        bench_votes_import(report, dataset)
     for name in chosen:
         if name not in registry:
             print(f"section {name!r} is not available yet; skipped")
@@ -121,18 +142,24 @@ def _run_workload_sections(report, n_images: int, sections: list[str], repeat: i
     return report
 
 
-def _api(report, args: argparse.Namespace) -> None:
+def _api(report, args: argparse.Namespace, n_images: int, *, paced_only: bool = False) -> None:
     from django.db import connection
 
-    from bench.http_load import Gunicorn, bench_annotation_api
+    from bench.http_load import LOAD_LEVELS, Gunicorn, bench_annotation_api
     from bench.workload import annotator_tokens, api_dataset
 
-    dataset = api_dataset(args.images)
+    dataset = api_dataset(n_images)
     tokens = annotator_tokens(dataset, 16)
     server = Gunicorn(connection.settings_dict["NAME"])
+    levels = [level for level in LOAD_LEVELS if level.targeted or not paced_only]
     try:
         bench_annotation_api(
-            report, base_url=server.base_url, slug=dataset.slug, tokens=tokens, seconds=args.api_seconds
+            report,
+            base_url=server.base_url,
+            slug=dataset.slug,
+            tokens=tokens,
+            seconds=args.api_seconds,
+            levels=levels,
         )
     finally:
         server.stop()

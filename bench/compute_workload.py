@@ -5,14 +5,16 @@ it when its images, annotations and prediction sets are all there (so a second r
 Image i is named `bench_<i+1>.JPEG` and carries the original label of ImageNet val image i mod 50,000, so
 the three real prediction sets (`data/predictions/`, row i mod 50,000) score as they do on ImageNet.
 Votes: `bench.synthetic_votes` (5 annotators of a pool of 40 per image, 3 candidates, ~20% multi-label)
-through the `import_votes` path (CSV → `read_csv_votes` → `votes_import`). The 7 synthetic sets are
-noisier copies of the real ones, two "accuracy q" models, and one with a full N×1000 score matrix so
-mean AP and LRAP are exercised.
+imported by the `import_votes` command in a child process (timed, its peak RSS kept in var/bench-builds/).
+The 7 synthetic sets are noisier copies of the real ones, two "accuracy q" models, and one with a full N×1000
+score matrix so mean AP and LRAP are exercised (the growth run's `bench-growth-<n>`: a seventh top-5 set
+instead).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -21,11 +23,10 @@ import numpy as np
 from django.core.files.base import ContentFile
 
 from annotator.core.import_sources import ImageSpec
-from annotator.core.vote_formats import read_csv_votes
 from annotator.models import Annotation, Dataset, LabelClass
 from annotator.services.image_import import images_import
-from annotator.services.votes_import import votes_import
 from bench.imports import fresh_dataset
+from bench.report import _machine
 from bench.synthetic_votes import write_votes_csv
 from bench.workload import database_settle
 from evaluation.core.arrays import to_npy_bytes
@@ -38,11 +39,14 @@ REAL_PREDICTIONS = REPO / "data" / "predictions"
 REAL_SETS = ("resnet50", "resnet18", "vgg16")
 ANNOTATIONS_PER_IMAGE = 5
 N_PREDICTION_SETS = 10
+BUILD_RECORDS = REPO / "var" / "bench-builds"
 
 
-def compute_dataset(n_images: int, *, log=print) -> Dataset:
-    """The workload at `n_images`, built or completed as needed (idempotent)."""
-    slug = f"bench-compute-{n_images}"
+def compute_dataset(n_images: int, *, full_scores: bool = True, log=print) -> Dataset:
+    """The workload at `n_images`, built or completed as needed (idempotent). Without `full_scores` (the growth
+    run, `bench-growth-<n>`) all 10 prediction sets are top-5 rankings: a full N×1000 score matrix is 5.2 GB at
+    1.3 M images, and its streaming evaluation is measured on its own (`bench.streaming_rss`)."""
+    slug = f"bench-compute-{n_images}" if full_scores else f"bench-growth-{n_images}"
     dataset = Dataset.objects.filter(slug=slug).first()
     if dataset is None or dataset.images.count() != n_images:
         started = time.perf_counter()
@@ -57,9 +61,16 @@ def compute_dataset(n_images: int, *, log=print) -> Dataset:
     if Annotation.objects.filter(dataset=dataset).count() != n_images * ANNOTATIONS_PER_IMAGE:
         _import_votes(dataset, log)
     if PredictionSet.objects.filter(dataset=dataset).count() != N_PREDICTION_SETS:
-        _register_prediction_sets(dataset, log)
+        _register_prediction_sets(dataset, log, full_scores=full_scores)
     database_settle()  # also when reused: the import and API sections before it leave dead rows behind
     return dataset
+
+
+def build_record(dataset: Dataset) -> dict | None:
+    """How the workload's votes were imported (`import_votes` in a child process: seconds, peak RSS, counts),
+    kept beside the database (var/) when the workload was built: a reused workload is not imported again."""
+    path = BUILD_RECORDS / f"{dataset.slug}-{dataset.pk}.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _val_wnids() -> list[str]:
@@ -74,15 +85,26 @@ def _dataset_arrays(dataset: Dataset) -> tuple[list[str], np.ndarray]:
 
 
 def _import_votes(dataset: Dataset, log) -> None:
+    """Generate the votes as a CSV and import them with the `import_votes` command in a child process (the path
+    a team bringing answers from elsewhere takes), recording its wall time and peak RSS."""
+    from bench.job_rss import run_job
+
     started = time.perf_counter()
     keys, original = _dataset_arrays(dataset)
     with tempfile.TemporaryDirectory(prefix="relabel-bench-votes-") as tmp:
         path = Path(tmp) / "votes.csv"
         n_votes = write_votes_csv(path, image_keys=keys, original_index=original, annotators_per_image=5)
-        table = read_csv_votes(path)
-    report = votes_import(dataset=dataset, votes=table)
-    elapsed = time.perf_counter() - started
-    log(f"workload: {n_votes:,} votes generated and imported in {elapsed:.1f} s ({report.summary()})")
+        generated = time.perf_counter() - started
+        result = run_job("import_votes", dataset.pk, str(path))
+    record = {
+        "n_images": len(keys), "n_votes": n_votes, "generate_seconds": generated, "import_seconds": result["seconds"],
+        "import_peak_mb": result["peak_mb"], "import_before_mb": result["before_mb"], "output": result["output"],
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": _machine()["commit"],
+    }  # fmt: skip
+    BUILD_RECORDS.mkdir(parents=True, exist_ok=True)
+    (BUILD_RECORDS / f"{dataset.slug}-{dataset.pk}.json").write_text(json.dumps(record, indent=2))
+    log(f"workload: {n_votes:,} votes generated in {generated:.1f} s, imported in {result['seconds']:.1f} s "
+        f"(peak RSS {result['peak_mb']:.0f} MB): {result['output']}")  # fmt: skip
 
 
 def real_topk(name: str, n_images: int) -> np.ndarray:
@@ -93,8 +115,11 @@ def real_topk(name: str, n_images: int) -> np.ndarray:
     return top5[np.arange(n_images) % len(top5)]
 
 
-def synthetic_predictions(original: np.ndarray, num_classes: int) -> dict[str, tuple[str, np.ndarray]]:
-    """Name → (file name, array) of the 7 synthetic sets, deterministic (seed 8)."""
+def synthetic_predictions(
+    original: np.ndarray, num_classes: int, *, full_scores: bool = True
+) -> dict[str, tuple[str, np.ndarray]]:
+    """Name → (file name, array) of the 7 synthetic sets, deterministic (seed 8); without `full_scores` the
+    seventh is a noisier top-5 copy of resnet18 instead of the N×1000 score matrix."""
     rng = np.random.default_rng(8)
     n = len(original)
     resnet50, vgg16 = real_topk("resnet50", n), real_topk("vgg16", n)
@@ -112,6 +137,12 @@ def synthetic_predictions(original: np.ndarray, num_classes: int) -> dict[str, t
         right = rng.random(n) < accuracy
         topk[right, 0] = original[right]
         sets[name] = ("topk.npy", _distinct_rows(topk, num_classes))
+    if not full_scores:
+        topk = real_topk("resnet18", n)
+        replace = rng.random(topk.shape) < 0.2
+        topk[replace] = rng.integers(0, num_classes, int(replace.sum()))
+        sets["resnet18-noisy-20"] = ("topk.npy", _distinct_rows(topk, num_classes))
+        return sets
     scores = rng.standard_normal((n, num_classes), dtype=np.float32)
     scores[np.arange(n)[:, None], resnet50] += np.array([6, 4, 3, 2, 1], np.float32)
     sets["resnet50-scores"] = ("scores.npy", scores)
@@ -130,14 +161,14 @@ def _distinct_rows(topk: np.ndarray, num_classes: int) -> np.ndarray:
     return topk
 
 
-def _register_prediction_sets(dataset: Dataset, log) -> None:
+def _register_prediction_sets(dataset: Dataset, log, *, full_scores: bool = True) -> None:
     from config.celery import app
 
     started = time.perf_counter()
     _, original = _dataset_arrays(dataset)
     num_classes = LabelClass.objects.filter(dataset=dataset).count()
     arrays = {name: ("topk.npy", real_topk(name, len(original))) for name in REAL_SETS}
-    arrays.update(synthetic_predictions(original, num_classes))
+    arrays.update(synthetic_predictions(original, num_classes, full_scores=full_scores))
     present = set(PredictionSet.objects.filter(dataset=dataset).values_list("name", flat=True))
     # The first evaluation of each set runs right here (eager) instead of waiting in the broker for a worker.
     app.conf.task_always_eager = True

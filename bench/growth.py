@@ -41,8 +41,9 @@ def growth_rows(reports: list[Report]) -> list[dict]:
 
 
 def _sizeless(name: str) -> str:
-    """Figure names that mention their own size ("over 750,000 votes") are matched across sizes."""
-    return " ".join(word for word in name.split() if not word.replace(",", "").isdigit())
+    """Figure names that mention their own size ("over 750,000 votes") are matched across sizes; small counts
+    that are part of the name ("16 annotators", "p95 of 40") stay."""
+    return " ".join(word for word in name.split() if not (word.replace(",", "").isdigit() and len(word) >= 4))
 
 
 def _shape(x: np.ndarray, y: np.ndarray) -> str:
@@ -60,6 +61,29 @@ def _shape(x: np.ndarray, y: np.ndarray) -> str:
     if ratio <= 1.5:
         return f"linear (marginal cost ×{ratio:.2f})"
     return f"super-linear (marginal cost ×{ratio:.2f})"
+
+
+HANDOUT_RATIO_TARGET = 1.5  # issue 23: p95 at 1.3 M within 1.5x of the 50k figure of the same run
+
+
+def _handout_lines(rows: list[dict]) -> list[str]:
+    """Each p95 of the annotation API at every size against its value at the smallest size of the run."""
+    api = [row for row in rows if row["section"] == "annotation API" and " p95" in row["name"]]
+    if not api or len(api[0]["sizes"]) < 2:
+        return []
+    sizes = api[0]["sizes"]
+    lines = [
+        "",
+        f"Annotation API p95 at each size against {sizes[0]:,} images (target ≤ {HANDOUT_RATIO_TARGET}×):",
+        "",
+        "| figure | " + " | ".join(f"{s:,}" for s in sizes[1:]) + " |",
+        "|---|" + "---|" * (len(sizes) - 1),
+    ]
+    for row in api:
+        ratios = [v / row["values"][0] for v in row["values"][1:]]
+        cells = " | ".join(f"{r:.2f}× {'✓' if r <= HANDOUT_RATIO_TARGET else '✗'}" for r in ratios)
+        lines.append(f"| {row['name']} | {cells} |")
+    return lines
 
 
 def write_growth(reports: list[Report], out_dir: Path) -> tuple[Path, Path]:
@@ -83,6 +107,7 @@ def write_growth(reports: list[Report], out_dir: Path) -> tuple[Path, Path]:
             f"| {row['section']} | {row['name']} | {values} | {row['slope_per_10k']:.3g} {row['unit']} "
             f"| {row['r2']:.3f} | {row['shape']} |"
         )
+    lines += _handout_lines(rows)
     lines[3:3] = ["", "![Each figure against the images, with its least-squares line](bench-growth.svg)"]
     md_path = out_dir / "bench-growth.md"
     md_path.write_text("\n".join(lines) + "\n")

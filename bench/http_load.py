@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,11 +215,19 @@ LABEL_STUDIO_RATE, LABEL_STUDIO_ANNOTATORS = 7.0, 8
 TARGET_FLOOR_RATIO = 3.0
 
 
-def bench_annotation_api(report: Report, *, base_url: str, slug: str, tokens: list[str], seconds: float) -> None:
+def bench_annotation_api(
+    report: Report,
+    *,
+    base_url: str,
+    slug: str,
+    tokens: list[str],
+    seconds: float,
+    levels: Sequence[LoadLevel] = LOAD_LEVELS,
+) -> None:
     # Warm-up: every gunicorn thread opens its database connection and imports lazily-loaded code.
     asyncio.run(run_load(base_url, slug, tokens, 3.0))
     asyncio.run(run_load(base_url, slug, tokens, 2.0, floor=True))
-    for level in LOAD_LEVELS:
+    for level in levels:
         level_seconds = seconds * level.duration_factor
         load = asyncio.run(
             run_load(base_url, slug, tokens[: level.annotators], level_seconds, think=level.think, probe=True)
