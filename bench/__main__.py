@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 # at each size. Each is `function(report, dataset)`; see `_workload_sections`.
 # "jobs" runs each dataset-wide job once in a child process for its peak RSS (bench.scale), "database" sizes the
 # tables on disk.
-WORKLOAD_SECTIONS = ("consensus", "dawid_skene", "metrics", "pages", "release", "jobs", "database")
+WORKLOAD_SECTIONS = ("consensus", "dawid_skene", "metrics", "release", "jobs", "pages", "database")
 # "compare" builds its own two datasets (70 models each, bench.compare), so it runs outside the workload.
 ALL_SECTIONS = ("import", "api", "compare", *WORKLOAD_SECTIONS)
 # What `--growth` measures at each size unless --sections says otherwise (issue 23's growth run).

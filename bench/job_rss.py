@@ -8,7 +8,8 @@ benchmark process has accumulated (numpy keeps freed arenas, Python keeps its po
 Jobs: `consensus` (full recompute, every row rewritten: the stored counts are made stale first, as after a
 change of the dataset's rules), `dawid_skene` (read, fit, write), `agreement` (every figure and a snapshot),
 `metrics` (every prediction set of the dataset against the consensus, snapshots written; the earlier snapshots
-are removed first so every set is evaluated), `release` (bench.releases' child: every file and the zip) and
+are removed first so every set is evaluated), `release` (bench.releases' child: every file and the zip; with
+the argument `keep` the release stays, for the pages, and the dataset's earlier ones go) and
 `import_votes` (the management command on a CSV, argument: its path).
 """
 
@@ -48,7 +49,7 @@ def _child(job: str, dataset_id: int, argument: str) -> dict[str, Any]:
     from bench.releases import _high_water_mb
 
     if job == "release":
-        return release_child(dataset_id)
+        return release_child(dataset_id, keep=argument == "keep")
     dataset = Dataset.objects.get(pk=dataset_id)
     if job == "consensus":
         with connection.cursor() as cursor:

@@ -24,6 +24,7 @@ from bench.report import Figure, Report
 from bench.review_queue import bench_review_queue
 
 RENDERS = 7
+PAGE_TARGET_MS = 300.0
 
 
 def _median_ms(client: Client, url: str) -> tuple[float, int, int]:
@@ -65,20 +66,19 @@ def bench_pages(report: Report, dataset: Dataset) -> None:
     client = _staff_client()
     floor, _, _ = _median_ms(client, reverse("ping"))
     n_images = dataset.images.count()
+    # Issue 23: every page under 300 ms up to 1.3 M images (the dashboard's target was set at 50,000).
     pages = (
-        ("agreement dashboard", reverse("consensus:dashboard", args=[dataset.slug]), 300.0),
-        ("evaluation leaderboard", reverse("leaderboard:leaderboard", args=[dataset.slug]), None),
+        ("agreement dashboard", reverse("consensus:dashboard", args=[dataset.slug])),
+        ("evaluation leaderboard", reverse("leaderboard:leaderboard", args=[dataset.slug])),
+        ("releases", reverse("releases:releases", args=[dataset.slug])),
     )
-    for name, url, target_ms in pages:
+    for name, url in pages:
         median, status, n_queries = _median_ms(client, url)
         if status != 200:
             raise RuntimeError(f"{url} answered {status}")
-        at_50k = n_images == 50_000
         report.add(Figure(
             "pages", f"{name} render (median of {RENDERS})", median, "ms", floor=floor,
-            floor_note="trivial view /ping through the same client",
-            target=f"≤ {target_ms:.0f} ms at 50,000 images" if target_ms else "",
-            passed=(median <= target_ms) if target_ms and at_50k else None,
-            note=f"{n_queries} queries",
+            floor_note="trivial view /ping through the same client", target=f"≤ {PAGE_TARGET_MS:.0f} ms at any size",
+            passed=median <= PAGE_TARGET_MS, note=f"{n_queries} queries, {n_images:,} images",
         ))  # fmt: skip
     bench_review_queue(report, dataset, client)

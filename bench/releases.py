@@ -76,7 +76,9 @@ def bench_release(report: Report, dataset) -> None:  # noqa: ANN001 - an annotat
                       passed=result["peak_mb"] <= TARGET_MB if at_scale else None))  # fmt: skip
 
 
-def _child(dataset_id: int) -> dict:
+def _child(dataset_id: int, *, keep: bool = False) -> dict:
+    """Build one release and report; the release is deleted afterwards, or with `keep` kept (and the dataset's
+    earlier ones deleted first) for the pages that list releases."""
     import django
 
     django.setup()
@@ -86,6 +88,9 @@ def _child(dataset_id: int) -> dict:
     from evaluation.services.releases import release_create, release_storage
 
     app.conf.task_always_eager = True
+    if keep:
+        for earlier in Release.objects.filter(dataset_id=dataset_id):
+            _delete(earlier, release_storage())
     before = _high_water_mb()
     dataset = Dataset.objects.get(pk=dataset_id)
     release, _ = release_create(dataset=dataset)
@@ -101,10 +106,15 @@ def _child(dataset_id: int) -> dict:
         "n_votes": release.n_votes,
         "mb_written": sum(f.size for f in files) / 2**20,
     }
-    for stored in files:  # the benchmark keeps no releases
-        release_storage().delete(stored.storage_name)
-    release.delete()
+    if not keep:
+        _delete(release, release_storage())
     return result
+
+
+def _delete(release, storage) -> None:  # noqa: ANN001 - an evaluation.models.Release and its storage
+    for stored in release.files.all():
+        storage.delete(stored.storage_name)
+    release.delete()
 
 
 def _high_water_mb() -> float:

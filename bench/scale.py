@@ -31,7 +31,7 @@ JOBS = (
 
 def bench_jobs(report: Report, dataset: Dataset) -> None:
     for job, name in JOBS:
-        result = run_job(job, dataset.pk)
+        result = run_job(job, dataset.pk, "keep" if job == "release" else "")
         report.add(Figure("jobs", f"{name}, one run in its own process", result["seconds"], "s",
                           note=_job_note(job, result)))  # fmt: skip
         report.add(Figure(
