@@ -56,6 +56,14 @@ def test_a_csv_becomes_inactive_annotator_accounts_annotations_votes_and_consens
     assert dict(r2.votes.values_list("label_class_id", "answer")) == {c0: "yes", c1: "maybe"}
     assert AnnotationRevision.objects.filter(annotation=r2, number=1).exists()
     assert Vote.objects.count() == 9 and Annotation.objects.count() == 5
+    # Each annotation's one revision is its copy (made by the server from the annotation rows).
+    fields = ("annotator_id", "classes", "none_fits", "unsure", "bad_image", "seconds", "client_uuid", "created_at")
+    revisions = {r.annotation_id: r for r in AnnotationRevision.objects.all()}
+    assert sorted(revisions) == sorted(Annotation.objects.values_list("pk", flat=True))
+    for annotation in Annotation.objects.all():
+        revision = revisions[annotation.pk]
+        assert revision.number == 1
+        assert [getattr(revision, f) for f in fields] == [getattr(annotation, f) for f in fields]
     # 4 annotations on an image that needed 3: the need is raised, the counters follow
     first.refresh_from_db()
     assert (first.annotation_count, first.annotations_needed) == (4, 4)
