@@ -25,13 +25,13 @@ def dataset_tables(dataset_id: int) -> list[tuple[type[models.Model], str, str]]
     """(model, WHERE clause selecting the dataset's rows, on_delete name) for every table that hangs off the
     dataset, shortest foreign-key path first (a table reachable twice is listed once)."""
     found: list[tuple[type[models.Model], str, str]] = [(Dataset, f"id = {int(dataset_id)}", "CASCADE")]
-    seen = {Dataset}
-    queue = [(Dataset, f"id = {int(dataset_id)}")]
+    seen: set[type[models.Model]] = {Dataset}
+    queue: list[tuple[type[models.Model], str]] = [(Dataset, f"id = {int(dataset_id)}")]
     while queue:
         parent, where = queue.pop(0)
         for relation in _reverse_relations(parent):
             child = relation.related_model
-            rule = relation.on_delete.__name__
+            rule = getattr(relation.on_delete, "__name__", "")
             if child in seen or rule not in ("CASCADE", "SET_NULL"):
                 # RESTRICT / PROTECT (votes on a class): such rows go with their image, on a CASCADE path; any
                 # left would fail the deferred foreign-key check at the commit, and nothing is deleted.

@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,7 +114,7 @@ def resolve_questions(
     dataset: Dataset,
     image_keys: np.ndarray,
     class_refs: np.ndarray,
-    where: list[str],
+    where: Sequence[str],
     *,
     max_errors: int = 5,
     by_name: bool = False,
