@@ -97,9 +97,12 @@ class _FirstLines(Sequence[str]):
 
 
 def _read_csv_votes_arrow(path: str | PathLike[str]) -> VoteTable | None:
-    """The whole file through Arrow, or None where the row-by-row reader must decide (and explain)."""
+    """The whole file through Arrow, or None where the row-by-row reader must decide (and explain).
+
+    Each column is dictionary-encoded as read, then only its distinct values are stripped (and the answers
+    lowered) in Python, so the 20 M strings of a large file are never copied; the file's table is dropped once
+    encoded."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     from pyarrow import csv as pa_csv
 
     try:
@@ -115,43 +118,57 @@ def _read_csv_votes_arrow(path: str | PathLike[str]) -> VoteTable | None:
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
-    columns = [pc.utf8_trim_whitespace(table.column(name)) for name in CSV_HEADER]
-    columns[3] = pc.utf8_lower(columns[3])
+    columns = [_stripped_codes(table.column(name), lower=name == "answer") for name in CSV_HEADER]
+    del table
     skip = 0
-    if table.num_rows and [c[0].as_py().lower() for c in columns] == CSV_HEADER:
+    if len(columns[0][0]) and [values[codes[0]].lower() for codes, values in columns] == CSV_HEADER:
         skip = 1
-        columns = [c.slice(1) for c in columns]
-    n = len(columns[0])
-    # utf8_trim_whitespace strips exactly what str.strip() does (every code point checked, tests).
-    if n and any(pc.any(pc.equal(pc.utf8_length(column), 0)).as_py() for column in columns):
+        columns = [(codes[1:], values) for codes, values in columns]
+    (image_code, images), (ref_code, refs), (rater_code, raters), (answer_code, answers) = columns
+    n = len(image_code)
+    if any("" in _present(codes, values) for codes, values in columns):
+        return None  # an empty field
+    if any(a not in ANSWERS for a in _present(answer_code, answers)):
         return None
-    answer_codes = pc.index_in(columns[3], value_set=pa.array(list(ANSWERS)))
-    if answer_codes.null_count:
-        return None
-    codes = np.array(list(ANSWERS.values()), np.int8)[answer_codes.to_numpy(zero_copy_only=False)]
-    image = pc.dictionary_encode(columns[0]).combine_chunks()
-    ref = pc.dictionary_encode(columns[1]).combine_chunks()
-    rater = pc.dictionary_encode(columns[2]).combine_chunks()
-    image_code = image.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    ref_code = ref.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    pair = image_code * max(len(ref.dictionary), 1) + ref_code
-    # Questions numbered by first appearance, as the row-by-row reader numbers them.
-    _, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+    codes = np.array([ANSWERS.get(a, 0) for a in answers], np.int8)[answer_code]
+    # Questions and raters numbered by first appearance, as the row-by-row reader numbers them.
+    question, firsts = _by_first_appearance(image_code * max(len(refs), 1) + ref_code)
+    rater, rater_firsts = _by_first_appearance(rater_code)
+    image_keys, class_refs = np.array(images, dtype=str), np.array(refs, dtype=str)
+    return VoteTable(
+        image_keys=image_keys[image_code[firsts]] if n else np.zeros(0, dtype=str),
+        class_refs=class_refs[ref_code[firsts]] if n else np.zeros(0, dtype=str),
+        where=_FirstLines(firsts + 1 + skip),
+        rater_ids=np.array(raters, dtype=str)[rater_code[rater_firsts]] if n else np.zeros(0, dtype=str),
+        question=question,
+        rater=rater,
+        answer=codes,
+    )
+
+
+def _stripped_codes(column, *, lower: bool) -> tuple[np.ndarray, list[str]]:  # noqa: ANN001 - a ChunkedArray
+    """Codes into the column's distinct values after str.strip() (and lower()), values merged by equality."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    clean = [v.strip().lower() if lower else v.strip() for v in encoded.dictionary.to_pylist()]
+    merged: dict[str, int] = {}
+    code_of_raw = np.array([merged.setdefault(v, len(merged)) for v in clean], np.int64)
+    return code_of_raw[encoded.indices.to_numpy(zero_copy_only=False)], list(merged)
+
+
+def _present(codes: np.ndarray, values: list[str]) -> list[str]:
+    """The values that some row holds (after the header is dropped, its values may hold no row)."""
+    return [values[k] for k in np.flatnonzero(np.bincount(codes, minlength=len(values))).tolist()]
+
+
+def _by_first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's number among the distinct keys, numbered in order of first appearance; each number's first row."""
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
-    firsts = first[order]
-    images = np.asarray(image.dictionary.to_numpy(zero_copy_only=False), dtype=str)
-    refs = np.asarray(ref.dictionary.to_numpy(zero_copy_only=False), dtype=str)
-    return VoteTable(
-        image_keys=images[image_code[firsts]] if n else np.zeros(0, dtype=str),
-        class_refs=refs[ref_code[firsts]] if n else np.zeros(0, dtype=str),
-        where=_FirstLines(firsts + 1 + skip),
-        rater_ids=np.asarray(rater.dictionary.to_numpy(zero_copy_only=False), dtype=str),
-        question=rank[inverse.reshape(-1)] if n else np.zeros(0, np.int64),
-        rater=rater.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-        answer=codes,
-    )
+    return rank[inverse.reshape(-1)], first[order]
 
 
 def _read_csv_votes_rows(path: str | PathLike[str], *, max_errors: int) -> VoteTable:
