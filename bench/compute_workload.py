@@ -90,6 +90,7 @@ def _import_votes(dataset: Dataset, log) -> None:
     from bench.job_rss import run_job
 
     started = time.perf_counter()
+    commit = _machine()["commit"]  # the code that imports (the checkout may move while a long import runs)
     keys, original = _dataset_arrays(dataset)
     with tempfile.TemporaryDirectory(prefix="relabel-bench-votes-") as tmp:
         path = Path(tmp) / "votes.csv"
@@ -99,7 +100,7 @@ def _import_votes(dataset: Dataset, log) -> None:
     record = {
         "n_images": len(keys), "n_votes": n_votes, "generate_seconds": generated, "import_seconds": result["seconds"],
         "import_peak_mb": result["peak_mb"], "import_before_mb": result["before_mb"], "output": result["output"],
-        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": _machine()["commit"],
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit,
     }  # fmt: skip
     BUILD_RECORDS.mkdir(parents=True, exist_ok=True)
     (BUILD_RECORDS / f"{dataset.slug}-{dataset.pk}.json").write_text(json.dumps(record, indent=2))
