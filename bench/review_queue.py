@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from annotator.models import Annotation, Consensus, Dataset
 from annotator.selectors.queue_cursor import QueueCursor, cursor_dumps
-from annotator.selectors.review import PAGE_SIZE, QueueFilter, queue_counts, queue_page_at
+from annotator.selectors.review_queue import PAGE_SIZE, QueueFilter, queue_counts, queue_page_at
 from bench.report import Figure, Report
 
 SAMPLES = 40

@@ -13,15 +13,14 @@ from rest_framework.views import APIView
 from annotator.models import Adjudication, Image
 from annotator.permissions import CanReview, access_review, dataset_or_403
 from annotator.selectors.queue_cursor import QueueCursor, cursor_dumps, cursor_loads
-from annotator.selectors.review import (
+from annotator.selectors.review import adjudication_history, review_detail
+from annotator.selectors.review_queue import (
     PAGE_SIZE,
     QUEUE_STATUSES,
     QueueFilter,
-    adjudication_history,
     queue_counts,
     queue_page_at,
     queue_seek,
-    review_detail,
 )
 from annotator.services.review import (
     ReviewError,

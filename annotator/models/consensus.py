@@ -136,7 +136,7 @@ class Consensus(models.Model):
         indexes = [
             models.Index(fields=["dataset", "status"], name="consensus_dataset_status_idx"),
             models.Index(fields=["dataset", "updated_at"], name="consensus_dataset_updated_idx"),
-            # The review queue (annotator.selectors.review) holds ~17% of a dataset's images. Its rows in
+            # The review queue (annotator.selectors.review_queue) holds ~17% of a dataset's images. Its rows in
             # queue order by a unique key: a page reads about as many index entries as it shows, from the head,
             # from the end or from a cursor anywhere (a row comparison over QUEUE_KEYS is an index condition).
             models.Index(F("dataset"), *QUEUE_KEYS, condition=IN_REVIEW, name="consensus_review_order_idx"),

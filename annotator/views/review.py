@@ -13,19 +13,17 @@ from django.shortcuts import get_object_or_404, render
 from annotator.models import Dataset, Image, LabelClass
 from annotator.permissions import access_review, require_dataset
 from annotator.selectors.queue_cursor import QueueCursor, cursor_dumps, cursor_loads
-from annotator.selectors.review import (
+from annotator.selectors.review import adjudication_history, annotation_history, review_detail
+from annotator.selectors.review_queue import (
     PAGE_SIZE,
     QUEUE_STATUSES,
     QueueFilter,
-    adjudication_history,
-    annotation_history,
     datasets_with_open_counts,
     queue_annotators,
     queue_counts,
     queue_neighbours,
     queue_page_at,
     queue_seek,
-    review_detail,
 )
 from config.request_input import MAX_SQL_INT, query_int
 

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from annotator.models import QUEUE_FLAGS, Candidate, Consensus, Dataset, Image, LabelClass
 from annotator.selectors.queue_cursor import QueueCursor, cursor_dumps
-from annotator.selectors.review import QueueFilter, queue_counts, queue_neighbours, queue_page, queue_seek
+from annotator.selectors.review_queue import QueueFilter, queue_counts, queue_neighbours, queue_page, queue_seek
 from annotator.services.annotations import Answer
 from annotator.services.consensus import consensus_recompute_dataset
 from annotator.services.review import adjudication_set

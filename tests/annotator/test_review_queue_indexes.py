@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from annotator.models import IN_REVIEW, Consensus, Dataset, Image, LabelClass
-from annotator.selectors.review import QUEUE_STATUSES, QueueFilter, queue_counts, queue_page, queue_rows
+from annotator.selectors.review_queue import QUEUE_STATUSES, QueueFilter, queue_counts, queue_page, queue_rows
 from tests.builders.annotations import workbench_dataset
 from tests.builders.review_queue import N_IMAGES, expected_queue, mixed_dataset
 

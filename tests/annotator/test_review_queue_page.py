@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from annotator.models import Consensus, Image, LabelClass
-from annotator.selectors.review import QueueFilter, queue_rows
+from annotator.selectors.review_queue import QueueFilter, queue_rows
 from annotator.services.annotations import Answer
 from annotator.services.review import adjudication_set
 from tests.builders.review import image_at, review_dataset
