@@ -3,12 +3,17 @@
 Through Django's test Client like the other pages (the whole middleware stack, no socket), by a signed-in staff
 user; SAMPLES requests of each URL after one warm-up, in turn (URL 1, 2, …, 1, 2, …) so a slow moment of the
 machine lands on every URL alike. The floor is the p95 of the trivial view `/ping` asked in the same turns.
+Deep pages are reached as a client reaches them, by cursor (the API's `last` and `next` links, the page's "Last
+page" link), and by offset (`offset=`, `?page=N`) for the clients that still use it.
+
+`python -m bench.review_queue [--images 50000]` measures this section alone (on the computation workload).
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from urllib.parse import quote
 
 from django.db import connection
 from django.db.models import Count
@@ -17,7 +22,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from annotator.models import Annotation, Consensus, Dataset
-from annotator.selectors.review import PAGE_SIZE, QueueFilter, queue_counts
+from annotator.selectors.queue_cursor import QueueCursor, cursor_dumps
+from annotator.selectors.review_queue import PAGE_SIZE, QueueFilter, queue_counts, queue_page_at
 from bench.report import Figure, Report
 
 SAMPLES = 40
@@ -32,17 +38,25 @@ def queue_urls(dataset: Dataset) -> list[tuple[str, str]]:
     annotator_id = _busiest_annotator(dataset)
     n_open = queue_counts(dataset, QueueFilter())["open"]
     last_page = max(1, -(-n_open // PAGE_SIZE))
+    middle = queue_page_at(dataset, QueueFilter(), offset=n_open // 2, limit=1).next
     return [
         ("API, open (default)", api),
         ("API, all statuses", f"{api}&status=all"),
-        ("API, open, last 100 rows", f"{api}&offset={max(0, n_open - 100)}"),
+        ("API, open, last 100 rows by cursor (`last` link)", f"{api}&cursor={_cursor(dataset, QueueCursor('end'))}"),
+        ("API, open, 100 rows from the middle by cursor", f"{api}&cursor={_cursor(dataset, middle)}"),
+        ("API, open, last 100 rows by offset", f"{api}&offset={max(0, n_open - 100)}"),
         ("API, open, one class", f"{api}&class={class_id}"),
         ("API, open, one annotator", f"{api}&annotator={annotator_id}"),
         ("API, pending", f"{api}&status=pending"),
         ("page, open (default)", page),
-        ("page, open, last page", f"{page}?page={last_page}"),
+        ("page, open, last page by cursor (its link)", f"{page}?cursor={_cursor(dataset, QueueCursor('end'))}"),
+        ("page, open, last page by number (`?page=N`)", f"{page}?page={last_page}"),
         ("page, all, one class and one annotator", f"{page}?status=all&class={class_id}&annotator={annotator_id}"),
     ]
+
+
+def _cursor(dataset: Dataset, cursor: QueueCursor | None) -> str:
+    return quote(cursor_dumps(cursor or QueueCursor("end"), dataset_id=dataset.pk))
 
 
 def _busiest_class(dataset: Dataset) -> int:
@@ -98,3 +112,33 @@ def bench_review_queue(report: Report, dataset: Dataset, client: Client) -> None
             target=f"≤ {TARGET_MS:.0f} ms at 50,000 images", passed=(value <= TARGET_MS) if at_50k else None,
             note=f"median {median:.1f} ms; {queries[url]} queries; {in_review:,} images in review",
         ))  # fmt: skip
+
+
+def main() -> None:
+    import argparse
+    import os
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description="The review queue's figures alone (see bench/__main__.py).")
+    parser.add_argument("--images", type=int, default=50_000)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "reports" / "review-queue")
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ.setdefault("RELABEL_DATABASE_NAME", "relabel_bench")
+    os.environ["DJANGO_LOG_LEVEL"] = "WARNING"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from bench.compute_workload import compute_dataset
+    from bench.pages import _staff_client
+
+    call_command("migrate", verbosity=0)
+    report = Report(scale=args.images)
+    bench_review_queue(report, compute_dataset(args.images), _staff_client())
+    print(f"wrote {' and '.join(map(str, report.write(args.out)))}")
+
+
+if __name__ == "__main__":
+    main()

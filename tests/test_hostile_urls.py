@@ -29,7 +29,7 @@ HUGE = [str(MAX_SQL_INT + 1), "9" * 20, "9" * 60]
 # Every query parameter any view reads, and one no view reads.
 QUERY_PARAMETERS = [
     "dataset", "limit", "offset", "page", "class", "annotator", "status", "kind", "before", "after", "labels",
-    "sort", "order", "full", "next", "q", "unknown",
+    "sort", "order", "full", "next", "q", "cursor", "unknown",
 ]  # fmt: skip
 # Those that could reach SQL as a number (an id, an offset), and one no view reads.
 NUMERIC_PARAMETERS = ["dataset", "limit", "offset", "page", "class", "annotator", "before", "after", "labels", "x"]

@@ -7,18 +7,20 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from annotator.models import Adjudication, Image
 from annotator.permissions import CanReview, access_review, dataset_or_403
-from annotator.selectors.review import (
+from annotator.selectors.queue_cursor import QueueCursor, cursor_dumps, cursor_loads
+from annotator.selectors.review import adjudication_history, review_detail
+from annotator.selectors.review_queue import (
     PAGE_SIZE,
     QUEUE_STATUSES,
     QueueFilter,
-    adjudication_history,
     queue_counts,
-    queue_page,
-    review_detail,
+    queue_page_at,
+    queue_seek,
 )
 from annotator.services.review import (
     ReviewError,
@@ -29,7 +31,7 @@ from annotator.services.review import (
 )
 from config.api_errors import refused, validated
 from config.authenticated import AuthenticatedRequest
-from config.request_input import MAX_SQL_INT, query_int
+from config.request_input import MAX_SQL_INT, RequestInputError, query_int
 from config.text_rules import NOTE_MAX_LENGTH
 
 DECISIONS = ["set", "exclude-bad", "exclude-ambiguous", "revert"]
@@ -38,6 +40,9 @@ DECISIONS = ["set", "exclude-bad", "exclude-ambiguous", "revert"]
 class QueueOutput(serializers.Serializer):
     counts = serializers.DictField(child=serializers.IntegerField(), help_text="Images per status tab.")
     results = serializers.ListField(child=serializers.DictField(), help_text="Most contested first.")
+    next = serializers.URLField(allow_null=True, help_text="The page after this one (by cursor); null at the end.")
+    previous = serializers.URLField(allow_null=True, help_text="The page before this one; null on the first page.")
+    last = serializers.URLField(help_text="The queue's last page (by cursor, read from the end).")
 
 
 class ReviewDetailOutput(serializers.Serializer):
@@ -98,7 +103,12 @@ class ReviewQueueApi(ReviewApiView):
             OpenApiParameter("status", str, enum=list(QUEUE_STATUSES), description="Default: open."),
             OpenApiParameter("class", int, description="Only images where this class was asked about or set."),
             OpenApiParameter("annotator", int, description="Only images this user annotated."),
-            OpenApiParameter("offset", int),
+            OpenApiParameter(
+                "cursor", str, description="From a response's `next`, `previous` or `last` link; none: the first page."
+            ),
+            OpenApiParameter(
+                "offset", int, description="Rows to skip (instead of a cursor): walks them, so deep pages cost more."
+            ),
             OpenApiParameter("limit", int, description=f"At most {PAGE_SIZE * 4}; default {PAGE_SIZE}."),
         ],
         responses=QueueOutput,
@@ -106,10 +116,23 @@ class ReviewQueueApi(ReviewApiView):
     def get(self, request: Request, slug: str) -> Response:
         dataset = dataset_or_403(request.user, slug, access_review)
         flt = QueueFilter.parse(request.query_params)
+        cursor = cursor_loads(request.query_params.get("cursor"), dataset_id=dataset.pk)
         offset = query_int(request.query_params, "offset", default=0)
+        if cursor and offset:
+            raise RequestInputError("give cursor or offset, not both")
         limit = query_int(request.query_params, "limit", default=PAGE_SIZE, minimum=1, maximum=PAGE_SIZE * 4)
-        rows = queue_page(dataset, flt, offset=offset, limit=limit)
-        return Response(QueueOutput({"counts": queue_counts(dataset, flt), "results": rows}).data)
+        counts = queue_counts(dataset, flt)
+        if offset:
+            page = queue_page_at(dataset, flt, offset=offset, limit=limit)
+        else:
+            page = queue_seek(dataset, flt, cursor, total=counts[flt.status], limit=limit)
+        url = remove_query_param(request.build_absolute_uri(), "offset")
+
+        def link(to: QueueCursor | None) -> str | None:
+            return replace_query_param(url, "cursor", cursor_dumps(to, dataset_id=dataset.pk)) if to else None
+
+        links = {"next": link(page.next), "previous": link(page.previous), "last": link(QueueCursor("end"))}
+        return Response(QueueOutput({"counts": counts, "results": page.rows, **links}).data)
 
 
 class ImageReviewApi(ReviewApiView):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, FloatField, Q, Value
+from django.db.models.functions import Cast, Coalesce
 
 from annotator.models.datasets import Dataset, LabelClass
 from annotator.models.images import Image
@@ -54,6 +55,15 @@ IN_REVIEW = (
 )
 # How many annotators flagged the image; the queue's second sort key (most flags first).
 QUEUE_FLAGS = F("unsure_count") + F("bad_image_count") + F("none_fits_count")
+# The queue's order as three ascending keys that never hold NULL, so that a row comparison over them seeks in
+# one index (keyset pagination): lowest agreement first with no agreement figure last (+Infinity: the check
+# constraint `consensus_agreement_finite` keeps every figure below it), most flags first, then dataset order.
+_INFINITY = Cast(Value("Infinity"), FloatField())
+QUEUE_KEYS = (
+    Coalesce(F("agreement"), _INFINITY),
+    QUEUE_FLAGS * -1,
+    F("position"),
+)
 
 
 class Consensus(models.Model):
@@ -101,6 +111,9 @@ class Consensus(models.Model):
     # (annotator.services.assignment.image_request_more). Kept here too so that the review queue's
     # membership (IN_REVIEW) reads one table and its partial indexes cover it.
     more_requested = models.BooleanField(default=False, db_default=False)
+    # The image's position (dataset order), copied when the row is written first (positions never change): the
+    # review queue's last sort key, so that its order index holds a unique key and a page seeks to it.
+    position = models.PositiveIntegerField()
     updated_at = models.DateTimeField(help_text="Last change of any field (set by the services).")
 
     class Meta:
@@ -114,19 +127,19 @@ class Consensus(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "agreed", "disputed", "adjudicated"]), name="consensus_status_known"
             ),
+            # No agreement figure sorts as +Infinity in the queue's keys (QUEUE_KEYS): no figure may equal it
+            # (or be NaN, which PostgreSQL sorts above it).
+            models.CheckConstraint(
+                condition=Q(agreement__isnull=True) | Q(agreement__lt=_INFINITY), name="consensus_agreement_finite"
+            ),
         ]
         indexes = [
             models.Index(fields=["dataset", "status"], name="consensus_dataset_status_idx"),
             models.Index(fields=["dataset", "updated_at"], name="consensus_dataset_updated_idx"),
-            # The review queue (annotator.selectors.review) holds ~17% of a dataset's images. Its rows in
-            # queue order, read from the head (a page of 100 reads about 100 index entries, not the dataset):
-            models.Index(
-                F("dataset"),
-                F("agreement").asc(nulls_last=True),
-                QUEUE_FLAGS.desc(),
-                condition=IN_REVIEW,
-                name="consensus_review_order_idx",
-            ),
+            # The review queue (annotator.selectors.review_queue) holds ~17% of a dataset's images. Its rows in
+            # queue order by a unique key: a page reads about as many index entries as it shows, from the head,
+            # from the end or from a cursor anywhere (a row comparison over QUEUE_KEYS is an index condition).
+            models.Index(F("dataset"), *QUEUE_KEYS, condition=IN_REVIEW, name="consensus_review_order_idx"),
             # … and its counts per status tab, from the index alone (an index-only scan).
             models.Index(
                 fields=["dataset", "status", "adjudicated", "excluded"],

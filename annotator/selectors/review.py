@@ -1,27 +1,16 @@
-"""Reads of the review queue, the review screen and an image's history (pages, APIs and tests share them).
-
-The queue holds the images a reviewer should look at: disputed ones, those an annotator flagged (bad image,
-none fits, unsure), those already adjudicated and those waiting for annotations a reviewer asked for. It
-is ordered most contested first: lowest agreement, then most flags, then dataset order; images without an
-agreement figure (no class had two answers, e.g. everyone said bad image) come last.
-"""
+"""Reads of the review screen and an image's history (pages, APIs and tests share them); the queue itself is
+annotator.selectors.review_queue."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict, overload
 
-from django.contrib.auth import get_user_model
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.core.files.storage import default_storage
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet, Value
 
 from annotator.core.redundancy import open_reason
 from annotator.models import (
-    IN_REVIEW,
-    QUEUE_FLAGS,
     Adjudication,
     Annotation,
     AnnotationRevision,
@@ -35,140 +24,11 @@ from annotator.models import (
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
-from config.request_input import query_id
-
-# Each status tab of the queue: what it holds (within the images in review).
-QUEUE_STATUSES: dict[str, tuple[str, Q]] = {
-    "open": ("To review", Q(adjudicated=False) & ~Q(status=Consensus.Status.PENDING)),
-    "pending": ("Awaiting annotations", Q(adjudicated=False, status=Consensus.Status.PENDING)),
-    "adjudicated": ("Adjudicated", Q(adjudicated=True, excluded=False)),
-    "excluded": ("Excluded", Q(excluded=True)),
-    "all": ("All", Q()),
-}
-PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class QueueFilter:
-    status: str = "open"
-    class_id: int | None = None
-    annotator_id: int | None = None
-
-    @classmethod
-    def parse(cls, params: Mapping[str, str]) -> QueueFilter:
-        """From query parameters `status` (an unknown one is "open"), `class` and `annotator` (ids; anything
-        else raises RequestInputError, a 400)."""
-        status = params.get("status") or "open"
-        status = status if status in QUEUE_STATUSES else "open"
-        return cls(status, query_id(params, "class"), query_id(params, "annotator"))
-
-    def query(self) -> dict[str, str]:
-        """Query parameters that reproduce this filter (for links that keep it)."""
-        pairs = {"status": self.status, "class": self.class_id, "annotator": self.annotator_id}
-        return {key: str(value) for key, value in pairs.items() if value is not None}
-
-
-def _in_review(dataset: Dataset, flt: QueueFilter) -> QuerySet[Consensus]:
-    rows = Consensus.objects.filter(IN_REVIEW, dataset=dataset)
-    if flt.class_id is not None:
-        rows = rows.filter(Q(counts__has_key=str(flt.class_id)) | Q(labels__contains=[flt.class_id]))
-    if flt.annotator_id is not None:
-        annotated = Annotation.objects.filter(image_id=OuterRef("image_id"), annotator_id=flt.annotator_id)
-        rows = rows.filter(Exists(annotated))
-    return rows
-
-
-def datasets_with_open_counts() -> QuerySet[Dataset]:
-    """Every dataset with how many of its images wait for a reviewer (one query, a correlated count)."""
-    open_rows = Consensus.objects.filter(IN_REVIEW, QUEUE_STATUSES["open"][1], dataset=OuterRef("pk"))
-    counted = open_rows.order_by().values("dataset").annotate(n=Count("pk")).values("n")
-    return Dataset.objects.annotate(open_count=Coalesce(Subquery(counted), 0)).order_by("name")
-
-
-def queue_counts(dataset: Dataset, flt: QueueFilter) -> dict[str, int]:
-    """Images per status tab under the class and annotator filters (one query)."""
-    aggregates = {name: Count("pk", filter=condition) for name, (_label, condition) in QUEUE_STATUSES.items()}
-    return _in_review(dataset, flt).aggregate(**aggregates)
-
-
-def queue_rows(dataset: Dataset, flt: QueueFilter) -> QuerySet[Consensus]:
-    """The queue in review order, with each image and its original label (no per-row queries)."""
-    return _in_queue_order(_in_review(dataset, flt).filter(QUEUE_STATUSES[flt.status][1]))
-
-
-def _in_queue_order(rows: QuerySet[Consensus]) -> QuerySet[Consensus]:
-    """Most contested first: the order of the partial index `consensus_review_order_idx`, then dataset order."""
-    return (
-        rows.select_related("image", "image__original_label")
-        .annotate(flags=QUEUE_FLAGS)
-        # Without an agreement figure (no class had two answers) after every image with one, not among 0.00.
-        .order_by(F("agreement").asc(nulls_last=True), "-flags", "image__position")
-    )
-
-
-def queue_neighbours(dataset: Dataset, flt: QueueFilter, image_id: int) -> tuple[int | None, int | None]:
-    """The images before and after `image_id` in the queue (one query over ids); an image that left the
-    queue (e.g. just adjudicated) has no previous one and the queue's first image as the next one."""
-    ids = list(queue_rows(dataset, flt).values_list("image_id", flat=True))
-    if image_id not in ids:
-        return None, next((i for i in ids if i != image_id), None)
-    at = ids.index(image_id)
-    return (ids[at - 1] if at > 0 else None), (ids[at + 1] if at + 1 < len(ids) else None)
 
 
 def class_names(class_ids: set[int]) -> dict[int, LabelClass]:
     rows = LabelClass.objects.filter(pk__in=class_ids).only("key", "name", "index").order_by()
     return {c.pk: c for c in rows}
-
-
-# A queue row's columns: plain values, not model instances (a page of 100 built 300 instances and decoded
-# three JSON columns per row that it never showed: most of the API's time once the query was fast).
-_PAGE_COLUMNS = (
-    "image_id", "image__key", "image__thumbnail", "image__original_label_id", "image__original_label__key",
-    "image__original_label__name", "status", "dispute_reasons", "agreement", "annotation_count",
-    "image__annotations_needed", "bad_image_count", "none_fits_count", "unsure_count", "labels", "adjudicated",
-    "excluded", "image__more_requested_at", "redundancy_state", "open_classes",
-)  # fmt: skip
-
-
-def queue_page(dataset: Dataset, flt: QueueFilter, *, offset: int = 0, limit: int = PAGE_SIZE) -> list[dict]:
-    """One page of the queue as plain rows (two queries: the rows, then the names of their classes).
-
-    The rows' query picks the page's images by their sort keys alone, then reads only those images' wide rows:
-    sorting every wide row of the queue to skip `offset` of them spilled to disk (90 ms for the last page of a
-    queue of 8,437 images at 50,000)."""
-    window = queue_rows(dataset, flt).values("image_id")[offset : offset + limit]
-    rows = list(_in_queue_order(Consensus.objects.filter(image_id__in=window)).values_list(*_PAGE_COLUMNS))
-    names = {c.pk: _label(c) for c in class_names({c for row in rows for c in row[14]}).values()}
-    return [
-        {
-            "image_id": image_id,
-            "file_name": key,
-            "thumbnail_url": _url(thumbnail),
-            "original_label": {"id": label_id, "key": label_key, "name": label_name} if label_id else None,
-            "status": status,
-            "dispute_reasons": reasons,
-            "agreement": agreement,
-            "annotation_count": annotation_count,
-            "annotations_needed": annotations_needed,
-            "open_reason": open_reason(state, annotation_count, len(open_classes)) if state else None,
-            "flags": {"bad_image": bad_image, "none_fits": none_fits, "unsure": unsure},
-            "labels": [names[c] for c in labels if c in names],
-            "adjudicated": adjudicated,
-            "excluded": excluded,
-            "more_requested_at": more_requested_at,
-        }
-        for (image_id, key, thumbnail, label_id, label_key, label_name, status, reasons, agreement, annotation_count,
-             annotations_needed, bad_image, none_fits, unsure, labels, adjudicated, excluded, more_requested_at, state,
-             open_classes) in rows
-    ]  # fmt: skip
-
-
-def queue_annotators(dataset: Dataset) -> list[tuple[int, str]]:
-    """(id, username) of everyone who annotated the dataset, for the annotator filter (one query)."""
-    annotated = Annotation.objects.filter(dataset=dataset, annotator_id=OuterRef("pk"))
-    users = get_user_model().objects.filter(Exists(annotated)).order_by("username")
-    return list(users.values_list("pk", "username"))
 
 
 def _url(name: str | None) -> str | None:

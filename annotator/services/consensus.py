@@ -59,7 +59,16 @@ _CASTS = {
 
 
 _PLACEHOLDERS = ", ".join(f"%s{_CASTS.get(c, '')}" for c in COLUMNS)
-_UPSERT_ONE_SQL = f"INSERT INTO {TABLE} AS c ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS}) {_ON_CONFLICT}"
+# A new row copies its image's position (the review queue's last sort key); an update leaves it alone.
+_UPSERT_ONE_SQL = (
+    f"INSERT INTO {TABLE} AS c ({', '.join(COLUMNS)}, position) "
+    f"VALUES ({_PLACEHOLDERS}, (SELECT position FROM annotator_image WHERE id = %s)) {_ON_CONFLICT}"
+)
+_UPSERT_INCOMING_SQL = (
+    f"INSERT INTO {TABLE} AS c ({', '.join(COLUMNS)}, position) "
+    f"SELECT {', '.join('n.' + c for c in COLUMNS)}, i.position FROM consensus_incoming AS n, annotator_image AS i "
+    f"WHERE i.id = n.image_id {_ON_CONFLICT}"
+)
 
 
 @transaction.atomic(savepoint=False)  # part of the submit: no savepoint round trips
@@ -78,7 +87,7 @@ def consensus_refresh_image(*, image_id: int, inputs: ImageConsensusInputs | Non
     row = rows[0] if rows else _empty_row(image_id)
     values = _row_values(row, inputs.dataset_id, timezone.now())
     with connection.cursor() as cursor:
-        execute_prepared(cursor, _UPSERT_ONE_SQL, values)
+        execute_prepared(cursor, _UPSERT_ONE_SQL, [*values, image_id])
         if row.redundancy_state == OPEN and row.annotation_count >= inputs.data.image_needed[0]:
             # Adaptive, undecided, every slot answered: one more. The image row is locked, and the raise is
             # conditional on the count it saw, so two submits finishing at once raise it once.
@@ -153,13 +162,13 @@ def consensus_rows_write(rows: Sequence[ConsensusRow], *, dataset_id: int) -> in
     now = timezone.now().isoformat()
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS consensus_incoming")
-        cursor.execute(f"CREATE TEMPORARY TABLE consensus_incoming (LIKE {TABLE} INCLUDING DEFAULTS) ON COMMIT DROP")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE consensus_incoming ON COMMIT DROP AS SELECT {', '.join(COLUMNS)} FROM {TABLE} "
+            "WITH NO DATA"
+        )
     copy_text("consensus_incoming", COLUMNS, (_copy_line(row, dataset_id, now) for row in rows))
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {TABLE} AS c ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM consensus_incoming "
-            f"{_ON_CONFLICT}"
-        )
+        cursor.execute(_UPSERT_INCOMING_SQL)
         changed = cursor.rowcount
         cursor.execute("DROP TABLE consensus_incoming")
     return changed

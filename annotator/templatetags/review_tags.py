@@ -1,10 +1,13 @@
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from html import escape
+from typing import Any
 
 from django import template
+from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from annotator.permissions import User, access_review
+from annotator.templatetags.numbers import count, decimals
 
 register = template.Library()
 
@@ -46,4 +49,48 @@ def select_options(choices: Iterable[tuple[int, str]], selected: int | None) -> 
             f'<option value="{int(pk)}"{" selected" if pk == selected else ""}>{escape(label)}</option>'
             for pk, label in choices
         )
+    )
+
+
+_SOME_ID = 2**31 - 1  # stands for the image id in the review screen's URL, reversed once per page
+
+
+@register.simple_tag
+def queue_rows(rows: Iterable[Mapping[str, Any]], *, first_row: int, slug: str, query: str) -> SafeString:
+    """The review queue's table rows (the dicts of annotator.selectors.review_queue), numbered from `first_row + 1`,
+    each image linking to its review screen with the queue's filter `query`, in one pass: the template loop, with
+    a `{% url %}` and five filters per row, took a third of the page's time (10 ms of 30 for 50 rows)."""
+    head, tail = reverse("review:image", args=[slug, _SOME_ID]).rsplit(str(_SOME_ID), 1)
+    suffix = escape(f"{tail}?{query}")
+    html = [_queue_row(row, first_row + number, f"{escape(head)}{int(row['image_id'])}{suffix}")
+            for number, row in enumerate(rows, start=1)]  # fmt: skip
+    return mark_safe("".join(html))  # noqa: S308 — every value is escaped or a number, right here
+
+
+def _queue_row(row: Mapping[str, Any], number: int, url: str) -> str:
+    thumbnail = f'<img class="rv-thumb" src="{escape(row["thumbnail_url"])}" alt="" loading="lazy">' if row[
+        "thumbnail_url"] else ""  # fmt: skip
+    status = f'<span class="rv-status rv-{escape(row["status"])}">{escape(row["status"])}'
+    status += " · excluded</span>" if row["excluded"] else "</span>"
+    if row["more_requested_at"] and row["status"] == "pending":
+        status += f' <span class="muted small">{int(row["annotation_count"])}/{int(row["annotations_needed"])}</span>'
+    if row["open_reason"]:
+        status += f' <span class="muted small rv-open-reason">{escape(row["open_reason"])}</span>'
+    reasons = "".join(
+        f'<span class="rv-reason" title="{escape(reason_help(code))}">{escape(reason_label(code))}</span> '
+        for code in row["dispute_reasons"]
+    )
+    flags = row["flags"]
+    flag_html = " ".join(
+        f'<span class="rv-flag">{words} {int(flags[key])}</span>'
+        for key, words in (("bad_image", "bad image"), ("none_fits", "none fits"), ("unsure", "unsure"))
+        if flags[key]
+    )
+    labels = " · ".join(escape(label["name"]) for label in row["labels"]) or '<span class="muted">∅</span>'
+    original = escape(row["original_label"]["name"]) if row["original_label"] else "–"
+    return (
+        f'<tr data-image="{int(row["image_id"])}"><td class="num">{count(number)}</td><td>{thumbnail}</td>'
+        f'<td><a href="{url}">{escape(row["file_name"])}</a></td><td>{status}</td><td>{reasons}</td>'
+        f'<td class="num">{decimals(row["agreement"])}</td><td>{flag_html}</td><td>{labels}</td>'
+        f"<td>{original}</td></tr>"
     )

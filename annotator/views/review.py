@@ -12,18 +12,18 @@ from django.shortcuts import get_object_or_404, render
 
 from annotator.models import Dataset, Image, LabelClass
 from annotator.permissions import access_review, require_dataset
-from annotator.selectors.review import (
+from annotator.selectors.queue_cursor import QueueCursor, cursor_dumps, cursor_loads
+from annotator.selectors.review import adjudication_history, annotation_history, review_detail
+from annotator.selectors.review_queue import (
     PAGE_SIZE,
     QUEUE_STATUSES,
     QueueFilter,
-    adjudication_history,
-    annotation_history,
     datasets_with_open_counts,
     queue_annotators,
     queue_counts,
     queue_neighbours,
-    queue_page,
-    review_detail,
+    queue_page_at,
+    queue_seek,
 )
 from config.request_input import MAX_SQL_INT, query_int
 
@@ -38,10 +38,19 @@ def review_index(request: HttpRequest) -> HttpResponse:
 @require_dataset(access_review)
 def review_queue(request: HttpRequest, dataset: Dataset) -> HttpResponse:
     flt = QueueFilter.parse(request.GET)
-    page = query_int(request.GET, "page", default=1, minimum=1, maximum=MAX_SQL_INT // PAGE_SIZE)
+    cursor = cursor_loads(request.GET.get("cursor"), dataset_id=dataset.pk)
+    # `page=N` (links of old): by offset, which walks the rows before it; the page's own links are cursors.
+    number = query_int(request.GET, "page", default=1, minimum=1, maximum=MAX_SQL_INT // PAGE_SIZE)
     counts = queue_counts(dataset, flt)
-    rows = queue_page(dataset, flt, offset=(page - 1) * PAGE_SIZE)
+    if number > 1 and cursor is None:
+        page = queue_page_at(dataset, flt, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    else:
+        page = queue_seek(dataset, flt, cursor, total=counts[flt.status], limit=PAGE_SIZE)
     query = urlencode(flt.query())
+
+    def link(to: QueueCursor | None) -> str | None:
+        return urlencode({**flt.query(), "cursor": cursor_dumps(to, dataset_id=dataset.pk)}) if to else None
+
     context = {
         "dataset": dataset,
         "filter": flt,
@@ -50,10 +59,12 @@ def review_queue(request: HttpRequest, dataset: Dataset) -> HttpResponse:
             (name, label, counts[name], urlencode({**flt.query(), "status": name}))
             for name, (label, _q) in QUEUE_STATUSES.items()
         ],
-        "rows": rows,
-        "page": page,
-        "has_next": counts[flt.status] > page * PAGE_SIZE,
-        "first_row": (page - 1) * PAGE_SIZE,
+        "rows": page.rows,
+        "first_row": page.first_row,
+        "previous": link(page.previous),
+        "next": link(page.next),
+        # The last page, read from the end, unless this is it.
+        "last": link(QueueCursor("end")) if page.next else None,
         "classes": LabelClass.objects.filter(dataset=dataset).order_by("name").values_list("pk", "name"),
         "annotators": queue_annotators(dataset),
     }

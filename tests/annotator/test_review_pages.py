@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from annotator.models import Consensus
-from annotator.selectors.review import QueueFilter, queue_rows
+from annotator.selectors.review_queue import QueueFilter, queue_rows
 from annotator.services.dawid_skene import dawid_skene_run
 from annotator.services.review import adjudication_exclude, adjudication_set, review_request_more
 from tests.builders.review import class_at, image_at, review_dataset

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from annotator.models import Consensus
-from annotator.selectors.review import QueueFilter, queue_rows
+from annotator.models import Consensus, Image, LabelClass
+from annotator.selectors.review_queue import QueueFilter, queue_rows
 from annotator.services.annotations import Answer
+from annotator.services.review import adjudication_set
 from tests.builders.review import image_at, review_dataset
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +51,22 @@ def test_reasons_read_as_words_on_the_queue_and_the_review_screen(team, reviewer
         assert "close vote" in html and "an annotator was unsure" in html, path
         assert "near_threshold" not in html and "none_fits_conflict" not in html, path
     assert "“none fits” against chosen classes" in client.get("/review/pets/").content.decode()
+
+
+def test_queue_rows_escape_names_and_link_each_image_with_the_filter(team, reviewer, client):
+    pets = review_dataset(team, plan=plan)
+    zero = image_at(pets, 0)
+    Image.objects.filter(pk=zero.pk).update(key='<b>"zero" & co</b>.jpg')
+    original = zero.original_label
+    LabelClass.objects.filter(pk=original.pk).update(name="<i>tench</i>")
+    adjudication_set(image_id=zero.pk, reviewer=reviewer, labels=[original.pk])
+    client.force_login(reviewer)
+    html = client.get("/review/pets/?status=all").content.decode()
+    row = html.split(f'<tr data-image="{zero.pk}">')[1].split("</tr>")[0]
+    name = "&lt;b&gt;&quot;zero&quot; &amp; co&lt;/b&gt;.jpg"
+    assert f'<a href="/review/pets/images/{zero.pk}/?status=all">{name}</a>' in row
+    assert row.count("&lt;i&gt;tench&lt;/i&gt;") == 2  # the label set and the original label
+    assert '<td class="num">1</td>' in row and '<td class="num">0.00</td>' in row
+    assert '<span class="rv-status rv-adjudicated">adjudicated</span>' in row
+    assert '<span class="rv-flag">bad image 1</span> <span class="rv-flag">none fits 1</span>' in row
+    assert "<b>" not in row and "<i>" not in row
