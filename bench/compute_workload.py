@@ -40,8 +40,9 @@ ANNOTATIONS_PER_IMAGE = 5
 N_PREDICTION_SETS = 10
 
 
-def compute_dataset(n_images: int, *, log=print) -> Dataset:
-    """The workload at `n_images`, built or completed as needed (idempotent)."""
+def compute_dataset(n_images: int, *, log=print, predictions: bool = True) -> Dataset:
+    """The workload at `n_images`, built or completed as needed (idempotent). `predictions=False` leaves the
+    prediction sets out (`bench.vote_jobs_rss` needs only the votes; the full-score set is 5.2 GB at 1.3 M)."""
     slug = f"bench-compute-{n_images}"
     dataset = Dataset.objects.filter(slug=slug).first()
     if dataset is None or dataset.images.count() != n_images:
@@ -56,7 +57,7 @@ def compute_dataset(n_images: int, *, log=print) -> Dataset:
         log(f"workload: {n_images:,} images imported in {time.perf_counter() - started:.1f} s")
     if Annotation.objects.filter(dataset=dataset).count() != n_images * ANNOTATIONS_PER_IMAGE:
         _import_votes(dataset, log)
-    if PredictionSet.objects.filter(dataset=dataset).count() != N_PREDICTION_SETS:
+    if predictions and PredictionSet.objects.filter(dataset=dataset).count() != N_PREDICTION_SETS:
         _register_prediction_sets(dataset, log)
     database_settle()  # also when reused: the import and API sections before it leave dead rows behind
     return dataset
