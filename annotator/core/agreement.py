@@ -56,12 +56,18 @@ def _answer_counts(votes: VoteArrays, maybe: MaybeView) -> tuple[np.ndarray, np.
 # Krippendorff α
 
 
-def krippendorff_alpha_nominal(item: np.ndarray, value: np.ndarray, n_values: int | None = None) -> float:
-    """Nominal Krippendorff α from (item, value) pairs; missing = absent. NaN if undefined."""
+def krippendorff_alpha_nominal(
+    item: np.ndarray, value: np.ndarray, n_values: int | None = None, *, n_items: int | None = None
+) -> float:
+    """Nominal Krippendorff α from (item, value) pairs; missing = absent. NaN if undefined. With `n_items`,
+    items are indices 0..n_items−1 already (the unpaired ones drop out below either way), so they are not
+    relabelled: the same figure without a per-pair sort."""
     item, value = np.asarray(item, np.int64), np.asarray(value, np.int64)
     k = int(value.max(initial=-1)) + 1 if n_values is None else int(n_values)
-    _, item = np.unique(item, return_inverse=True)
-    counts = np.bincount(item * k + value, minlength=(int(item.max(initial=-1)) + 1) * k).reshape(-1, k)
+    if n_items is None:
+        _, item = np.unique(item, return_inverse=True)
+    size = int(item.max(initial=-1)) + 1 if n_items is None else n_items
+    counts = np.bincount(item * k + value, minlength=size * k).reshape(-1, k)
     m = counts.sum(axis=1)
     c, m = counts[m >= 2].astype(np.float64), m[m >= 2]  # only pairable values count
     n, n_c = m.sum(), c.sum(axis=0)
@@ -77,7 +83,7 @@ def krippendorff_alpha_nominal(item: np.ndarray, value: np.ndarray, n_values: in
 def binary_alpha(votes: VoteArrays, *, maybe: MaybeView = "drop") -> float:
     """Krippendorff α (nominal) over questions: do annotators agree on yes/no?"""
     item, _, code, k = _coded(votes, maybe)
-    return krippendorff_alpha_nominal(item, code, k)
+    return krippendorff_alpha_nominal(item, code, k, n_items=votes.n_items)
 
 
 # per class
