@@ -90,6 +90,26 @@ class VoteArrays:
         return flat.reshape(self.n_items, 3)
 
 
+def unique_first_inverse(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`np.unique(key, return_index=True, return_inverse=True)` of 64-bit integer keys: the sorted distinct
+    keys, where each first occurs, and each key's position among them (int64). `key` is overwritten by the
+    last, which is returned as an int64 view of it: three per-key arrays at most where np.unique holds five
+    (20 M votes make each 160 MB)."""
+    if key.dtype.itemsize != 8 or key.dtype.kind not in "iu":
+        raise TypeError("keys must be 64-bit integers")
+    order = np.argsort(key, kind="stable")  # np.unique's own choice with return_index: first occurrences
+    ordered = key[order]
+    new = np.empty(len(key), bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    keys = ordered[new]
+    rank = np.cumsum(new, out=ordered.view(np.int64))  # the sorted copy's buffer, no longer needed
+    rank -= 1
+    inverse = key.view(np.int64)
+    inverse[order] = rank
+    return keys, order[new], inverse
+
+
 # --------------------------------------------------------------------------- majority
 
 

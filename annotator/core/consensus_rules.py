@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from annotator.core.aggregation import MAYBE, NO, YES, MajorityResult, VoteArrays, majority
+from annotator.core.aggregation import MAYBE, NO, YES, MajorityResult, VoteArrays, majority, unique_first_inverse
 from annotator.core.agreement import per_image_agreement
 from annotator.core.real_raters import real_prior_groups
 from annotator.core.redundancy import OPEN, RedundancyRule, images_state, questions_settled
@@ -159,7 +159,7 @@ def questions_of(data: VoteData) -> Questions:
     key = data.vote_image.astype(np.int64)
     key *= max(len(classes), 1)
     key += np.searchsorted(classes, data.vote_class)
-    keys, first, item = _unique_first_inverse(key)  # key becomes item
+    keys, first, item = unique_first_inverse(key)  # key becomes item
     annotator_ids = np.unique(data.vote_annotator).astype(np.int64, copy=False)
     annotator = np.searchsorted(annotator_ids, data.vote_annotator)
     image = keys // max(len(classes), 1)
@@ -182,22 +182,6 @@ def questions_of(data: VoteData) -> Questions:
         is_original=data.image_original[image] == class_id,
         annotator_ids=annotator_ids,
     )
-
-
-def _unique_first_inverse(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`np.unique(key, return_index=True, return_inverse=True)`: the sorted distinct keys, where each first
-    occurs, and each key's position among them. `key` (int64) is overwritten by the last: three per-key arrays
-    at most, where np.unique holds five."""
-    order = np.argsort(key, kind="stable")  # np.unique's own choice with return_index: first occurrences
-    ordered = key[order]
-    new = np.empty(len(key), bool)
-    new[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-    keys = ordered[new]
-    rank = np.cumsum(new, out=ordered)  # the sorted copy's buffer, no longer needed
-    rank -= 1
-    key[order] = rank
-    return keys, order[new], key
 
 
 def prior_groups(mode: str, questions: Questions) -> np.ndarray:

@@ -13,13 +13,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from annotator.core.aggregation import MAYBE, NO, YES, VoteArrays, dawid_skene
+from annotator.core.aggregation import MAYBE, NO, YES, VoteArrays, dawid_skene, unique_first_inverse
 from annotator.core.agreement import binary_alpha, krippendorff_alpha_nominal
 from annotator.core.consensus_rules import (
     ConsensusSettings,
     DsParams,
     VoteData,
-    _unique_first_inverse,
     consensus_compute,
     questions_of,
     vote_data_blocks,
@@ -28,7 +27,9 @@ from annotator.core.set_agreement import (
     LabelSets,
     _intersections,
     _observed_terms,
+    _row_entries,
     _set_distance,
+    _set_ids,
     pairs_within,
     set_alpha,
 )
@@ -138,10 +139,16 @@ def test_questions_of_compact_votes_are_those_of_int64_votes_and_int64_themselve
 def test_unique_by_hand_is_numpys_unique_with_first_occurrences_and_inverse():
     rng = np.random.default_rng(1)
     for n in (0, 1, 2, 50, 5000):
-        key = rng.integers(0, max(n // 3, 1), n)
-        expected = np.unique(key, return_index=True, return_inverse=True)
-        for got, want in zip(_unique_first_inverse(key.copy()), expected, strict=True):
-            assert np.array_equal(got, want.ravel())
+        for key in (rng.integers(0, max(n // 3, 1), n), rng.integers(0, 2**64 - 1, n, np.uint64, endpoint=True)):
+            if n == 5000 and key.dtype == np.uint64:
+                key[::3] = key[1::3][: len(key[::3])]  # repeated 64-bit hashes, some above 2**63
+            expected = np.unique(key, return_index=True, return_inverse=True)
+            got = unique_first_inverse(key.copy())
+            assert got[2].dtype == np.int64 and got[0].dtype == key.dtype
+            for part, want in zip(got, expected, strict=True):
+                assert np.array_equal(part, want.ravel())
+    with pytest.raises(TypeError):
+        unique_first_inverse(np.zeros(3, np.int32))
 
 
 @pytest.mark.parametrize("groups", [None, "strata"])
@@ -175,6 +182,19 @@ def _label_sets_as_before(votes: VoteArrays, class_of_item: np.ndarray) -> Label
     return LabelSets.from_entries(rows // width, rows % width, row_of_vote[chosen], labels)
 
 
+def _set_ids_as_before(sets: LabelSets, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    size = sets.sizes[rows]
+    _, lab, start, offset = _row_entries(sets, rows)
+    rng = np.random.default_rng(20240601)
+    codes = rng.integers(0, np.iinfo(np.uint64).max, int(lab.max(initial=0)) + 1, np.uint64, endpoint=True)
+    csum = np.r_[np.uint64(0), np.cumsum(codes[lab], dtype=np.uint64)]
+    _, first, sid = np.unique(csum[start + size] - csum[start], return_index=True, return_inverse=True)
+    sid = sid.ravel()
+    set_size = size[first]
+    set_off = np.arange(int(set_size.sum())) - np.repeat(np.cumsum(set_size) - set_size, set_size)
+    return sid, set_size, np.repeat(np.arange(len(first)), set_size), lab[np.repeat(start[first], set_size) + set_off]
+
+
 def _observed_as_before(sets: LabelSets) -> float:
     order = np.argsort(sets.unit, kind="stable")
     unit = sets.unit[order]
@@ -201,6 +221,8 @@ def test_label_sets_set_alpha_by_blocks_and_alpha_over_dense_items_equal_the_com
             assert float(np.sum(_observed_terms(sets, rows, unit, m_of_unit, "masi", block))) == (
                 _observed_as_before(sets)
             )
+        for got, want in zip(_set_ids(sets, rows), _set_ids_as_before(sets, rows), strict=True):
+            assert np.array_equal(got, want)
         assert not np.isnan(set_alpha(sets))
         item, code = q.votes.item[q.votes.answer != MAYBE], q.votes.answer[q.votes.answer != MAYBE]
         assert binary_alpha(q.votes) == krippendorff_alpha_nominal(item, code, 2)  # relabelled, as before
