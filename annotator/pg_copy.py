@@ -7,6 +7,7 @@ stream numpy reads in one call. Writing goes through COPY … FROM STDIN in text
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -40,6 +41,41 @@ def read_int_columns(sql: str, params: Sequence | dict, n_columns: int) -> np.nd
     for c in range(n_columns):
         out[:, c] = rows[f"value{c}"]
     return out
+
+
+def read_int_column_chunks(
+    sql: str, params: Sequence | dict, widths: Sequence[int], *, rows_per_chunk: int = 1 << 16
+) -> Iterator[tuple[int, int, list[np.ndarray]]]:
+    """The rows of a query whose every column is a non-null integer of the byte width given (2: smallint, 4:
+    integer, 8: bigint; cast in SQL), as chunks of at most `rows_per_chunk` rows: (first row, total rows, one
+    native-endian array per column). The COPY stream goes to an unlinked temporary file first and is read back
+    a chunk at a time, so memory holds one chunk, not the stream (20 M votes are ~1 GB of binary COPY), and
+    the caller can fill arrays of the final size (no list of chunks to join)."""
+    row_type = np.dtype([("count", ">i2")] + [(f"f{c}", [("length", ">i4"), ("value", f">i{w}")])
+                         for c, w in enumerate(widths)])  # fmt: skip
+    with tempfile.TemporaryFile() as stream:
+        with connection.cursor() as cursor:
+            query = cursor.mogrify(sql, params).decode()
+            cursor.copy_expert(f"COPY ({query}) TO STDOUT (FORMAT binary)", stream)
+        size = stream.tell()
+        stream.seek(0)
+        head = stream.read(19)
+        if head[:11] != _SIGNATURE:
+            raise ValueError("not a binary COPY stream")
+        header_extension = int.from_bytes(head[15:19], "big")
+        stream.seek(19 + header_extension)
+        body = size - 19 - header_extension - 2  # the trailer is the int16 −1
+        if body % row_type.itemsize:
+            raise ValueError(f"every column must be a non-null integer of widths {tuple(widths)}")
+        total = body // row_type.itemsize
+        for first in range(0, total, rows_per_chunk):
+            count = min(rows_per_chunk, total - first)
+            rows = np.frombuffer(stream.read(count * row_type.itemsize), row_type)
+            if np.any(rows["count"] != len(widths)) or any(
+                np.any(rows[f"f{c}"]["length"] != w) for c, w in enumerate(widths)
+            ):
+                raise ValueError(f"every column must be a non-null integer of widths {tuple(widths)}")
+            yield first, total, [rows[f"f{c}"]["value"].astype(f"i{w}") for c, w in enumerate(widths)]
 
 
 def copy_text(table: str, columns: Sequence[str], lines: Iterable[str]) -> None:

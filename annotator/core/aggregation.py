@@ -90,6 +90,26 @@ class VoteArrays:
         return flat.reshape(self.n_items, 3)
 
 
+def unique_first_inverse(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`np.unique(key, return_index=True, return_inverse=True)` of 64-bit integer keys: the sorted distinct
+    keys, where each first occurs, and each key's position among them (int64). `key` is overwritten by the
+    last, which is returned as an int64 view of it: three per-key arrays at most where np.unique holds five
+    (20 M votes make each 160 MB)."""
+    if key.dtype.itemsize != 8 or key.dtype.kind not in "iu":
+        raise TypeError("keys must be 64-bit integers")
+    order = np.argsort(key, kind="stable")  # np.unique's own choice with return_index: first occurrences
+    ordered = key[order]
+    new = np.empty(len(key), bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    keys = ordered[new]
+    rank = np.cumsum(new, out=ordered.view(np.int64))  # the sorted copy's buffer, no longer needed
+    rank -= 1
+    inverse = key.view(np.int64)
+    inverse[order] = rank
+    return keys, order[new], inverse
+
+
 # --------------------------------------------------------------------------- majority
 
 
@@ -155,23 +175,24 @@ class DawidSkeneResult:
     log_likelihood: float  # marginal log-likelihood of the votes at the end
 
 
-def _responses(votes: VoteArrays, maybe: MaybeMode) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
-    """(vote index, response, weight, names): the likelihood's view of the votes."""
-    idx = np.arange(votes.n_votes)
-    ans = votes.answer.astype(np.int64)
-    ones = np.ones(votes.n_votes)
+def _responses(
+    votes: VoteArrays, maybe: MaybeMode
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None, tuple[str, ...]]:
+    """(vote index, response, weight, names): the likelihood's view of the votes. Index None: every vote once,
+    in order; weight None: every weight 1 (no per-vote arrays for those: 20 M votes make each 160 MB)."""
+    ans = votes.answer
     if maybe == "separate":
-        return idx, ans, ones, ("no", "yes", "maybe")
+        return None, ans, None, ("no", "yes", "maybe")
     is_maybe = ans == MAYBE
     if maybe in ("no", "yes"):
         resp = np.where(is_maybe, YES if maybe == "yes" else NO, ans)
-        return idx, resp, ones, ("no", "yes")
+        return None, resp, None, ("no", "yes")
     if maybe == "half":
         # a maybe enters the likelihood as half a no plus half a yes
         extra = np.flatnonzero(is_maybe)
         resp = np.concatenate([np.where(is_maybe, NO, ans), np.full(len(extra), YES)])
         weight = np.concatenate([np.where(is_maybe, 0.5, 1.0), np.full(len(extra), 0.5)])
-        return np.concatenate([idx, extra]), resp, weight, ("no", "yes")
+        return np.concatenate([np.arange(votes.n_votes), extra]), resp, weight, ("no", "yes")
     raise ValueError(f"unknown maybe mode {maybe!r}")
 
 
@@ -211,9 +232,16 @@ def dawid_skene(
     n_q, n_a = votes.n_items, votes.n_annotators
     vote_idx, resp, weight, names = _responses(votes, maybe)
     n_r = len(names)
-    item = votes.item[vote_idx]
-    cell = votes.annotator[vote_idx] * n_r + resp  # (annotator, response) cell per vote
-    cell_total = np.bincount(cell, weight, minlength=n_a * n_r)
+    item = votes.item if vote_idx is None else votes.item[vote_idx]
+    cell = votes.annotator * n_r if vote_idx is None else votes.annotator[vote_idx] * n_r
+    cell += resp  # (annotator, response) cell per vote
+    del resp
+    cell_total = np.bincount(cell, weight, minlength=n_a * n_r).astype(np.float64, copy=False)
+
+    def weighted(values: np.ndarray) -> np.ndarray:
+        # × 1.0 changes no float, so without weights (one per vote) the sums are the same to the bit
+        return values if weight is None else weight * values
+
     if groups is None:
         groups = np.zeros(n_q, dtype=np.int64)
     groups = np.asarray(groups, dtype=np.int64)
@@ -233,7 +261,7 @@ def dawid_skene(
     while it < max_iter:
         it += 1
         # M-step: expected (annotator, response) counts under each truth
-        c1 = np.bincount(cell, weight * p[item], minlength=n_a * n_r).reshape(n_a, n_r)
+        c1 = np.bincount(cell, weighted(p[item]), minlength=n_a * n_r).reshape(n_a, n_r)
         c0 = cell_total.reshape(n_a, n_r) - c1
         pooled1 = (c1.sum(0) + 1.0) / (c1.sum() + n_r)
         pooled0 = (c0.sum(0) + 1.0) / (c0.sum() + n_r)
@@ -244,7 +272,7 @@ def dawid_skene(
         prior = (np.bincount(groups, p, minlength=n_g) + 1.0) / (group_size + 2.0)
         # E-step: posterior log-odds = prior log-odds + Σ votes' log-likelihood ratios
         llr = (np.log(pi1) - np.log(pi0)).ravel()
-        log_odds = np.bincount(item, weight * llr[cell], minlength=n_q)
+        log_odds = np.bincount(item, weighted(llr[cell]), minlength=n_q)
         log_odds += np.log(prior / (1.0 - prior))[groups]
         new_p = _sigmoid(log_odds)
         delta = float(np.max(np.abs(new_p - p), initial=0.0))
@@ -255,7 +283,7 @@ def dawid_skene(
 
     # marginal log-likelihood, only for monitoring (one more pass, cheap)
     if n_q:
-        l0 = np.bincount(item, weight * np.log(pi0).ravel()[cell], minlength=n_q)
+        l0 = np.bincount(item, weighted(np.log(pi0).ravel()[cell]), minlength=n_q)
         l0 += np.log1p(-prior)[groups]
         log_lik = float(np.sum(l0 + np.logaddexp(0.0, log_odds)))
     confusion = np.stack([pi0, pi1], axis=1)

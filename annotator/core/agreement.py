@@ -28,7 +28,7 @@ def _coded(
     votes: VoteArrays, maybe: MaybeView, *, binary: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(item, annotator, code, n_codes) with maybe mapped per `maybe`; codes NO=0, YES=1[, MAYBE=2]."""
-    ans = votes.answer.astype(np.int64)
+    ans = votes.answer  # int8: every use widens it with an int64 operand or compares it
     if maybe == "category":
         if binary:
             raise ValueError('this statistic is binary: use maybe="drop", "no" or "yes"')
@@ -56,12 +56,21 @@ def _answer_counts(votes: VoteArrays, maybe: MaybeView) -> tuple[np.ndarray, np.
 # Krippendorff α
 
 
-def krippendorff_alpha_nominal(item: np.ndarray, value: np.ndarray, n_values: int | None = None) -> float:
-    """Nominal Krippendorff α from (item, value) pairs; missing = absent. NaN if undefined."""
+def krippendorff_alpha_nominal(
+    item: np.ndarray, value: np.ndarray, n_values: int | None = None, *, n_items: int | None = None
+) -> float:
+    """Nominal Krippendorff α from (item, value) pairs; missing = absent. NaN if undefined. With `n_items`,
+    items are indices 0..n_items−1 already (the unpaired ones drop out below either way), so they are not
+    relabelled: the same figure without a per-pair sort."""
     item, value = np.asarray(item, np.int64), np.asarray(value, np.int64)
     k = int(value.max(initial=-1)) + 1 if n_values is None else int(n_values)
-    _, item = np.unique(item, return_inverse=True)
-    counts = np.bincount(item * k + value, minlength=(int(item.max(initial=-1)) + 1) * k).reshape(-1, k)
+    if n_items is None:
+        _, item = np.unique(item, return_inverse=True)
+    size = int(item.max(initial=-1)) + 1 if n_items is None else n_items
+    key = item * k
+    key += value
+    counts = np.bincount(key, minlength=size * k).reshape(-1, k)
+    del key
     m = counts.sum(axis=1)
     c, m = counts[m >= 2].astype(np.float64), m[m >= 2]  # only pairable values count
     n, n_c = m.sum(), c.sum(axis=0)
@@ -77,7 +86,7 @@ def krippendorff_alpha_nominal(item: np.ndarray, value: np.ndarray, n_values: in
 def binary_alpha(votes: VoteArrays, *, maybe: MaybeView = "drop") -> float:
     """Krippendorff α (nominal) over questions: do annotators agree on yes/no?"""
     item, _, code, k = _coded(votes, maybe)
-    return krippendorff_alpha_nominal(item, code, k)
+    return krippendorff_alpha_nominal(item, code, k, n_items=votes.n_items)
 
 
 # per class
@@ -167,13 +176,24 @@ def per_annotator_agreement(
     """
     a_n = votes.n_annotators
     item, ann, code, _ = _coded(votes, maybe, binary=True)
-    yes = (code == YES).astype(np.int64)
-    y_q = np.bincount(item, yes, minlength=votes.n_items)[item] - yes  # others' yes
-    n_q = np.bincount(item, minlength=votes.n_items)[item] - 1  # others' answers
-    decided = (n_q > 0) & (2 * y_q != n_q)
-    cons = 2 * y_q > n_q
+    # Integer counts, updated in place: the figures of float counts to the bit, with a third of the per-vote
+    # temporaries (20 M votes make each 160 MB).
+    yes = code == YES
+    twice_y_q = np.bincount(item, yes, minlength=votes.n_items).astype(np.int64)[item]
+    twice_y_q -= yes
+    twice_y_q *= 2  # twice the others' yes
+    n_q = np.bincount(item, minlength=votes.n_items)[item]
+    n_q -= 1  # others' answers
+    decided = n_q > 0
+    decided &= twice_y_q != n_q
+    cons = twice_y_q > n_q
+    del twice_y_q, n_q
     # 2×2 table per annotator: own answer × consensus
-    tab = np.bincount(ann[decided] * 4 + yes[decided] * 2 + cons[decided], minlength=a_n * 4).reshape(a_n, 4)
+    cell = ann[decided] * 4
+    cell += 2 * yes[decided]
+    cell += cons[decided]
+    tab = np.bincount(cell, minlength=a_n * 4).reshape(a_n, 4)
+    del cell, cons
     nn, ny, yn, yy = (tab[:, c].astype(np.float64) for c in range(4))  # own·consensus
     total = tab.sum(axis=1).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):

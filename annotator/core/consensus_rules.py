@@ -26,11 +26,12 @@ disagree. The rules:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from annotator.core.aggregation import MAYBE, NO, YES, MajorityResult, VoteArrays, majority
+from annotator.core.aggregation import MAYBE, NO, YES, MajorityResult, VoteArrays, majority, unique_first_inverse
 from annotator.core.agreement import per_image_agreement
 from annotator.core.real_raters import real_prior_groups
 from annotator.core.redundancy import OPEN, RedundancyRule, images_state, questions_settled
@@ -91,6 +92,52 @@ class VoteData:
         return len(self.image_id)
 
 
+def vote_data_blocks(data: VoteData, size: int) -> Iterator[VoteData]:
+    """`data` cut into blocks of `size` consecutive (dense) images, each a VoteData of its own (images dense
+    from 0), its votes and annotations in their order in `data`. Every figure of `consensus_compute` is one
+    image's own, so the rows of the blocks, one after the other, are exactly the rows of the whole, while
+    memory holds one block's. A block without votes or annotations gives no row."""
+    if size < 1:
+        raise ValueError("blocks need at least one image")
+    n = data.n_images
+
+    def cut(image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """(a stable order grouping the rows by image, None if they already are; where each image starts)"""
+        starts = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(image, minlength=n), out=starts[1:])
+        grouped = len(image) < 2 or bool(np.all(image[1:] >= image[:-1]))
+        return (None if grouped else np.argsort(image, kind="stable")), starts
+
+    vote_order, vote_starts = cut(data.vote_image)
+    ann_order, ann_starts = cut(data.ann_image)
+
+    def rows(order: np.ndarray | None, starts: np.ndarray, lo: int, hi: int) -> slice | np.ndarray:
+        return slice(starts[lo], starts[hi]) if order is None else order[starts[lo] : starts[hi]]
+
+    for lo in range(0, n, size):
+        hi = min(lo + size, n)
+        v, a = rows(vote_order, vote_starts, lo, hi), rows(ann_order, ann_starts, lo, hi)
+        yield VoteData(
+            image_id=data.image_id[lo:hi],
+            image_needed=data.image_needed[lo:hi],
+            image_original=data.image_original[lo:hi],
+            vote_image=data.vote_image[v] - lo,
+            vote_class=data.vote_class[v],
+            vote_class_index=data.vote_class_index[v],
+            vote_annotator=data.vote_annotator[v],
+            vote_answer=data.vote_answer[v],
+            ann_image=data.ann_image[a] - lo,
+            ann_annotator=data.ann_annotator[a],
+            ann_none_fits=data.ann_none_fits[a],
+            ann_unsure=data.ann_unsure[a],
+            ann_bad_image=data.ann_bad_image[a],
+            ann_has_classes=data.ann_has_classes[a],
+            ann_seconds=data.ann_seconds[a],
+            vote_candidate=None if data.vote_candidate is None else data.vote_candidate[v],
+            image_extra=None if data.image_extra is None else data.image_extra[lo:hi],
+        )
+
+
 @dataclass(frozen=True)
 class Questions:
     """The (image, class) questions of `VoteData`, sorted by image then class id."""
@@ -104,14 +151,21 @@ class Questions:
 
 
 def questions_of(data: VoteData) -> Questions:
-    classes, class_dense = np.unique(data.vote_class, return_inverse=True)
-    key = data.vote_image.astype(np.int64) * max(len(classes), 1) + class_dense
-    keys, first, item = np.unique(key, return_index=True, return_inverse=True)
-    annotator_ids, annotator = np.unique(data.vote_annotator, return_inverse=True)
+    """The questions of `data`, whatever the integer widths of its vote columns (the dataset read keeps them
+    compact): every array here is int64, as for the one image of the live path."""
+    # np.unique with return_inverse / return_index, done by hand: the same arrays with two fewer per-vote
+    # int64 temporaries (20 M votes make each 160 MB)
+    classes = np.unique(data.vote_class).astype(np.int64, copy=False)
+    key = data.vote_image.astype(np.int64)
+    key *= max(len(classes), 1)
+    key += np.searchsorted(classes, data.vote_class)
+    keys, first, item = unique_first_inverse(key)  # key becomes item
+    annotator_ids = np.unique(data.vote_annotator).astype(np.int64, copy=False)
+    annotator = np.searchsorted(annotator_ids, data.vote_annotator)
     image = keys // max(len(classes), 1)
     votes = VoteArrays.from_columns(
-        item.ravel(),
-        annotator.ravel(),
+        item,
+        annotator,
         data.vote_answer,
         n_items=len(keys),
         n_annotators=len(annotator_ids),
@@ -124,7 +178,7 @@ def questions_of(data: VoteData) -> Questions:
         votes=votes,
         image=image,
         class_id=class_id,
-        class_index=data.vote_class_index[first],
+        class_index=data.vote_class_index[first].astype(np.int64, copy=False),
         is_original=data.image_original[image] == class_id,
         annotator_ids=annotator_ids,
     )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
-from annotator.core.aggregation import MAYBE, YES, VoteArrays
+from annotator.core.aggregation import MAYBE, YES, VoteArrays, unique_first_inverse
 
 if TYPE_CHECKING:
     from annotator.core.agreement import MaybeView
@@ -49,17 +49,22 @@ class LabelSets:
         """
         if votes.image_of_item is None:
             raise ValueError("votes need image_of_item")
-        image = votes.image_of_item[votes.item]
-        key = image * max(votes.n_annotators, 1) + votes.annotator  # rows sorted by image
-        rows, row_of_vote = np.unique(key, return_inverse=True)
+        if maybe == "category":
+            raise ValueError("a label set has no place for maybe as a category")
+        width = max(votes.n_annotators, 1)
+        key = votes.image_of_item[votes.item]
+        key *= width
+        key += votes.annotator  # rows sorted by image
+        rows = np.unique(key)
         chosen = votes.answer == YES
         if maybe == "yes":
             chosen |= votes.answer == MAYBE
-        elif maybe == "category":
-            raise ValueError("a label set has no place for maybe as a category")
-        width = max(votes.n_annotators, 1)
+        # each chosen vote's row: np.unique's inverse, looked up for the chosen votes only (one per-vote
+        # int64 array less; 20 M votes make each 160 MB)
+        row_of_chosen = np.searchsorted(rows, key[chosen])
+        del key
         labels = np.asarray(class_of_item, np.int64)[votes.item[chosen]]
-        return cls.from_entries(rows // width, rows % width, row_of_vote[chosen], labels)
+        return cls.from_entries(rows // width, rows % width, row_of_chosen, labels)
 
     @classmethod
     def from_lists(cls, unit: Sequence[int], coder: Sequence[int], sets: Sequence[Iterable[int]]) -> LabelSets:
@@ -104,11 +109,22 @@ def _set_ids(sets: LabelSets, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     # order-free 64-bit hash of each set (wrapping sum of random codes); verified exactly below
     rng = np.random.default_rng(20240601)
     codes = rng.integers(0, np.iinfo(np.uint64).max, int(lab.max(initial=0)) + 1, np.uint64, endpoint=True)
-    csum = np.r_[np.uint64(0), np.cumsum(codes[lab], dtype=np.uint64)]
-    _, first, sid = np.unique(csum[start + size] - csum[start], return_index=True, return_inverse=True)
-    sid, rep = sid.ravel(), first[sid.ravel()]
-    if np.any(size != size[rep]) or np.any(lab != lab[np.repeat(start[rep], size) + offset]):
+    # (the arrays built in place and np.unique's work in three per-row arrays: one row per image and
+    # annotator, 6.5 M at 1.3 M images)
+    csum = np.zeros(len(lab) + 1, np.uint64)
+    np.cumsum(codes[lab], dtype=np.uint64, out=csum[1:])
+    hashed = csum[start + size]
+    hashed -= csum[start]
+    del csum
+    _, first, sid = unique_first_inverse(hashed)
+    rep = first[sid]
+    if np.any(size != size[rep]):
         raise RuntimeError("label-set hash collision")  # ~1e-10 chance even at 10^5 distinct sets
+    at = np.repeat(start[rep], size)
+    del rep
+    at += offset
+    if np.any(lab != lab[at]):
+        raise RuntimeError("label-set hash collision")
     set_size = size[first]
     set_off = np.arange(int(set_size.sum())) - np.repeat(np.cumsum(set_size) - set_size, set_size)
     entry_lab = lab[np.repeat(start[first], set_size) + set_off]
@@ -148,11 +164,7 @@ def set_alpha(sets: LabelSets, *, distance: Literal["masi", "jaccard"] = "masi")
     n = len(rows)
     if n < 2:
         return float("nan")
-    size = sets.sizes[rows]
-    # observed: ordered row pairs within each image, weighted 1 / (m_u − 1)
-    pi, pj = pairs_within(unit)
-    inter = _intersections(sets, rows, unit, pi, pj)
-    observed = np.sum(_set_distance(size[pi], size[pj], inter, distance) / (m_of_unit[unit[pi]] - 1))
+    observed = np.sum(_observed_terms(sets, rows, unit, m_of_unit, distance))
     # expected: Σ over ordered pairs of values of different distinct sets of δ = 1 − similarity
     sid, set_size, entry_set, entry_lab = _set_ids(sets, rows)
     count = np.bincount(sid).astype(np.float64)
@@ -161,6 +173,26 @@ def set_alpha(sets: LabelSets, *, distance: Literal["masi", "jaccard"] = "masi")
     if expected <= 0:
         return float("nan")
     return float(1.0 - (n - 1) * observed / expected)
+
+
+def _observed_terms(
+    sets: LabelSets, rows: np.ndarray, unit: np.ndarray, m_of_unit: np.ndarray, distance: str, block: int = 1 << 16
+) -> np.ndarray:
+    """δ(A, B) / (m_u − 1) of every ordered pair of rows (A, B) within an image, in the order of
+    `pairs_within(unit)` (`unit` sorted). Computed by blocks of about `block` rows cut between images into
+    one array: the same terms as all at once, without every pair's index arrays in memory together (an image
+    with 5 annotators has 20 pairs: 26 M at 1.3 M images)."""
+    m = m_of_unit[m_of_unit >= 2]
+    terms = np.empty(int(np.sum(m * (m - 1))), np.float64)
+    cuts = np.unique(np.r_[np.searchsorted(unit, unit[::block]), len(unit)])
+    size, done = sets.sizes[rows], 0
+    for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
+        pi, pj = pairs_within(unit[lo:hi])
+        inter = _intersections(sets, rows[lo:hi], unit[lo:hi], pi, pj)
+        part = _set_distance(size[lo:hi][pi], size[lo:hi][pj], inter, distance) / (m_of_unit[unit[lo:hi][pi]] - 1)
+        terms[done : done + len(part)] = part
+        done += len(part)
+    return terms
 
 
 def _intersections(sets: LabelSets, rows: np.ndarray, unit: np.ndarray, pi: np.ndarray, pj: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotator.core.consensus_rules import ConsensusRow, DsParams, VoteData, consensus_compute
+from annotator.core.consensus_rules import ConsensusRow, DsParams, VoteData, consensus_compute, vote_data_blocks
 from annotator.core.redundancy import OPEN
 from annotator.models import Consensus, Dataset
 from annotator.pg_copy import copy_text, pg_array
@@ -100,12 +100,14 @@ def consensus_recompute_dataset(
 ) -> int:
     """Recompute every image's consensus from all of the dataset's votes; returns the rows changed.
 
-    Vectorised: three COPY reads, one numpy pass, then the rows are written in image-id order in chunks of
-    `chunk` rows (default `RELABEL_CONSENSUS_WRITE_CHUNK`, 20,000), each chunk its own transaction: one COPY
-    into a temporary table and one upsert (only changed rows are written), so no transaction rewrites a whole
-    large dataset. Called inside an outer transaction, the chunks are savepoints of it. `ds=True` scores with
-    the latest Dawid–Skene run, if any; the DS service passes its fresh parameters and the data it already
-    loaded. Used after bulk imports and by DS runs.
+    Vectorised: three COPY reads into compact arrays, then per block of `chunk` consecutive images (default
+    `RELABEL_CONSENSUS_WRITE_CHUNK`, 20,000; `vote_data_blocks`), in image-id order, one numpy pass and the
+    block's rows written in a transaction of their own: one COPY into a temporary table and one upsert (only
+    changed rows are written). So no transaction rewrites a whole large dataset, and memory holds one block's
+    rows, not the dataset's (the rows are those of one pass over the whole, exactly). Called inside an outer
+    transaction, the chunks are savepoints of it. `ds=True` scores with the latest Dawid–Skene run, if any;
+    the DS service passes its fresh parameters and the data it already loaded. Used after bulk imports and by
+    DS runs.
 
     What a reader sees meanwhile: each chunk appears whole at its commit, so until the last one commits the
     dataset holds recomputed rows (chunks written) and earlier ones (chunks to come), never a half-written
@@ -117,20 +119,30 @@ def consensus_recompute_dataset(
     started = time.perf_counter()
     data = dataset_vote_data(dataset) if data is None else data
     params = ds_params_of_run(dataset.ds_run) if ds is True else ds or None
-    rows = consensus_compute(data, consensus_settings(dataset), params)
-    computed = time.perf_counter()
+    rules = consensus_settings(dataset)
     size = chunk or settings.RELABEL_CONSENSUS_WRITE_CHUNK
-    changed = 0
-    for first in range(0, len(rows), size):
-        with transaction.atomic():
-            changed += consensus_rows_write(rows[first : first + size], dataset_id=dataset.pk)
+    loaded = time.perf_counter()
+    computing = writing = 0.0
+    changed = n_rows = n_chunks = 0
+    # Computed and written one block of images at a time (issue 23: 1.3 M rows of Python objects are GBs)
+    for block in vote_data_blocks(data, size):
+        block_started = time.perf_counter()
+        rows = consensus_compute(block, rules, params)
+        block_computed = time.perf_counter()
+        if rows:
+            with transaction.atomic():
+                changed += consensus_rows_write(rows, dataset_id=dataset.pk)
+            n_rows, n_chunks = n_rows + len(rows), n_chunks + 1
+        computing += block_computed - block_started
+        writing += time.perf_counter() - block_computed
+        del rows
     if dataset.adaptive:
         with transaction.atomic():
             changed_needs = images_needs_raise(dataset=dataset)
         logger.info("consensus of %s: %d undecided images get one more annotation", dataset.slug, changed_needs)
     logger.info(
-        "consensus of %s: %d images, %d changed in %d chunks; compute %.2f s, write %.2f s",
-        dataset.slug, len(rows), changed, -(-len(rows) // size), computed - started, time.perf_counter() - computed,
+        "consensus of %s: %d images, %d changed in %d chunks; read %.2f s, compute %.2f s, write %.2f s",
+        dataset.slug, n_rows, changed, n_chunks, loaded - started, computing, writing,
     )  # fmt: skip
     return changed
 

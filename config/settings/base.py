@@ -151,7 +151,8 @@ STORAGES: dict[str, dict[str, Any]] = {
 
 # Uploads (prediction sets, images): refuse bodies above this size with a clear error.
 RELABEL_MAX_UPLOAD_BYTES = env.int("RELABEL_MAX_UPLOAD_BYTES", default=256 * 1024 * 1024)
-# Dataset-wide consensus writes (recompute, Dawid–Skene) commit this many rows per transaction, in image order.
+# Dataset-wide consensus rewrites (recompute, Dawid–Skene) compute and commit blocks of this many images (so at most
+# this many rows per transaction), in image order.
 RELABEL_CONSENSUS_WRITE_CHUNK = env.int("RELABEL_CONSENSUS_WRITE_CHUNK", default=20_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
