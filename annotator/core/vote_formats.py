@@ -11,12 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
 from annotator.core.aggregation import MAYBE, NO, YES
 from annotator.core.real_raters import read_real_raters
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 ANSWERS = {"no": NO, "yes": YES, "maybe": MAYBE}
 CSV_HEADER = ["image", "class", "annotator", "answer"]
@@ -146,7 +149,7 @@ def _read_csv_votes_arrow(path: str | PathLike[str]) -> VoteTable | None:
     )
 
 
-def _stripped_codes(column, *, lower: bool) -> tuple[np.ndarray, list[str]]:  # noqa: ANN001 - a ChunkedArray
+def _stripped_codes(column: pa.ChunkedArray, *, lower: bool) -> tuple[np.ndarray, list[str]]:
     """Codes into the column's distinct values after str.strip() (and lower()), values merged by equality."""
     import pyarrow.compute as pc
 
