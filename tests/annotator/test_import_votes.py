@@ -139,3 +139,15 @@ def test_gold_answers_from_a_csv_are_upserted(pets, tmp_path):
     call_command("import_votes", "pets", str(_write(tmp_path, CSV)), "--gold",
                  str(_write(tmp_path, "pets_0000.jpg,n00009000,no\n", "gold2.csv")))  # fmt: skip
     assert list(GoldAnswer.objects.values_list("answer", flat=True)) == ["no"]
+
+
+def test_vote_lines_are_the_same_whatever_the_block(monkeypatch):
+    from annotator.services import votes_import
+
+    rng = np.random.default_rng(3)
+    columns = [rng.integers(0, 10**9, 50), rng.integers(0, 1000, 50), rng.integers(0, 40, 50),
+               rng.integers(0, 10**6, 50), np.array(["yes", "no", "maybe"])[rng.integers(0, 3, 50)]]  # fmt: skip
+    expected = [f"{i}\t{c}\t{u}\t{a}\t{w}\n" for i, c, u, a, w in zip(*(c.tolist() for c in columns), strict=True)]
+    for block in (1, 3, 7, 50, 64):
+        monkeypatch.setattr(votes_import, "VOTE_LINES_BLOCK", block)
+        assert list(votes_import._vote_lines(*columns)) == expected
