@@ -24,7 +24,13 @@ from django.utils import timezone
 from annotator.core.aggregation import NO, YES
 from annotator.core.vote_formats import GoldTable, VoteTable
 from annotator.models import Annotation, AnnotationRevision, Dataset, GoldAnswer, Image, LabelClass, Vote
-from annotator.pg_copy import ReferencedRowMissingError, copy_text, foreign_keys_checked_in_bulk, pg_array
+from annotator.pg_copy import (
+    ReferencedRowMissingError,
+    copy_text,
+    foreign_keys_checked_in_bulk,
+    pg_array,
+    read_int_columns,
+)
 from annotator.roles import ANNOTATOR, role_groups
 from annotator.services.consensus import consensus_recompute_dataset
 
@@ -94,7 +100,8 @@ def votes_import(*, dataset: Dataset, votes: VoteTable, gold: GoldTable | None =
         np.unique(image_of_vote[~fresh] * (int(user_ids.max(initial=0)) + 1) + user_of_vote[~fresh])
     )
     if len(starts):
-        _write(dataset, votes, order, starts, image_of_vote, user_of_vote, class_ids[votes.question])
+        rater_of_user = dict(zip(user_ids.tolist(), votes.rater_ids.tolist(), strict=True))
+        _write(dataset, votes, order, starts, image_of_vote, user_of_vote, class_ids[votes.question], rater_of_user)
         report.annotations_created, report.votes_created = len(starts), len(order)
     if gold is not None:
         report.gold_answers = _gold_write(dataset, gold)
@@ -217,23 +224,24 @@ def _vote_lines(*columns: np.ndarray) -> Iterator[str]:
         yield from (f"{i}\t{c}\t{u}\t{a}\t{w}\n" for i, c, u, a, w in zip(*block, strict=True))
 
 
-def _write(dataset, votes: VoteTable, order, starts, image_of_vote, user_of_vote, class_of_vote) -> None:
-    """Annotations (ids drawn from their sequence), one revision each, and the votes, all by COPY."""
+def _write(dataset, votes: VoteTable, order, starts, image_of_vote, user_of_vote, class_of_vote, rater_of_user) -> None:
+    """Annotations (ids drawn from their sequence), one revision each, and the votes, all by COPY. Per vote and
+    per annotation everything stays in numpy arrays; Python values are made one line at a time (or one block of
+    votes, `_vote_lines`), so 19.5 M votes never become lists of Python objects."""
     n = len(starts)
     table = Annotation._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [n])
-        annotation_ids = np.array([row[0] for row in cursor.fetchall()], np.int64)
+    annotation_ids = read_int_columns(
+        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))::bigint FROM generate_series(1, %s)", [n], 1
+    )[:, 0]
     now = timezone.now().isoformat()
-    bounds = np.r_[starts, len(order)].tolist()
+    bounds = np.r_[starts, len(order)]
     images, users = image_of_vote[order][starts], user_of_vote[order][starts]
     classes, answers = class_of_vote[order], votes.answer[order]
-    image_keys = votes.image_keys[votes.question[order][starts]].tolist()
-    rater_of_user = dict(zip(user_of_vote[order].tolist(), votes.rater_ids[votes.rater[order]].tolist(), strict=False))
+    image_keys = votes.image_keys[votes.question[order][starts]]
 
     def annotation_lines() -> Iterator[str]:  # streamed into the COPY: 6.5 M lines are never held at once
         for a in range(n):
-            lo, hi = bounds[a], bounds[a + 1]
+            lo, hi = int(bounds[a]), int(bounds[a + 1])
             shown, chosen = classes[lo:hi], classes[lo:hi][answers[lo:hi] == YES]
             image, user = int(images[a]), int(users[a])
             client = uuid.uuid5(IMPORT_NAMESPACE, f"{dataset.slug}/{image_keys[a]}/{rater_of_user[user]}")
@@ -278,7 +286,9 @@ def _write(dataset, votes: VoteTable, order, starts, image_of_vote, user_of_vote
                     f"INSERT INTO {AnnotationRevision._meta.db_table} (annotation_id, number, {revision_columns}) "
                     f"SELECT a.id, 1, {', '.join('a.' + c for c in revision_columns.split(', '))} "
                     f"FROM {table} a JOIN unnest(%s::bigint[]) AS n(id) ON n.id = a.id",
-                    [annotation_ids.tolist()],
+                    # One array literal: a list parameter becomes ARRAY[…] with a parse node per element (6.5 M
+                    # of them held the server process at 5 GB).
+                    [pg_array(annotation_ids.tolist())],
                 )
             copy_text(
                 Vote._meta.db_table,
@@ -294,7 +304,7 @@ def _write(dataset, votes: VoteTable, order, starts, image_of_vote, user_of_vote
             f"UPDATE {Image._meta.db_table} AS i SET annotation_count = i.annotation_count + n.k, "
             "annotations_needed = GREATEST(i.annotations_needed, i.annotation_count + n.k + i.lease_count) "
             "FROM unnest(%s::bigint[], %s::int[]) AS n(id, k) WHERE i.id = n.id",
-            [added_images.tolist(), added.tolist()],
+            [pg_array(added_images.tolist()), pg_array(added.tolist())],
         )
 
 
