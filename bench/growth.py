@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.charts import growth_svg
-from bench.report import Report, _machine
+from bench.report import Figure, Report, _machine
 
 PER = 10_000  # slopes are given per 10,000 images
 
@@ -72,24 +72,27 @@ def _handout_lines(rows: list[dict]) -> list[str]:
     if not api or len(api[0]["sizes"]) < 2:
         return []
     sizes = api[0]["sizes"]
+    base = sizes.index(50_000) if 50_000 in sizes else 0  # the issue's reference size, when measured
+    others = [i for i in range(len(sizes)) if i != base]
     lines = [
         "",
-        f"Annotation API p95 at each size against {sizes[0]:,} images (target ≤ {HANDOUT_RATIO_TARGET}×):",
+        f"Annotation API p95 at each size against {sizes[base]:,} images (target ≤ {HANDOUT_RATIO_TARGET}×):",
         "",
-        "| figure | " + " | ".join(f"{s:,}" for s in sizes[1:]) + " |",
-        "|---|" + "---|" * (len(sizes) - 1),
+        "| figure | " + " | ".join(f"{sizes[i]:,}" for i in others) + " |",
+        "|---|" + "---|" * len(others),
     ]
     for row in api:
-        ratios = [v / row["values"][0] for v in row["values"][1:]]
+        ratios = [row["values"][i] / row["values"][base] for i in others]
         cells = " | ".join(f"{r:.2f}× {'✓' if r <= HANDOUT_RATIO_TARGET else '✗'}" for r in ratios)
         lines.append(f"| {row['name']} | {cells} |")
     return lines
 
 
-def write_growth(reports: list[Report], out_dir: Path) -> tuple[Path, Path]:
+def write_growth(reports: list[Report], out_dir: Path, *, meta: dict | None = None) -> tuple[Path, Path]:
+    """The growth report; `meta` (machine, time, commit) defaults to now's (`regrow` passes the run's)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = growth_rows(reports)
-    meta = _machine()
+    meta = meta or _machine()
     json_path = out_dir / "bench-growth.json"
     json_path.write_text(json.dumps({"machine": meta, "figures": rows}, indent=2))
     sizes = [r.scale for r in reports]
@@ -114,3 +117,18 @@ def write_growth(reports: list[Report], out_dir: Path) -> tuple[Path, Path]:
     title = f"ReLabel benchmark, growth with the images — {meta['cpu']}, {meta['cores']} cores, {meta['when']}"
     (out_dir / "bench-growth.svg").write_text(growth_svg(rows, title))
     return json_path, md_path
+
+
+def regrow(out_dir: Path, sizes: list[int]) -> tuple[Path, Path]:
+    """Write the growth report again from the per-size reports of a run (`bench-<n>.json`), keeping the run's
+    machine, time and commit: ``python -c "from bench.growth import regrow; …"`` after a change to this file."""
+    reports, metas = [], []
+    for n in sizes:
+        data = json.loads((out_dir / f"bench-{n}.json").read_text())
+        report = Report(scale=data["scale"])
+        for figure in data["figures"]:
+            report.figures.append(Figure(**figure))
+        reports.append(report)
+        metas.append(data["machine"])
+    commits = ", ".join(dict.fromkeys(m["commit"] for m in metas))
+    return write_growth(reports, out_dir, meta={**metas[-1], "commit": commits})
