@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
-from annotator.core.aggregation import MAYBE, NO, YES
+from annotator.core.aggregation import MAYBE, NO, YES, unique_first_inverse
 from annotator.core.real_raters import read_real_raters
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ def _read_csv_votes_arrow(path: str | PathLike[str]) -> VoteTable | None:
     codes = np.array([ANSWERS.get(a, 0) for a in answers], np.int8)[answer_code]
     # Questions and raters numbered by first appearance, as the row-by-row reader numbers them.
     question, firsts = _by_first_appearance(image_code * max(len(refs), 1) + ref_code)
-    rater, rater_firsts = _by_first_appearance(rater_code)
+    rater, rater_firsts = _by_first_appearance(rater_code.copy())
     image_keys, class_refs = np.array(images, dtype=str), np.array(refs, dtype=str)
     return VoteTable(
         image_keys=image_keys[image_code[firsts]] if n else np.zeros(0, dtype=str),
@@ -166,12 +166,13 @@ def _present(codes: np.ndarray, values: list[str]) -> list[str]:
 
 
 def _by_first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's number among the distinct keys, numbered in order of first appearance; each number's first row."""
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    """Each row's number among the distinct keys, numbered in order of first appearance; each number's first row.
+    `keys` (int64) is overwritten (`unique_first_inverse`)."""
+    _, first, inverse = unique_first_inverse(keys)
     order = np.argsort(first, kind="stable")
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
-    return rank[inverse.reshape(-1)], first[order]
+    return rank[inverse], first[order]
 
 
 def _read_csv_votes_rows(path: str | PathLike[str], *, max_errors: int) -> VoteTable:
