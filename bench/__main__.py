@@ -102,23 +102,18 @@ def main(argv: list[str] | None = None) -> int:
 def _workload_sections() -> dict[str, Callable]:
     from bench.compute import bench_consensus, bench_dawid_skene, bench_metrics
     from bench.pages import bench_pages
+    from bench.releases import bench_release
     from bench.scale import bench_database_size, bench_jobs
 
-    registry: dict[str, Callable] = {
+    return {
         "consensus": bench_consensus,
         "dawid_skene": bench_dawid_skene,
         "metrics": bench_metrics,
+        "release": bench_release,
         "pages": bench_pages,
         "jobs": bench_jobs,
         "database": bench_database_size,
     }
-    try:  # the release section, when present
-        from bench.releases import bench_release
-
-        registry["release"] = bench_release
-    except ImportError:
-        pass
-    return registry
 
 
 def _run_workload_sections(report, n_images: int, sections: list[str], repeat: int, *, full_scores: bool = True):
@@ -135,9 +130,6 @@ def _run_workload_sections(report, n_images: int, sections: list[str], repeat: i
     if "import" in sections:
         bench_votes_import(report, dataset)
     for name in chosen:
-        if name not in registry:
-            print(f"section {name!r} is not available yet; skipped")
-            continue
         registry[name](report, dataset)
     return report
 

@@ -6,7 +6,8 @@ machine lands on every URL alike. The floor is the p95 of the trivial view `/pin
 Deep pages are reached as a client reaches them, by cursor (the API's `last` and `next` links, the page's "Last
 page" link), and by offset (`offset=`, `?page=N`) for the clients that still use it.
 
-`python -m bench.review_queue [--images 50000]` measures this section alone (on the computation workload).
+`python -m bench --sections pages [--images 50000]` measures it with the other pages (on the computation workload;
+`--growth N --sections pages` on the growth run's).
 """
 
 from __future__ import annotations
@@ -112,33 +113,3 @@ def bench_review_queue(report: Report, dataset: Dataset, client: Client) -> None
             target=f"≤ {TARGET_MS:.0f} ms at 50,000 images", passed=(value <= TARGET_MS) if at_50k else None,
             note=f"median {median:.1f} ms; {queries[url]} queries; {in_review:,} images in review",
         ))  # fmt: skip
-
-
-def main() -> None:
-    import argparse
-    import os
-    from pathlib import Path
-
-    parser = argparse.ArgumentParser(description="The review queue's figures alone (see bench/__main__.py).")
-    parser.add_argument("--images", type=int, default=50_000)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "reports" / "review-queue")
-    args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ.setdefault("RELABEL_DATABASE_NAME", "relabel_bench")
-    os.environ["DJANGO_LOG_LEVEL"] = "WARNING"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    from bench.compute_workload import compute_dataset
-    from bench.pages import _staff_client
-
-    call_command("migrate", verbosity=0)
-    report = Report(scale=args.images)
-    bench_review_queue(report, compute_dataset(args.images), _staff_client())
-    print(f"wrote {' and '.join(map(str, report.write(args.out)))}")
-
-
-if __name__ == "__main__":
-    main()
