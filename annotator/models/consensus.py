@@ -64,6 +64,8 @@ QUEUE_KEYS = (
     QUEUE_FLAGS * -1,
     F("position"),
 )
+# The columns the first two keys are computed from (an index-only scan reads columns, not indexed expressions).
+QUEUE_KEY_COLUMNS = ("agreement", "unsure_count", "bad_image_count", "none_fits_count")
 
 
 class Consensus(models.Model):
@@ -139,7 +141,17 @@ class Consensus(models.Model):
             # The review queue (annotator.selectors.review_queue) holds ~17% of a dataset's images. Its rows in
             # queue order by a unique key: a page reads about as many index entries as it shows, from the head,
             # from the end or from a cursor anywhere (a row comparison over QUEUE_KEYS is an index condition).
-            models.Index(F("dataset"), *QUEUE_KEYS, condition=IN_REVIEW, name="consensus_review_order_idx"),
+            # It holds every column a page's pick of rows reads (the keys' columns, the status tabs' and the image),
+            # so that pick is an index-only scan: a page by offset, or one under the annotator filter that reads
+            # many rows before its own, skips index entries and no table rows (the last page by offset of 221,400
+            # rows in review at 1.3 M images: 880 ms -> 25 ms).
+            models.Index(
+                F("dataset"),
+                *QUEUE_KEYS,
+                include=["image", "status", "adjudicated", "excluded", *QUEUE_KEY_COLUMNS],
+                condition=IN_REVIEW,
+                name="consensus_review_order_idx",
+            ),
             # … and its counts per status tab, from the index alone (an index-only scan).
             models.Index(
                 fields=["dataset", "status", "adjudicated", "excluded"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
@@ -155,3 +155,24 @@ def test_agreement_shows_with_two_decimals_or_a_dash():
 
     assert [decimals(v) for v in (0.5, 2 / 3, 0, 1.0, None)] == ["0.50", "0.67", "0.00", "1.00", "–"]
     assert decimals(0.123456, 3) == "0.123" and decimals("n/a") == "n/a"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pages_pick_of_rows_is_read_from_the_order_index_alone(team, reviewer):
+    """The order index holds every column the pick of a page reads (keys, status tabs, image): deep pages by offset
+    and the annotator filter skip index entries, not table rows (880 -> 25 ms for the last page by offset at 1.3 M
+    images, README). Table scans and sorts are switched off so that a small table shows the plan of a large one; were a column
+    missing from the index, the plan would be an Index Scan (table rows) instead."""
+    dataset = mixed_dataset(team, reviewer)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE annotator_consensus")  # the visibility map, as autovacuum keeps it
+    for flt, offset in ((QueueFilter(), 5), (QueueFilter("all"), 0), (QueueFilter("open", None, team[0].pk), 1)):
+        window = queue_rows(dataset, flt).values("image_id")[offset : offset + 3]
+        sql, params = window.query.sql_with_params()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
+            )
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "Index Only Scan using consensus_review_order_idx" in plan, plan
