@@ -33,6 +33,7 @@ from annotator.selectors.consensus import consensus_settings, dataset_vote_data
 from annotator.services.agreement_figures import agreement_compute
 from annotator.services.consensus import consensus_recompute_dataset
 from annotator.services.dawid_skene import dawid_skene_run
+from bench.dataset_rows import consensus_make_stale
 from bench.report import Figure, Report
 from evaluation.core.metrics import compute_all_streaming
 from evaluation.models import MetricSnapshot, PredictionSet
@@ -93,12 +94,9 @@ def copy_out_seconds(queries: tuple[str, ...], dataset: Dataset) -> float:
 def bench_consensus(report: Report, dataset: Dataset) -> None:
     """Full consensus recompute (every row updated, and again with nothing changed), then agreement."""
 
-    def stale_consensus() -> None:
-        """Make every stored row differ from what the votes give, as after a change of the dataset's rules."""
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE annotator_consensus SET counts = '{}' WHERE dataset_id = %s", [dataset.pk])
-
-    seconds_all, written = timed(lambda: consensus_recompute_dataset(dataset=dataset), setup=stale_consensus)
+    seconds_all, written = timed(
+        lambda: consensus_recompute_dataset(dataset=dataset), setup=partial(consensus_make_stale, dataset.pk)
+    )
     seconds_none, unchanged = timed(lambda: consensus_recompute_dataset(dataset=dataset))
     copy_seconds = copy_out_seconds(_VOTE_ROWS, dataset)
     data = dataset_vote_data(dataset)

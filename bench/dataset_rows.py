@@ -71,3 +71,10 @@ def drop_dataset(dataset_id: int | None) -> None:
             else:  # SET_NULL
                 (column,) = [f.column for f in model._meta.concrete_fields if where.startswith(f"{f.column} IN")]
                 cursor.execute(f"UPDATE {table} SET {column} = NULL WHERE {where}")
+
+
+def consensus_make_stale(dataset_id: int) -> None:
+    """Make every stored consensus row of the dataset differ from what its votes give (as after a change of the
+    dataset's rules), so that the next full recompute rewrites every row."""
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE annotator_consensus SET counts = '{}' WHERE dataset_id = %s", [dataset_id])

@@ -42,9 +42,9 @@ def _child(job: str, dataset_id: int, argument: str) -> dict[str, Any]:
     import django
 
     django.setup()
-    from django.db import connection
 
     from annotator.models import Dataset
+    from bench.dataset_rows import consensus_make_stale
     from bench.releases import _child as release_child
     from bench.releases import _high_water_mb
 
@@ -52,8 +52,7 @@ def _child(job: str, dataset_id: int, argument: str) -> dict[str, Any]:
         return release_child(dataset_id, keep=argument == "keep")
     dataset = Dataset.objects.get(pk=dataset_id)
     if job == "consensus":
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE annotator_consensus SET counts = '{}' WHERE dataset_id = %s", [dataset_id])
+        consensus_make_stale(dataset_id)
     if job == "metrics":
         from evaluation.models import MetricSnapshot
 
