@@ -113,9 +113,12 @@ def _read_csv_votes_arrow(path: str | PathLike[str]) -> VoteTable | None:
     import pyarrow as pa
     from pyarrow import csv as pa_csv
 
-    columns = [_Codes() for _ in CSV_HEADER[:3]]
-    answer_codes: list[np.ndarray] = []
-    skip = 0
+    # At most one row per 9 bytes ("a,b,c,no" and its newline): arrays of that length are reserved, and only the
+    # part written to takes memory (no list of blocks to join at the end, no copy).
+    capacity = Path(path).stat().st_size // 9 + 1
+    columns = [_Codes(capacity) for _ in CSV_HEADER[:3]]
+    answer = np.empty(capacity, np.int8)
+    n, skip = 0, 0
     try:
         reader = pa_csv.open_csv(
             path,
@@ -132,29 +135,34 @@ def _read_csv_votes_arrow(path: str | PathLike[str]) -> VoteTable | None:
                 skip, batch = 1, batch.slice(1)
             if not batch.num_rows:
                 continue
-            if not all(codes.add(batch.column(c)) for c, codes in enumerate(columns)):
+            if not all(codes.add(batch.column(c), n) for c, codes in enumerate(columns)):
                 return None  # an empty field
             answers = _stripped(batch.column(3), lower=True)
             if answers is None or any(a not in ANSWERS for a in answers[1]):
                 return None
             indices, values = answers
-            answer_codes.append(np.array([ANSWERS[a] for a in values], np.int8)[indices])
+            answer[n : n + len(indices)] = np.array([ANSWERS[a] for a in values], np.int8)[indices]
+            n += len(indices)
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
-    (image_code, images), (ref_code, refs), (rater_code, raters) = (codes.result() for codes in columns)
-    n = len(image_code)
-    # Questions and raters numbered by first appearance, as the row-by-row reader numbers them.
-    question, firsts = _by_first_appearance(image_code.astype(np.int64) * max(len(refs), 1) + ref_code)
-    rater, rater_firsts = _by_first_appearance(rater_code.astype(np.int64))
-    image_keys, class_refs = np.array(images, dtype=str), np.array(refs, dtype=str)
+    (image_code, images), (ref_code, refs), (rater_code, raters) = (codes.result(n) for codes in columns)
+    n_refs = max(len(refs), 1)
+    key = image_code.astype(np.int64)
+    key *= n_refs
+    key += ref_code
+    del image_code, ref_code  # a question's image and class are its key's quotient and remainder
+    # Questions and raters numbered by first appearance, as the row-by-row reader numbers them (a column's codes
+    # already are).
+    question, firsts, question_keys = _by_first_appearance(key)
+    del key
     return VoteTable(
-        image_keys=image_keys[image_code[firsts]] if n else np.zeros(0, dtype=str),
-        class_refs=class_refs[ref_code[firsts]] if n else np.zeros(0, dtype=str),
+        image_keys=np.array(images, dtype=str)[question_keys // n_refs] if n else np.zeros(0, dtype=str),
+        class_refs=np.array(refs, dtype=str)[question_keys % n_refs] if n else np.zeros(0, dtype=str),
         where=_FirstLines(firsts + 1 + skip),
-        rater_ids=np.array(raters, dtype=str)[rater_code[rater_firsts]] if n else np.zeros(0, dtype=str),
-        question=question.astype(np.int32) if len(firsts) < 2**31 else question,
-        rater=rater.astype(np.int32) if len(rater_firsts) < 2**31 else rater,
-        answer=np.concatenate(answer_codes) if answer_codes else np.zeros(0, np.int8),
+        rater_ids=np.array(raters, dtype=str),
+        question=question,
+        rater=rater_code,
+        answer=answer[:n],
     )
 
 
@@ -166,24 +174,23 @@ class _Codes:
     """One column read block by block: each row's code (int32) among the column's distinct stripped values,
     numbered as they first appear."""
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int) -> None:
         self._code_of: dict[str, int] = {}
-        self._blocks: list[np.ndarray] = []
+        self._codes = np.empty(capacity, np.int32)
 
-    def add(self, column: pa.Array) -> bool:
-        """False where some row holds an empty value."""
+    def add(self, column: pa.Array, start: int) -> bool:
+        """The codes of a block whose first row is row `start`; False where some row holds an empty value."""
         stripped = _stripped(column, lower=False)
         if stripped is None:
             return False
         indices, values = stripped
         code_of = self._code_of
-        self._blocks.append(np.array([code_of.setdefault(v, len(code_of)) for v in values], np.int32)[indices])
+        codes = np.array([code_of.setdefault(v, len(code_of)) for v in values], np.int32)
+        self._codes[start : start + len(indices)] = codes[indices]
         return True
 
-    def result(self) -> tuple[np.ndarray, list[str]]:
-        codes = np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.int32)
-        self._blocks = []
-        return codes, list(self._code_of)
+    def result(self, n: int) -> tuple[np.ndarray, list[str]]:
+        return self._codes[:n], list(self._code_of)
 
 
 def _stripped(column: pa.Array, *, lower: bool) -> tuple[np.ndarray, list[str]] | None:
@@ -200,14 +207,14 @@ def _stripped(column: pa.Array, *, lower: bool) -> tuple[np.ndarray, list[str]] 
     return index_of_raw[encoded.indices.to_numpy(zero_copy_only=False)], list(merged)
 
 
-def _by_first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's number among the distinct keys, numbered in order of first appearance; each number's first row.
-    `keys` (int64) is overwritten (`unique_first_inverse`)."""
-    _, first, inverse = unique_first_inverse(keys)
+def _by_first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's number among the distinct keys, numbered in order of first appearance (int32 where they fit);
+    each number's first row and its key. `keys` (int64) is overwritten (`unique_first_inverse`)."""
+    distinct, first, inverse = unique_first_inverse(keys)
     order = np.argsort(first, kind="stable")
-    rank = np.empty(len(order), np.int64)
+    rank = np.empty(len(order), np.int32 if len(order) < 2**31 else np.int64)
     rank[order] = np.arange(len(order))
-    return rank[inverse], first[order]
+    return rank[inverse], first[order], distinct[order]
 
 
 def _read_csv_votes_rows(path: str | PathLike[str], *, max_errors: int) -> VoteTable:

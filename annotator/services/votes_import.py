@@ -75,6 +75,22 @@ def votes_import(*, dataset: Dataset, votes: VoteTable, gold: GoldTable | None =
     Locking: none; run it while nobody annotates the same images (an imported rater never holds a lease).
     """
     started = time.perf_counter()
+    report = _votes_write(dataset, votes)  # its arrays are gone before the consensus below reads every vote
+    if gold is not None:
+        report.gold_answers = _gold_write(dataset, gold)
+    if report.annotations_created:
+        with connection.cursor() as cursor:
+            # Fresh statistics, or the planner takes the new million rows for none (nested loops: 5 s per read).
+            for model in (Annotation, Vote, Image):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
+    if report.annotations_created:
+        report.consensus_changed = consensus_recompute_dataset(dataset=dataset)
+    report.seconds = time.perf_counter() - started
+    logger.info("votes imported into %s: %s", dataset.slug, report.summary())
+    return report
+
+
+def _votes_write(dataset: Dataset, votes: VoteTable) -> VotesImportReport:
     with connection.cursor() as cursor:
         # Check foreign keys row by row as the rows arrive: a deferred check of 4 keys × 925k votes queued
         # to the commit costs 30 s, the immediate one a few seconds.
@@ -94,17 +110,6 @@ def votes_import(*, dataset: Dataset, votes: VoteTable, gold: GoldTable | None =
     report.annotations_skipped = len(plan.fresh) - int(plan.fresh.sum())
     if plan.fresh.any():
         report.annotations_created, report.votes_created = _write(dataset, votes, plan)
-    if gold is not None:
-        report.gold_answers = _gold_write(dataset, gold)
-    if report.annotations_created:
-        with connection.cursor() as cursor:
-            # Fresh statistics, or the planner takes the new million rows for none (nested loops: 5 s per read).
-            for model in (Annotation, Vote, Image):
-                cursor.execute(f"ANALYZE {model._meta.db_table}")
-    if report.annotations_created:
-        report.consensus_changed = consensus_recompute_dataset(dataset=dataset)
-    report.seconds = time.perf_counter() - started
-    logger.info("votes imported into %s: %s", dataset.slug, report.summary())
     return report
 
 
@@ -299,12 +304,19 @@ def _blocks(votes: VoteTable, plan: _Plan) -> Iterator[_Block]:
         )
 
 
+LINES_BLOCK = 1 << 16
+
+
 def _vote_lines(annotation_ids: np.ndarray, block: _Block) -> Iterator[str]:
+    """COPY lines of a block's votes, made into Python values `LINES_BLOCK` votes at a time (the five columns of a
+    whole block as lists of ints held 100 MB)."""
     annotation_of_vote = np.repeat(annotation_ids, np.diff(block.bounds))
     columns = (block.image, block.label_class, block.user, annotation_of_vote, block.answer)
     names = [_ANSWER_NAMES[k] for k in range(3)]
-    for i, c, u, a, w in zip(*(column.tolist() for column in columns), strict=True):
-        yield f"{i}\t{c}\t{u}\t{a}\t{names[w]}\n"
+    for start in range(0, len(annotation_of_vote), LINES_BLOCK):
+        values = [column[start : start + LINES_BLOCK].tolist() for column in columns]
+        for i, c, u, a, w in zip(*values, strict=True):
+            yield f"{i}\t{c}\t{u}\t{a}\t{names[w]}\n"
 
 
 ANNOTATION_COLUMNS = ("id", "image_id", "annotator_id", "dataset_id", "shown", "classes", "none_fits", "unsure",
