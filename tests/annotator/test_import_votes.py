@@ -211,3 +211,19 @@ def test_the_write_by_blocks_stores_exactly_what_one_block_stores(tmp_path, monk
             transaction.set_rollback(True)
     assert stored[1 << 19][0]["votes"] and "annotations already present" in stored[1 << 19][1]
     assert stored[1] == stored[1 << 19] and stored[3] == stored[1 << 19] and stored[7] == stored[1 << 19]
+
+
+def test_a_bad_line_in_the_last_block_of_the_file_writes_nothing(pets, tmp_path, monkeypatch):
+    """The file is read and written by blocks far smaller than it; a bad last line still refuses everything."""
+    from annotator.core import vote_formats
+    from annotator.services import votes_import
+
+    monkeypatch.setattr(vote_formats, "CSV_BLOCK_BYTES", 64)
+    monkeypatch.setattr(votes_import, "WRITE_BLOCK", 2)
+    path = _write(tmp_path, CSV + "pets_0002.jpg,n00009000,r1,perhaps\n")
+    with pytest.raises(CommandError) as error:
+        call_command("import_votes", "pets", str(path))
+    assert error.value.returncode == 2 and "line 11: answer 'perhaps' is not yes, no or maybe" in str(error.value)
+    assert _nothing_written()
+    call_command("import_votes", "pets", str(_write(tmp_path, CSV)))
+    assert Vote.objects.count() == 9 and Annotation.objects.count() == 5
