@@ -78,13 +78,49 @@ def read_int_column_chunks(
             yield first, total, [rows[f"f{c}"]["value"].astype(f"i{w}") for c, w in enumerate(widths)]
 
 
+COPY_CHUNK = 1 << 18  # characters handed to the driver per read
+
+
+class _LineStream:
+    """A file that psycopg2's COPY reads: the lines are produced as it asks for them, so the whole text (as a
+    StringIO, 4 bytes per character: 3.5 GB for 19.5 M votes and 6.5 M annotations) never exists at once. An
+    exception raised by the lines is kept: the driver only reports that read() failed."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(lines)
+        self._rest = ""
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> str:
+        parts, n = [self._rest], len(self._rest)
+        try:
+            for line in self._lines:
+                parts.append(line)
+                n += len(line)
+                if 0 <= size <= n:
+                    break
+        except BaseException as error:
+            self.error = error
+            raise
+        text = "".join(parts)
+        if size < 0 or len(text) <= size:
+            self._rest = ""
+            return text
+        self._rest = text[size:]
+        return text[:size]
+
+
 def copy_text(table: str, columns: Sequence[str], lines: Iterable[str]) -> None:
-    """COPY tab-separated `lines` (already escaped; \\N is NULL) into `table`."""
-    text = io.StringIO()
-    text.writelines(lines)
-    text.seek(0)
+    """COPY tab-separated `lines` (already escaped; \\N is NULL) into `table`, streamed: memory holds one chunk
+    of text, not the whole."""
+    stream = _LineStream(lines)
     with connection.cursor() as cursor:
-        cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", text)
+        try:
+            cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", stream, COPY_CHUNK)
+        except Exception:
+            if stream.error is not None:
+                raise stream.error from None
+            raise
 
 
 def pg_array(values: Iterable[int | str]) -> str:

@@ -99,19 +99,30 @@ class _FirstLines(Sequence[str]):
         return f"line {int(self._lines[index])}"
 
 
-def _read_csv_votes_arrow(path: str | PathLike[str]) -> VoteTable | None:
-    """The whole file through Arrow, or None where the row-by-row reader must decide (and explain).
+# Bytes of the file per Arrow record batch: the file is read a block at a time, each block's columns turned into
+# codes before the next is read (the whole file as an Arrow table was ~130 bytes a vote: 2.6 GB at 19.5 M votes).
+CSV_BLOCK_BYTES = 1 << 20
 
-    Each column is dictionary-encoded as read, then only its distinct values are stripped (and the answers
-    lowered) in Python, so the 20 M strings of a large file are never copied; the file's table is dropped once
-    encoded."""
+
+def _read_csv_votes_arrow(path: str | PathLike[str]) -> VoteTable | None:
+    """The file through Arrow, a block at a time, or None where the row-by-row reader must decide (and explain).
+
+    Each block's columns are dictionary-encoded, then only their distinct values are stripped (and the answers
+    lowered) in Python and numbered across the file, so the file's strings are never copied; per vote, memory
+    keeps three int32 codes and the answer."""
     import pyarrow as pa
     from pyarrow import csv as pa_csv
 
+    # At most one row per 9 bytes ("a,b,c,no" and its newline): arrays of that length are reserved, and only the
+    # part written to takes memory (no list of blocks to join at the end, no copy).
+    capacity = Path(path).stat().st_size // 9 + 1
+    columns = [_Codes(capacity) for _ in CSV_HEADER[:3]]
+    answer = np.empty(capacity, np.int8)
+    n, skip = 0, 0
     try:
-        table = pa_csv.read_csv(
+        reader = pa_csv.open_csv(
             path,
-            read_options=pa_csv.ReadOptions(column_names=CSV_HEADER),
+            read_options=pa_csv.ReadOptions(column_names=CSV_HEADER, block_size=CSV_BLOCK_BYTES),
             parse_options=pa_csv.ParseOptions(ignore_empty_lines=False),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(CSV_HEADER, pa.string()),
@@ -119,60 +130,94 @@ def _read_csv_votes_arrow(path: str | PathLike[str]) -> VoteTable | None:
                 quoted_strings_can_be_null=False,
             ),
         )
+        for number, batch in enumerate(reader):
+            if number == 0 and _starts_with_header(batch):
+                skip, batch = 1, batch.slice(1)
+            if not batch.num_rows:
+                continue
+            if not all(codes.add(batch.column(c), n) for c, codes in enumerate(columns)):
+                return None  # an empty field
+            answers = _stripped(batch.column(3), lower=True)
+            if answers is None or any(a not in ANSWERS for a in answers[1]):
+                return None
+            indices, values = answers
+            answer[n : n + len(indices)] = np.array([ANSWERS[a] for a in values], np.int8)[indices]
+            n += len(indices)
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
-    columns = [_stripped_codes(table.column(name), lower=name == "answer") for name in CSV_HEADER]
-    del table
-    skip = 0
-    if len(columns[0][0]) and [values[codes[0]].lower() for codes, values in columns] == CSV_HEADER:
-        skip = 1
-        columns = [(codes[1:], values) for codes, values in columns]
-    (image_code, images), (ref_code, refs), (rater_code, raters), (answer_code, answers) = columns
-    n = len(image_code)
-    if any("" in _present(codes, values) for codes, values in columns):
-        return None  # an empty field
-    if any(a not in ANSWERS for a in _present(answer_code, answers)):
-        return None
-    codes = np.array([ANSWERS.get(a, 0) for a in answers], np.int8)[answer_code]
-    # Questions and raters numbered by first appearance, as the row-by-row reader numbers them.
-    question, firsts = _by_first_appearance(image_code * max(len(refs), 1) + ref_code)
-    rater, rater_firsts = _by_first_appearance(rater_code.copy())
-    image_keys, class_refs = np.array(images, dtype=str), np.array(refs, dtype=str)
+    finally:
+        # Arrow's pool keeps what the blocks used, for blocks to come; none come (60 MB of the peak at 3 M votes).
+        pa.default_memory_pool().release_unused()
+    (image_code, images), (ref_code, refs), (rater_code, raters) = (codes.result(n) for codes in columns)
+    n_refs = max(len(refs), 1)
+    key = image_code.astype(np.int64)
+    key *= n_refs
+    key += ref_code
+    del image_code, ref_code  # a question's image and class are its key's quotient and remainder
+    # Questions and raters numbered by first appearance, as the row-by-row reader numbers them (a column's codes
+    # already are).
+    question, firsts, question_keys = _by_first_appearance(key)
+    del key
     return VoteTable(
-        image_keys=image_keys[image_code[firsts]] if n else np.zeros(0, dtype=str),
-        class_refs=class_refs[ref_code[firsts]] if n else np.zeros(0, dtype=str),
+        image_keys=np.array(images, dtype=str)[question_keys // n_refs] if n else np.zeros(0, dtype=str),
+        class_refs=np.array(refs, dtype=str)[question_keys % n_refs] if n else np.zeros(0, dtype=str),
         where=_FirstLines(firsts + 1 + skip),
-        rater_ids=np.array(raters, dtype=str)[rater_code[rater_firsts]] if n else np.zeros(0, dtype=str),
+        rater_ids=np.array(raters, dtype=str),
         question=question,
-        rater=rater,
-        answer=codes,
+        rater=rater_code,
+        answer=answer[:n],
     )
 
 
-def _stripped_codes(column: pa.ChunkedArray, *, lower: bool) -> tuple[np.ndarray, list[str]]:
-    """Codes into the column's distinct values after str.strip() (and lower()), values merged by equality."""
+def _starts_with_header(batch: pa.RecordBatch) -> bool:
+    return batch.num_rows > 0 and [str(v[0].as_py()).strip().lower() for v in batch.columns] == CSV_HEADER
+
+
+class _Codes:
+    """One column read block by block: each row's code (int32) among the column's distinct stripped values,
+    numbered as they first appear."""
+
+    def __init__(self, capacity: int) -> None:
+        self._code_of: dict[str, int] = {}
+        self._codes = np.empty(capacity, np.int32)
+
+    def add(self, column: pa.Array, start: int) -> bool:
+        """The codes of a block whose first row is row `start`; False where some row holds an empty value."""
+        stripped = _stripped(column, lower=False)
+        if stripped is None:
+            return False
+        indices, values = stripped
+        code_of = self._code_of
+        codes = np.array([code_of.setdefault(v, len(code_of)) for v in values], np.int32)
+        self._codes[start : start + len(indices)] = codes[indices]
+        return True
+
+    def result(self, n: int) -> tuple[np.ndarray, list[str]]:
+        return self._codes[:n], list(self._code_of)
+
+
+def _stripped(column: pa.Array, *, lower: bool) -> tuple[np.ndarray, list[str]] | None:
+    """Each row's index into the block's distinct values after str.strip() (and lower()), values merged by
+    equality; None where one of them is empty."""
     import pyarrow.compute as pc
 
-    encoded = pc.dictionary_encode(column).combine_chunks()
+    encoded = pc.dictionary_encode(column)
     clean = [v.strip().lower() if lower else v.strip() for v in encoded.dictionary.to_pylist()]
+    if "" in clean:
+        return None
     merged: dict[str, int] = {}
-    code_of_raw = np.array([merged.setdefault(v, len(merged)) for v in clean], np.int64)
-    return code_of_raw[encoded.indices.to_numpy(zero_copy_only=False)], list(merged)
+    index_of_raw = np.array([merged.setdefault(v, len(merged)) for v in clean], np.int32)
+    return index_of_raw[encoded.indices.to_numpy(zero_copy_only=False)], list(merged)
 
 
-def _present(codes: np.ndarray, values: list[str]) -> list[str]:
-    """The values that some row holds (after the header is dropped, its values may hold no row)."""
-    return [values[k] for k in np.flatnonzero(np.bincount(codes, minlength=len(values))).tolist()]
-
-
-def _by_first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's number among the distinct keys, numbered in order of first appearance; each number's first row.
-    `keys` (int64) is overwritten (`unique_first_inverse`)."""
-    _, first, inverse = unique_first_inverse(keys)
+def _by_first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's number among the distinct keys, numbered in order of first appearance (int32 where they fit);
+    each number's first row and its key. `keys` (int64) is overwritten (`unique_first_inverse`)."""
+    distinct, first, inverse = unique_first_inverse(keys)
     order = np.argsort(first, kind="stable")
-    rank = np.empty(len(order), np.int64)
+    rank = np.empty(len(order), np.int32 if len(order) < 2**31 else np.int64)
     rank[order] = np.arange(len(order))
-    return rank[inverse], first[order]
+    return rank[inverse], first[order], distinct[order]
 
 
 def _read_csv_votes_rows(path: str | PathLike[str], *, max_errors: int) -> VoteTable:

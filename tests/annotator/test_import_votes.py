@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import transaction
 
 from annotator.models import Annotation, AnnotationRevision, Consensus, GoldAnswer, Image, LabelClass, Vote
 from annotator.roles import ANNOTATOR
@@ -141,13 +144,86 @@ def test_gold_answers_from_a_csv_are_upserted(pets, tmp_path):
     assert list(GoldAnswer.objects.values_list("answer", flat=True)) == ["no"]
 
 
-def test_vote_lines_are_the_same_whatever_the_block(monkeypatch):
+def _random_votes_csv(seed: int, images: int, classes: int) -> list[str]:
+    """Rows in random order: 1-5 of 7 raters per image answer 1-3 classes each, named by key or by index."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(images):
+        for rater in rng.choice(7, rng.integers(1, 6), replace=False):
+            for c in rng.choice(classes, rng.integers(1, 4), replace=False):
+                ref = f"n{9000 + c:08d}" if rng.random() < 0.5 else str(c)
+                rows.append(f"wide_{i:04d}.jpg,{ref},r{rater},{('no', 'yes', 'maybe')[rng.integers(0, 3)]}")
+    return [rows[k] for k in rng.permutation(len(rows))]
+
+
+def _stored_rows() -> dict[str, list]:
+    """Everything an import writes, with annotation ids as their rank (the sequence moves on between imports)."""
+    ids = sorted(Annotation.objects.values_list("pk", flat=True))
+    rank = {pk: k for k, pk in enumerate(ids)}
+    key = dict(LabelClass.objects.values_list("pk", "key"))
+    consensus = Consensus.objects.values_list("image__key", "status", "labels", "counts")
+    return {
+        "annotations": sorted(
+            (
+                rank[a.pk],
+                a.image.key,
+                a.annotator.username,
+                [key[c] for c in a.shown],
+                [key[c] for c in a.classes],
+                str(a.client_uuid),
+                a.revision_count,
+            )
+            for a in Annotation.objects.select_related("image", "annotator")
+        ),
+        "revisions": sorted(
+            (rank[r.annotation_id], r.number, r.annotator.username, [key[c] for c in r.classes], str(r.client_uuid))
+            for r in AnnotationRevision.objects.select_related("annotator")
+        ),
+        "votes": sorted(
+            (rank[v.annotation_id], v.image.key, v.label_class.key, v.annotator.username, v.answer)
+            for v in Vote.objects.select_related("image", "label_class", "annotator")
+        ),
+        "images": sorted(Image.objects.values_list("key", "annotation_count", "annotations_needed")),
+        "consensus": sorted(
+            (image, status, [key[c] for c in labels], sorted((key[int(c)], n) for c, n in counts.items()))
+            for image, status, labels, counts in consensus
+        ),
+    }
+
+
+def test_the_write_by_blocks_stores_exactly_what_one_block_stores(tmp_path, monkeypatch):
+    """Blocks of 1, 3 and 7 votes (annotations never split, a block may hold none to write) against one block,
+    over a dataset where some (image, rater) pairs were imported before and are skipped."""
     from annotator.services import votes_import
 
-    rng = np.random.default_rng(3)
-    columns = [rng.integers(0, 10**9, 50), rng.integers(0, 1000, 50), rng.integers(0, 40, 50),
-               rng.integers(0, 10**6, 50), np.array(["yes", "no", "maybe"])[rng.integers(0, 3, 50)]]  # fmt: skip
-    expected = [f"{i}\t{c}\t{u}\t{a}\t{w}\n" for i, c, u, a, w in zip(*(c.tolist() for c in columns), strict=True)]
-    for block in (1, 3, 7, 50, 64):
-        monkeypatch.setattr(votes_import, "VOTE_LINES_BLOCK", block)
-        assert list(votes_import._vote_lines(*columns)) == expected
+    workbench_dataset(slug="wide", images=9, classes=6, annotations_per_image=2)
+    rows = _random_votes_csv(5, images=9, classes=6)
+    earlier = _write(tmp_path, "\n".join(row for row in rows if row.split(",")[2] in ("r1", "r4")) + "\n", "a.csv")
+    everything = _write(tmp_path, "\n".join(rows) + "\n", "b.csv")
+    stored = {}
+    for block in (1 << 19, 1, 3, 7):
+        monkeypatch.setattr(votes_import, "WRITE_BLOCK", block)
+        with transaction.atomic():
+            call_command("import_votes", "wide", str(earlier))
+            out = StringIO()
+            call_command("import_votes", "wide", str(everything), stdout=out)
+            stored[block] = (_stored_rows(), out.getvalue().split(", 0 gold")[0])
+            transaction.set_rollback(True)
+    assert stored[1 << 19][0]["votes"] and "annotations already present" in stored[1 << 19][1]
+    assert stored[1] == stored[1 << 19] and stored[3] == stored[1 << 19] and stored[7] == stored[1 << 19]
+
+
+def test_a_bad_line_in_the_last_block_of_the_file_writes_nothing(pets, tmp_path, monkeypatch):
+    """The file is read and written by blocks far smaller than it; a bad last line still refuses everything."""
+    from annotator.core import vote_formats
+    from annotator.services import votes_import
+
+    monkeypatch.setattr(vote_formats, "CSV_BLOCK_BYTES", 64)
+    monkeypatch.setattr(votes_import, "WRITE_BLOCK", 2)
+    path = _write(tmp_path, CSV + "pets_0002.jpg,n00009000,r1,perhaps\n")
+    with pytest.raises(CommandError) as error:
+        call_command("import_votes", "pets", str(path))
+    assert error.value.returncode == 2 and "line 11: answer 'perhaps' is not yes, no or maybe" in str(error.value)
+    assert _nothing_written()
+    call_command("import_votes", "pets", str(_write(tmp_path, CSV)))
+    assert Vote.objects.count() == 9 and Annotation.objects.count() == 5

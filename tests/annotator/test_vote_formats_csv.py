@@ -128,3 +128,26 @@ def test_a_large_file_is_read_in_first_appearance_order(tmp_path):
     rows = zip(images, classes, raters, answers, strict=True)
     path.write_text("".join(f"k{i},{c},r{r},{a}\n" for i, c, r, a in rows))
     _tables_equal(read_csv_votes(path), _read_csv_votes_rows(path, max_errors=5))
+
+
+@pytest.mark.parametrize("block_bytes", [64, 200, 1 << 24])
+def test_read_by_blocks_of_the_file_the_fast_reader_still_equals_the_row_reader(tmp_path, monkeypatch, block_bytes):
+    monkeypatch.setattr(vote_formats, "CSV_BLOCK_BYTES", block_bytes)
+    rng = random.Random(11)
+    for case in range(60):
+        path = tmp_path / f"votes_{case}.csv"
+        path.write_text(_random_csv(rng))
+        fast = _read_csv_votes_arrow(path)
+        assert fast is not None, path.read_text()
+        _tables_equal(fast, _read_csv_votes_rows(path, max_errors=5))
+
+
+@pytest.mark.parametrize("bad", ["a.jpg,1,r9,perhaps", "a.jpg, ,r9,no", "a.jpg,1,r9", "", "a.jpg,1,r9,no,extra"])
+def test_a_bad_line_in_the_last_block_sends_the_file_to_the_row_reader(tmp_path, monkeypatch, bad):
+    monkeypatch.setattr(vote_formats, "CSV_BLOCK_BYTES", 64)
+    path = tmp_path / "votes.csv"
+    rows = [f"img_{i}.JPEG,{i % 7},r{i % 3},{('yes', 'no', 'maybe')[i % 3]}" for i in range(40)]
+    path.write_text("image,class,annotator,answer\n" + "\n".join(rows) + "\n" + bad + "\nimg_0.JPEG,5,r1,no\n")
+    assert _read_csv_votes_arrow(path) is None
+    with pytest.raises(VoteFormatError, match="line 42: "):
+        read_csv_votes(path)
