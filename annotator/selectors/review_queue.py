@@ -208,9 +208,10 @@ def queue_seek(dataset: Dataset, flt: QueueFilter, cursor: QueueCursor | None, *
 def queue_page(dataset: Dataset, flt: QueueFilter, *, offset: int = 0, limit: int = PAGE_SIZE) -> list[dict]:
     """The page `offset` rows into the queue as plain rows (two queries: the rows, then the names of their classes).
 
-    The rows' query picks the page's images by their sort keys alone, from the order index, then reads only those
-    images' wide rows; it still walks `offset` index entries (and their table rows, for the status tab), so deep
-    pages cost more than by cursor (queue_seek): the last 100 rows of 8,437 in review at 50,000 images in ~15 ms."""
+    The rows' query picks the page's images from the order index alone (an index-only scan: the index holds the
+    keys' and the status tabs' columns), then reads only those images' wide rows; it still walks `offset` index
+    entries, so deep pages cost more than by cursor (queue_seek): the last 100 rows of 221,400 in review at 1.3 M
+    images in ~40 ms, against ~2 ms at 50,000."""
     return queue_page_at(dataset, flt, offset=offset, limit=limit).rows
 
 
