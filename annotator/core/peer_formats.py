@@ -29,7 +29,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, iterparse
 
 from annotator.core.aggregation import YES
-from annotator.core.vote_formats import VoteFormatError, VoteTable
+from annotator.core.vote_formats import NUL, NUL_REFUSED, VoteFormatError, VoteTable
 
 MAX_ERRORS = 5
 LABEL_STUDIO_RATER = "label-studio-{}"
@@ -51,6 +51,9 @@ class _YesVotes:
     errors: list[str] = field(default_factory=list)
 
     def add(self, image: str, class_ref: str, rater: str, where: str) -> None:
+        if any(NUL in value for value in (image, class_ref, rater)):
+            self.error(f"{where}: {NUL_REFUSED}")
+            return
         q = self.questions.setdefault((image, class_ref), len(self.questions))
         if q == len(self.where):
             self.where.append(where)

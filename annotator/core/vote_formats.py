@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 ANSWERS = {"no": NO, "yes": YES, "maybe": MAYBE}
 CSV_HEADER = ["image", "class", "annotator", "answer"]
+# No field may hold a NUL: PostgreSQL's text cannot, and numpy's fixed-width strings drop trailing ones, so the
+# raters "a" and "a\x00" were one account (and the import failed on a duplicate vote).
+NUL = "\x00"
+NUL_REFUSED = "a NUL character (\\x00), which no field accepts"
 
 
 class VoteFormatError(ValueError):
@@ -182,7 +186,7 @@ class _Codes:
         self._codes = np.empty(capacity, np.int32)
 
     def add(self, column: pa.Array, start: int) -> bool:
-        """The codes of a block whose first row is row `start`; False where some row holds an empty value."""
+        """The codes of a block whose first row is row `start`; False where some row holds an empty value or a NUL."""
         stripped = _stripped(column, lower=False)
         if stripped is None:
             return False
@@ -198,12 +202,12 @@ class _Codes:
 
 def _stripped(column: pa.Array, *, lower: bool) -> tuple[np.ndarray, list[str]] | None:
     """Each row's index into the block's distinct values after str.strip() (and lower()), values merged by
-    equality; None where one of them is empty."""
+    equality; None where one of them is empty or holds a NUL (the row reader names the line)."""
     import pyarrow.compute as pc
 
     encoded = pc.dictionary_encode(column)
     clean = [v.strip().lower() if lower else v.strip() for v in encoded.dictionary.to_pylist()]
-    if "" in clean:
+    if "" in clean or any(NUL in v for v in clean):
         return None
     merged: dict[str, int] = {}
     index_of_raw = np.array([merged.setdefault(v, len(merged)) for v in clean], np.int32)
@@ -232,6 +236,8 @@ def _read_csv_votes_rows(path: str | PathLike[str], *, max_errors: int) -> VoteT
                 continue
             if len(row) != 4 or not all(c.strip() for c in row):
                 errors.append(f"line {line}: expected 4 non-empty columns {','.join(CSV_HEADER)}, got {row!r}")
+            elif any(NUL in c for c in row):
+                errors.append(f"line {line}: {NUL_REFUSED}")
             elif (code := ANSWERS.get(row[3].strip().lower())) is None:
                 errors.append(f"line {line}: answer {row[3]!r} is not yes, no or maybe")
             else:

@@ -64,8 +64,14 @@ class VotesImportReport:
         )
 
 
+USERNAME_PREFIX = "imported-"
+# A rater's account is `imported-<rater id>`, in Django's 150-character username: a longer rater id is refused (cut
+# short, two raters sharing their first 141 characters were one account, and the import failed on a duplicate vote).
+RATER_ID_MAX = 150 - len(USERNAME_PREFIX)
+
+
 def username_of(rater_id: str) -> str:
-    return f"imported-{rater_id}"[:150]
+    return f"{USERNAME_PREFIX}{rater_id}"
 
 
 @transaction.atomic
@@ -105,6 +111,7 @@ def _votes_write(dataset: Dataset, votes: VoteTable) -> VotesImportReport:
     )
     _refuse_repeated_answers(votes, image_ids, class_ids)
     report = VotesImportReport(raters=len(votes.rater_ids))
+    _refuse_long_rater_ids(votes)
     user_ids, report.accounts_created = _accounts(dataset, votes.rater_ids)
     plan = _plan(dataset, votes, image_ids, class_ids, user_ids)
     report.annotations_skipped = len(plan.fresh) - int(plan.fresh.sum())
@@ -182,6 +189,14 @@ def _refuse_repeated_answers(votes: VoteTable, image_ids: np.ndarray, class_ids:
         for v in repeated[:5].tolist()
     ]
     raise VotesImportError("\n".join(lines))
+
+
+def _refuse_long_rater_ids(votes: VoteTable) -> None:
+    long = [r for r in votes.rater_ids.tolist() if len(r) > RATER_ID_MAX]
+    if long:
+        lines = [f"rater {r[:30]!r}…{r[-10:]!r} is {len(r)} characters long; at most {RATER_ID_MAX} fit an account"
+                 for r in long]  # fmt: skip
+        raise VotesImportError("\n".join(lines[:5]))
 
 
 def _accounts(dataset: Dataset, rater_ids: np.ndarray) -> tuple[np.ndarray, int]:

@@ -157,6 +157,7 @@ GOOD = _task()
         ('{"tasks": []}', "line 1: a Label Studio JSON export is a list of tasks"),
         ("[\n" + GOOD, "ends before its list of tasks does"),
         ("[]", "no answer in the file"),
+        ("[\n" + _task(choices='["class 1\\u0000"]') + "\n]", "annotation 1: a NUL character (\\x00), which no field"),
     ],
     ids=[
         "syntax",
@@ -168,6 +169,7 @@ GOOD = _task()
         "not-a-list",
         "truncated",
         "empty",
+        "nul",
     ],  # fmt: skip
 )
 def test_a_bad_label_studio_export_is_refused_naming_the_line_and_writes_nothing(tiny, tmp_path, text, message):

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from annotator.models import Annotation, AnnotationRevision, Consensus, GoldAnswer, Image, LabelClass, Vote
 from annotator.roles import ANNOTATOR
+from annotator.services.votes_import import RATER_ID_MAX
 from tests.builders.annotations import workbench_dataset
 
 pytestmark = pytest.mark.django_db
@@ -96,6 +97,9 @@ def test_importing_the_same_file_again_writes_nothing(pets, tmp_path):
         ("pets_0000.jpg,n00009000,r1,perhaps", "answer 'perhaps' is not yes, no or maybe"),
         ("pets_0000.jpg,n00009000,r1", "expected 4 non-empty columns"),
         ("pets_0000.jpg,0,r1,no", "rater 'r1' answered it twice"),
+        # numpy's strings drop a trailing NUL: "r1\x00" was r1, one account, and a duplicate vote failed the COPY
+        ("pets_0000.jpg,n00009000,r1\x00,yes", "line 11: a NUL character (\\x00), which no field accepts"),
+        ("pets_\x000000.jpg,n00009000,r9,yes", "line 11: a NUL character (\\x00), which no field accepts"),
     ],
 )
 def test_bad_input_exits_with_status_2_naming_the_row_and_writes_nothing(pets, tmp_path, row, message):
@@ -227,3 +231,17 @@ def test_a_bad_line_in_the_last_block_of_the_file_writes_nothing(pets, tmp_path,
     assert _nothing_written()
     call_command("import_votes", "pets", str(_write(tmp_path, CSV)))
     assert Vote.objects.count() == 9 and Annotation.objects.count() == 5
+
+
+def test_a_rater_id_too_long_for_an_account_name_is_refused_not_cut_short(pets, tmp_path):
+    """Accounts are `imported-<rater id>` in 150 characters: cut short, two raters sharing their first 141
+    characters were one account and the import failed on a duplicate vote."""
+    fits, longer = "x" * RATER_ID_MAX, "x" * RATER_ID_MAX + "1"
+    rows = f"pets_0000.jpg,n00009000,{longer},yes\npets_0000.jpg,n00009000,{longer[:-1]}2,no\n"
+    with pytest.raises(CommandError) as error:
+        call_command("import_votes", "pets", str(_write(tmp_path, CSV + rows)))
+    assert error.value.returncode == 2
+    assert f"is {RATER_ID_MAX + 1} characters long; at most {RATER_ID_MAX} fit an account" in str(error.value)
+    assert _nothing_written()
+    call_command("import_votes", "pets", str(_write(tmp_path, CSV + f"pets_0000.jpg,n00009000,{fits},yes\n")))
+    assert get_user_model().objects.filter(username=f"imported-{fits}").exists()
