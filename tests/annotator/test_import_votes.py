@@ -198,7 +198,7 @@ def _stored_rows() -> dict[str, list]:
 def test_the_write_by_blocks_stores_exactly_what_one_block_stores(tmp_path, monkeypatch):
     """Blocks of 1, 3 and 7 votes (annotations never split, a block may hold none to write) against one block,
     over a dataset where some (image, rater) pairs were imported before and are skipped."""
-    from annotator.services import votes_import
+    from annotator.services import votes_blocks
 
     workbench_dataset(slug="wide", images=9, classes=6, annotations_per_image=2)
     rows = _random_votes_csv(5, images=9, classes=6)
@@ -206,7 +206,7 @@ def test_the_write_by_blocks_stores_exactly_what_one_block_stores(tmp_path, monk
     everything = _write(tmp_path, "\n".join(rows) + "\n", "b.csv")
     stored = {}
     for block in (1 << 19, 1, 3, 7):
-        monkeypatch.setattr(votes_import, "WRITE_BLOCK", block)
+        monkeypatch.setattr(votes_blocks, "WRITE_BLOCK", block)
         with transaction.atomic():
             call_command("import_votes", "wide", str(earlier))
             out = StringIO()
@@ -220,10 +220,10 @@ def test_the_write_by_blocks_stores_exactly_what_one_block_stores(tmp_path, monk
 def test_a_bad_line_in_the_last_block_of_the_file_writes_nothing(pets, tmp_path, monkeypatch):
     """The file is read and written by blocks far smaller than it; a bad last line still refuses everything."""
     from annotator.core import vote_formats
-    from annotator.services import votes_import
+    from annotator.services import votes_blocks
 
     monkeypatch.setattr(vote_formats, "CSV_BLOCK_BYTES", 64)
-    monkeypatch.setattr(votes_import, "WRITE_BLOCK", 2)
+    monkeypatch.setattr(votes_blocks, "WRITE_BLOCK", 2)
     path = _write(tmp_path, CSV + "pets_0002.jpg,n00009000,r1,perhaps\n")
     with pytest.raises(CommandError) as error:
         call_command("import_votes", "pets", str(path))
