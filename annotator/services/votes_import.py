@@ -22,9 +22,7 @@ from django.db import connection, transaction
 
 from annotator.core.vote_formats import GoldTable, VoteTable
 from annotator.models import Annotation, Dataset, GoldAnswer, Image, LabelClass, Vote
-from annotator.pg_copy import (
-    ReferencedRowMissingError,
-)
+from annotator.pg_copy import ReferencedRowMissingError
 from annotator.roles import ANNOTATOR, role_groups
 from annotator.services.consensus import consensus_recompute_dataset
 from annotator.services.votes_blocks import votes_plan, votes_write
@@ -81,7 +79,6 @@ def votes_import(*, dataset: Dataset, votes: VoteTable, gold: GoldTable | None =
             # Fresh statistics, or the planner takes the new million rows for none (nested loops: 5 s per read).
             for model in (Annotation, Vote, Image):
                 cursor.execute(f"ANALYZE {model._meta.db_table}")
-    if report.annotations_created:
         report.consensus_changed = consensus_recompute_dataset(dataset=dataset)
     report.seconds = time.perf_counter() - started
     logger.info("votes imported into %s: %s", dataset.slug, report.summary())

@@ -36,14 +36,17 @@ def _random_csv(rng: random.Random) -> str:
     return "\n".join(lines) + ("\n" if rng.random() < 0.8 else "")
 
 
-def test_the_fast_reader_equals_the_row_reader_on_random_valid_files(tmp_path):
-    rng = random.Random(5)
-    for case in range(200):
+def _readers_agree_on_random_files(tmp_path, rng: random.Random, cases: int) -> None:
+    for case in range(cases):
         path = tmp_path / f"votes_{case}.csv"
         path.write_text(_random_csv(rng))
         fast = _read_csv_votes_arrow(path)
         assert fast is not None, path.read_text()
         _tables_equal(fast, _read_csv_votes_rows(path, max_errors=5))
+
+
+def test_the_fast_reader_equals_the_row_reader_on_random_valid_files(tmp_path):
+    _readers_agree_on_random_files(tmp_path, random.Random(5), 200)
 
 
 @pytest.mark.parametrize(
@@ -133,13 +136,7 @@ def test_a_large_file_is_read_in_first_appearance_order(tmp_path):
 @pytest.mark.parametrize("block_bytes", [64, 200, 1 << 24])
 def test_read_by_blocks_of_the_file_the_fast_reader_still_equals_the_row_reader(tmp_path, monkeypatch, block_bytes):
     monkeypatch.setattr(vote_formats, "CSV_BLOCK_BYTES", block_bytes)
-    rng = random.Random(11)
-    for case in range(60):
-        path = tmp_path / f"votes_{case}.csv"
-        path.write_text(_random_csv(rng))
-        fast = _read_csv_votes_arrow(path)
-        assert fast is not None, path.read_text()
-        _tables_equal(fast, _read_csv_votes_rows(path, max_errors=5))
+    _readers_agree_on_random_files(tmp_path, random.Random(11), 60)
 
 
 @pytest.mark.parametrize("bad", ["a.jpg,1,r9,perhaps", "a.jpg, ,r9,no", "a.jpg,1,r9", "", "a.jpg,1,r9,no,extra"])
